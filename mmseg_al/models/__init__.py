@@ -1,0 +1,1 @@
+from . import backbones, decode_heads, segmentors  # noqa: F401

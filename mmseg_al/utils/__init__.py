@@ -1,0 +1,7 @@
+from .ops_check import check_mmcv_ops
+from .progress import track
+from .seeding import derive_seed, numpy_rng, torch_generator
+
+__all__ = [
+    'check_mmcv_ops', 'derive_seed', 'numpy_rng', 'torch_generator', 'track'
+]

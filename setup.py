@@ -1,0 +1,48 @@
+"""Packaging for mmseg-al (import name ``mmseg_al``).
+
+torch is deliberately not a requirement: it is the user's choice of build
+(CPU, a CUDA version). ``tools/install.sh`` installs the tested torch and
+builds mmcv with its compiled ops against it.
+"""
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    namespace = {}
+    with open('mmseg_al/version.py', encoding='utf-8') as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='mmseg-al',
+    version=read_version(),
+    description='Low-budget pixel active learning (two-stage eDALD) '
+    'for MMSegmentation',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmseg_al', 'mmseg_al.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        'mmengine==0.10.7',
+        'mmsegmentation==1.2.2',
+        'mmcv==2.1.0',
+        'guided-diffusion-sdk==1.0.0',
+        'ftfy',
+        'regex',
+        'numpy',
+        'scipy',
+        'opencv-python-headless',
+        'tqdm',
+        'matplotlib',
+    ],
+    extras_require={
+        'tests': ['pytest'],
+        'converters': ['cityscapesscripts'],
+    },
+    license='Apache-2.0',
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)
