@@ -37,7 +37,7 @@ setup(
         'matplotlib',
     ],
     extras_require={
-        'tests': ['pytest'],
+        'tests': ['pytest', 'cityscapesscripts'],
         'converters': ['cityscapesscripts'],
     },
     license='Apache-2.0',
