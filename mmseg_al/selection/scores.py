@@ -1,0 +1,189 @@
+"""Stage-2 acquisition scores as pure functions of log-probabilities.
+
+Every function takes natural-log probabilities (the model's
+``log_softmax``) so that mutual information is computed without the
+``log(exp(.))`` round trip, and returns one score per pixel. Higher scores
+are picked first, except :func:`margin` (smaller = more uncertain).
+
+Shapes: ``log_probs`` is ``[n, C]`` for one prediction per pixel;
+``draw_log_probs`` is ``[M, n, C]`` for ``M`` stochastic predictions
+(noise draws for DALD, MC-dropout passes for BALD).
+"""
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+
+def _probs_and_finite_logs(log_probs: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(p, log p)`` with ``log 0`` replaced by the smallest finite float,
+    so that ``p * log p`` is exactly ``0`` where ``p == 0``."""
+    finite = log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
+    return log_probs.exp(), finite
+
+
+def entropy(log_probs: Tensor) -> Tensor:
+    """Predictive entropy ``H(p) = -sum_c p_c log p_c``.
+
+    Args:
+        log_probs: ``[..., C]`` log-probabilities.
+
+    Returns:
+        ``[...]`` entropies in nats, ``0 <= H <= log C``.
+    """
+    probs, logs = _probs_and_finite_logs(log_probs)
+    return -(probs * logs).sum(-1)
+
+
+def margin(log_probs: Tensor) -> Tensor:
+    """Margin ``p_(1) - p_(2)`` between the two most likely classes.
+
+    Smaller margins are more uncertain: rank ascending.
+
+    Args:
+        log_probs: ``[n, C]`` log-probabilities, ``C >= 2``.
+    """
+    top2 = log_probs.topk(2, dim=-1).values.exp()
+    return top2[..., 0] - top2[..., 1]
+
+
+def least_confidence(log_probs: Tensor) -> Tensor:
+    """Least confidence ``1 - max_c p_c``.
+
+    Args:
+        log_probs: ``[n, C]`` log-probabilities.
+    """
+    return 1 - log_probs.max(-1).values.exp()
+
+
+def mean_log_probs(draw_log_probs: Tensor) -> Tensor:
+    """Log of the mean prediction, ``log (1/M sum_m p_m)``, computed stably.
+
+    Args:
+        draw_log_probs: ``[M, n, C]`` log-probabilities of ``M`` draws.
+    """
+    num_draws = draw_log_probs.shape[0]
+    return torch.logsumexp(draw_log_probs, dim=0) - math.log(num_draws)
+
+
+def mutual_information(draw_log_probs: Tensor) -> Tensor:
+    """BALD / DALD disagreement ``H(mean_m p_m) - mean_m H(p_m)``.
+
+    This is the mutual information between the label and the stochastic
+    draw (MC-dropout mask for BALD, diffusion noise for DALD). It is ``0``
+    when all draws agree; rounding can make it slightly negative, so it is
+    clamped at ``0``.
+
+    Args:
+        draw_log_probs: ``[M, n, C]`` log-probabilities of ``M`` draws.
+    """
+    total = entropy(mean_log_probs(draw_log_probs))
+    expected = entropy(draw_log_probs).mean(0)
+    return (total - expected).clamp_min(0)
+
+
+def entropy_augmented_mi(draw_log_probs: Tensor,
+                         independent_log_probs: Tensor) -> Tensor:
+    """eBALD / eDALD (Eq. 8): ``MI(draws 1..M) + H(p(z^(0)))``.
+
+    Args:
+        draw_log_probs: ``[M, n, C]`` the draws the disagreement is
+            measured over.
+        independent_log_probs: ``[n, C]`` one more independent draw
+            ``z^(0)``, whose entropy adds the model's own uncertainty.
+    """
+    return (mutual_information(draw_log_probs) +
+            entropy(independent_log_probs))
+
+
+def balanced_entropy(draw_log_probs: Tensor, floor: float = 1e-9) -> Tensor:
+    """BalEntAcq (Woo 2021) from ``M >= 2`` sampled predictions.
+
+    Per class ``c``, with ``pbar_c`` the mean and ``v_c`` the unbiased
+    variance of ``p_c`` over the draws (both floored at ``floor``), the
+    marginal of ``p_c`` is fitted by a Beta distribution by moments::
+
+        a_c = pbar_c^2 (1 - pbar_c) / v_c - pbar_c
+        b_c = (1 / pbar_c - 1) a_c
+        h_c = ln B(a_c+1, b_c) - a_c psi(a_c+1) - (b_c-1) psi(b_c)
+              + (a_c+b_c-1) psi(a_c+b_c+1)
+        MJEnt = sum_c min(pbar_c h_c, 0) + H(pbar)
+        score = (H(pbar) + ln 2) / (MJEnt + H(pbar))
+
+    and a negative score is replaced by its reciprocal. To keep every score
+    finite, the Beta fit additionally uses ``pbar_c <= 1 - floor`` and
+    ``a_c, b_c >= floor`` (an invalid fit, variance above ``pbar(1-pbar)``,
+    would otherwise give negative Beta parameters), and a denominator of
+    magnitude below ``floor`` is set to ``floor``. Computed in float64.
+
+    Args:
+        draw_log_probs: ``[M, n, C]`` log-probabilities, ``M >= 2``.
+        floor: the floor of means, variances and Beta parameters.
+
+    Returns:
+        ``[n]`` float scores (same dtype as the input), larger first.
+    """
+    if draw_log_probs.shape[0] < 2:
+        raise ValueError('balanced_entropy needs at least 2 draws for a '
+                         f'variance, got {draw_log_probs.shape[0]}')
+    probs = draw_log_probs.double().exp()
+    mean = probs.mean(0)
+    var = probs.var(0).clamp_min(floor)
+    pbar = mean.clamp(floor, 1 - floor)
+    a = (pbar.square() * (1 - pbar) / var - pbar).clamp_min(floor)
+    b = ((1 / pbar - 1) * a).clamp_min(floor)
+    log_beta = torch.lgamma(a + 1) + torch.lgamma(b) - torch.lgamma(a + b + 1)
+    h = (log_beta - a * torch.digamma(a + 1) -
+         (b - 1) * torch.digamma(b) +
+         (a + b - 1) * torch.digamma(a + b + 1))
+    mean_entropy = entropy(mean.log())
+    marginal_joint_entropy = (pbar * h).clamp_max(0).sum(-1) + mean_entropy
+    denominator = marginal_joint_entropy + mean_entropy
+    denominator = torch.where(denominator.abs() < floor,
+                              torch.full_like(denominator, floor),
+                              denominator)
+    score = (mean_entropy + math.log(2)) / denominator
+    score = torch.where(score < 0, 1 / score, score)
+    return score.to(draw_log_probs.dtype)
+
+
+def check_power_args(beta: float, noise: str) -> None:
+    """Raise a ValueError naming the bad power-sampling argument."""
+    if noise not in ('gumbel', 'pareto'):
+        raise ValueError(
+            f"power noise must be 'gumbel' or 'pareto', got {noise!r}")
+    if beta <= 0:
+        raise ValueError(f'power beta must be > 0, got {beta}')
+
+
+def power_keys(scores: Tensor,
+               beta: float = 1.0,
+               noise: str = 'gumbel',
+               generator: Optional[torch.Generator] = None) -> Tensor:
+    """Sort keys for power sampling (Kirsch et al. 2021), stochastic top-b.
+
+    With ``noise='gumbel'`` the keys are ``log(s) + Gumbel(0, 1/beta)``:
+    the top-b of these keys is a sample without replacement with
+    probability proportional to ``s^beta`` (PowerBALD / PowerDALD). With
+    ``noise='pareto'`` the keys are ``log(s) + log(P) / beta`` with
+    ``P ~ Pareto(1, 1)``, i.e. scores multiplied by heavy-tailed noise, as
+    some released acquisition code does. Zero scores get key ``-inf``
+    (picked only after every positive score).
+
+    Args:
+        scores: ``[...]`` non-negative scores, larger = more uncertain.
+        beta: the power; larger concentrates on the top scores.
+        noise: ``'gumbel'`` or ``'pareto'``.
+        generator: seeded generator of the noise.
+    """
+    check_power_args(beta, noise)
+    if (scores < 0).any():
+        raise ValueError('power sampling needs non-negative scores, got '
+                         f'min {scores.min().item():.4g}')
+    uniform = torch.rand(scores.shape, generator=generator,
+                         dtype=torch.float64)
+    uniform = uniform.clamp(torch.finfo(torch.float64).tiny, 1.0)
+    exponential = -uniform.log()  # Exp(1) = log of Pareto(1, 1)
+    perturbation = (-exponential.log() if noise == 'gumbel' else exponential)
+    return scores.double().log() + perturbation / beta

@@ -1,0 +1,185 @@
+"""Stage-2 scores against hand-computed values and simple references."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import betaln, digamma
+
+from mmseg_al.selection.scores import (balanced_entropy, entropy,
+                                       entropy_augmented_mi,
+                                       least_confidence, margin,
+                                       mean_log_probs, mutual_information,
+                                       power_keys)
+
+
+def logs(*rows):
+    """Log-probabilities of the given probability rows (log 0 = -inf)."""
+    return torch.tensor(rows, dtype=torch.float64).log()
+
+
+def h(*probs):
+    """Entropy in nats written out by hand."""
+    return -sum(p * math.log(p) for p in probs if p > 0)
+
+
+def test_entropy_margin_least_confidence_by_hand():
+    log_probs = logs([0.7, 0.2, 0.1], [1.0, 0.0, 0.0], [0.4, 0.4, 0.2])
+    assert torch.allclose(
+        entropy(log_probs),
+        torch.tensor([h(0.7, 0.2, 0.1), 0.0, h(0.4, 0.4, 0.2)],
+                     dtype=torch.float64))
+    assert torch.allclose(margin(log_probs),
+                          torch.tensor([0.5, 1.0, 0.0], dtype=torch.float64))
+    assert torch.allclose(least_confidence(log_probs),
+                          torch.tensor([0.3, 0.0, 0.6], dtype=torch.float64))
+
+
+def test_entropy_is_finite_with_zero_probabilities():
+    log_probs = torch.tensor([[0.0, -math.inf, -math.inf]])
+    assert entropy(log_probs).item() == 0.0
+
+
+def test_mean_log_probs_is_the_log_of_the_mean():
+    draws = logs([[0.9, 0.1]], [[0.3, 0.7]])
+    assert torch.allclose(mean_log_probs(draws).exp(),
+                          torch.tensor([[0.6, 0.4]], dtype=torch.float64))
+
+
+def test_mutual_information_zero_when_draws_agree():
+    draws = logs([[0.7, 0.2, 0.1]], [[0.7, 0.2, 0.1]], [[0.7, 0.2, 0.1]])
+    assert mutual_information(draws).item() == 0.0
+
+
+def test_mutual_information_by_hand_when_draws_disagree():
+    draws = logs([[0.9, 0.1], [0.5, 0.5]], [[0.1, 0.9], [0.5, 0.5]])
+    expected = [h(0.5, 0.5) - h(0.9, 0.1), 0.0]
+    assert torch.allclose(mutual_information(draws),
+                          torch.tensor(expected, dtype=torch.float64))
+    assert mutual_information(draws)[0] > 0
+
+
+def test_mutual_information_clamped_at_zero():
+    # float32 rounding of identical draws can go below zero
+    draws = torch.randn(1, 50, 7).log_softmax(-1).expand(4, 50, 7)
+    assert (mutual_information(draws) >= 0).all()
+
+
+def test_entropy_augmented_mi_is_mi_plus_entropy_of_draw_zero():
+    draws = logs([[0.9, 0.1]], [[0.2, 0.8]], [[0.6, 0.4]])
+    draw_zero = logs([0.3, 0.7])
+    assert torch.allclose(entropy_augmented_mi(draws, draw_zero),
+                          mutual_information(draws) + h(0.3, 0.7))
+    mean = [(0.9 + 0.2 + 0.6) / 3, (0.1 + 0.8 + 0.4) / 3]
+    by_hand = (h(*mean) - (h(0.9, 0.1) + h(0.2, 0.8) + h(0.6, 0.4)) / 3 +
+               h(0.3, 0.7))
+    assert entropy_augmented_mi(draws, draw_zero).item() == pytest.approx(
+        by_hand, rel=1e-12)
+
+
+def reference_balanced_entropy(probs: np.ndarray) -> np.ndarray:
+    """BalEntAcq written from the formula, one pixel at a time."""
+    floor = 1e-9
+    scores = []
+    for pixel in probs.transpose(1, 0, 2):  # [M, C]
+        mean = pixel.mean(0)
+        var = np.maximum(pixel.var(0, ddof=1), floor)
+        pbar = np.clip(mean, floor, 1 - floor)
+        a = np.maximum(pbar**2 * (1 - pbar) / var - pbar, floor)
+        b = np.maximum((1 / pbar - 1) * a, floor)
+        hc = (betaln(a + 1, b) - a * digamma(a + 1) -
+              (b - 1) * digamma(b) + (a + b - 1) * digamma(a + b + 1))
+        entropy_mean = -sum(p * np.log(p) for p in mean if p > 0)
+        mjent = np.minimum(pbar * hc, 0).sum() + entropy_mean
+        score = (entropy_mean + np.log(2)) / (mjent + entropy_mean)
+        scores.append(1 / score if score < 0 else score)
+    return np.array(scores)
+
+
+def test_balanced_entropy_matches_reference():
+    generator = torch.Generator().manual_seed(0)
+    draw_log_probs = (torch.randn(6, 20, 4, generator=generator) *
+                      4).log_softmax(-1).double()
+    expected = reference_balanced_entropy(draw_log_probs.exp().numpy())
+    assert (expected > 0).any() and (expected < 0).any()  # both branches
+    np.testing.assert_allclose(
+        balanced_entropy(draw_log_probs).numpy(), expected, rtol=1e-9)
+
+
+def test_balanced_entropy_hand_value_of_a_symmetric_pixel():
+    # p_1 in {0.3, 0.7}: pbar = 0.5, unbiased var = 0.08 -> a = b = 1.0625
+    draws = logs([[0.3, 0.7]], [[0.7, 0.3]])
+    a = 0.5**2 * 0.5 / 0.08 - 0.5
+    hc = (betaln(a + 1, a) - a * digamma(a + 1) - (a - 1) * digamma(a) +
+          (2 * a - 1) * digamma(2 * a + 1))
+    mjent = 2 * min(0.5 * hc, 0) + math.log(2)
+    score = 2 * math.log(2) / (mjent + math.log(2))
+    score = 1 / score if score < 0 else score
+    assert balanced_entropy(draws).item() == pytest.approx(score, rel=1e-9)
+
+
+@pytest.mark.parametrize('case', ['confident', 'uniform', 'mixed'])
+def test_balanced_entropy_is_finite(case):
+    num_classes = 5
+    if case == 'confident':
+        logits = torch.zeros(4, 8, num_classes)
+        logits[..., 0] = 200.0  # probabilities exactly 1 and 0 in float32
+    elif case == 'uniform':
+        logits = torch.zeros(4, 8, num_classes)
+    else:
+        logits = torch.randn(4, 8, num_classes,
+                             generator=torch.Generator().manual_seed(3)) * 30
+    scores = balanced_entropy(logits.log_softmax(-1))
+    assert scores.dtype == torch.float32
+    assert torch.isfinite(scores).all()
+
+
+def test_balanced_entropy_needs_two_draws():
+    with pytest.raises(ValueError, match='at least 2 draws'):
+        balanced_entropy(logs([[0.5, 0.5]]))
+
+
+@pytest.mark.parametrize('beta', [1.0, 2.0])
+def test_power_keys_first_pick_frequency_follows_score_power(beta):
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    trials = 40000
+    keys = power_keys(scores.expand(trials, 4), beta=beta,
+                      generator=torch.Generator().manual_seed(0))
+    frequency = torch.bincount(keys.argmax(-1), minlength=4) / trials
+    expected = scores**beta / (scores**beta).sum()
+    assert torch.allclose(frequency.double(), expected, atol=0.01)
+
+
+def test_power_keys_pareto_multiplies_by_pareto_noise():
+    scores = torch.tensor([0.5, 0.0, 2.0])
+    keys = power_keys(scores, beta=2.0, noise='pareto',
+                      generator=torch.Generator().manual_seed(1))
+    uniform = torch.rand(3, generator=torch.Generator().manual_seed(1),
+                         dtype=torch.float64)
+    pareto = 1 / uniform
+    expected = (scores.double() * pareto.sqrt()).log()
+    assert keys[1] == -math.inf
+    assert torch.allclose(keys[[0, 2]], expected[[0, 2]])
+
+
+def test_power_keys_are_seeded():
+    scores = torch.rand(20, generator=torch.Generator().manual_seed(0))
+    first = power_keys(scores, generator=torch.Generator().manual_seed(5))
+    again = power_keys(scores, generator=torch.Generator().manual_seed(5))
+    other = power_keys(scores, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(noise='normal'), "'gumbel' or 'pareto'"),
+    (dict(beta=0.0), 'beta must be > 0'),
+])
+def test_power_keys_reject_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        power_keys(torch.ones(3), **kwargs)
+
+
+def test_power_keys_reject_negative_scores():
+    with pytest.raises(ValueError, match='non-negative'):
+        power_keys(torch.tensor([0.5, -0.1]))
