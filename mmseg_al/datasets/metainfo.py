@@ -51,3 +51,9 @@ PASCAL_CONTEXT_33 = (
 PASCAL_CONTEXT_33_CLASSES = tuple(name for name, _ in PASCAL_CONTEXT_33)
 PASCAL_CONTEXT_33_SOURCE_IDS = tuple(src for _, src in PASCAL_CONTEXT_33)
 PASCAL_CONTEXT_33_PALETTE: Palette = spread_palette(len(PASCAL_CONTEXT_33))
+
+#: The built-in procedural street scenes (``ToyScenesDataset``).
+TOY_SCENES_CLASSES = ('sky', 'road', 'building', 'vegetation', 'vehicle',
+                      'person')
+TOY_SCENES_PALETTE: Palette = [(70, 130, 180), (128, 64, 128), (70, 70, 70),
+                               (107, 142, 35), (0, 0, 142), (220, 20, 60)]
