@@ -17,6 +17,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections import Counter
 from typing import (Any, Dict, List, Mapping, NamedTuple, Optional, Sequence,
                     Tuple, Union)
 
@@ -110,17 +111,15 @@ class LabelStore:
         if len(image_ids) != len(image_shapes):
             raise ValueError(f'got {len(image_ids)} image ids but '
                              f'{len(image_shapes)} image shapes')
-        if len(set(image_ids)) != len(image_ids):
-            seen = set()
-            repeated = next(i for i in image_ids if i in seen or seen.add(i))
-            raise ValueError(f'image id {repeated!r} appears more than once')
-        shapes = []
-        for image_id, shape in zip(image_ids, image_shapes):
-            height, width = (int(v) for v in shape)
-            if height <= 0 or width <= 0:
-                raise ValueError(f'image {image_id!r} has an empty shape '
-                                 f'{tuple(shape)}; expected (H, W) > 0')
-            shapes.append((height, width))
+        repeated = [i for i, n in Counter(image_ids).items() if n > 1]
+        if repeated:
+            raise ValueError(f'image id {repeated[0]!r} appears more than '
+                             f'once; image ids must be unique')
+        shapes = [tuple(int(v) for v in shape) for shape in image_shapes]
+        for image_id, shape in zip(image_ids, shapes):
+            if len(shape) != 2 or min(shape) <= 0:
+                raise ValueError(f'image {image_id!r} has the shape {shape}; '
+                                 f'expected (H, W) with H, W > 0')
         if num_classes < 1:
             raise ValueError(f'num_classes must be >= 1, got {num_classes}')
         if 0 <= ignore_index < num_classes:
@@ -265,8 +264,8 @@ class LabelStore:
             if len(row) != 3:
                 raise ValueError(f'record {number} is {row!r}; expected '
                                  f'(image_id, pixel, class)')
-        return ([str(r[0]) for r in rows], [int(r[1]) for r in rows],
-                [int(r[2]) for r in rows])
+        return ([str(r[0]) for r in rows], [r[1] for r in rows],
+                [r[2] for r in rows])
 
     def _add_columns(self, image_ids: List[str], pixels: ArrayLike,
                      classes: ArrayLike, rounds: np.ndarray,
@@ -415,9 +414,8 @@ class LabelStore:
         state_dir = os.path.join(os.fspath(work_dir), STATE_DIR)
         if not os.path.isdir(state_dir):
             return []
-        return sorted(int(m.group(1)) for m in map(_ROUND_FILE.fullmatch,
-                                                    os.listdir(state_dir))
-                      if m)
+        matches = map(_ROUND_FILE.fullmatch, os.listdir(state_dir))
+        return sorted(int(m.group(1)) for m in matches if m)
 
     @staticmethod
     def latest_round(work_dir: PathLike) -> Optional[int]:
@@ -584,7 +582,9 @@ def _read_npz(path: str, state_dir: str,
         raise StateFileError(f'{path} is truncated or corrupt ({exc}); '
                              f'{hint}') from exc
     columns = [arrays[k] for k in _NPZ_ARRAYS[:5]]
-    if any(c.ndim != 1 or len(c) != len(columns[0]) for c in columns):
+    if any(c.ndim != 1 or len(c) != len(columns[0]) for c in columns) or \
+            any(arrays[k].ndim != 0 for k in _NPZ_ARRAYS[5:]):
         raise StateFileError(f'{path} is corrupt: its record arrays are not '
-                             f'aligned 1-D arrays; {hint}')
+                             f'aligned 1-D arrays, or its round, '
+                             f'fingerprint and counts are not scalars; {hint}')
     return arrays

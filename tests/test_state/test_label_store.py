@@ -89,7 +89,8 @@ def test_row_and_column_records_are_equivalent():
 
 
 BAD_BATCHES = [
-    ([('train/z.png', 0, 1)], re.escape("unknown image id(s) ['train/z.png']")),
+    ([('train/z.png', 0, 1)],
+     re.escape("unknown image id(s) ['train/z.png']")),
     ([('train/b.png', 9, 1)], re.escape(
         "image 'train/b.png' pixel 9: outside its 3x3 grid (valid 0..8)")),
     ([('train/b.png', -1, 1)], re.escape("image 'train/b.png' pixel -1: "
@@ -98,7 +99,8 @@ BAD_BATCHES = [
         "image 'train/a.png' pixel 3 (x=3, y=0): already labelled "
         '(class 1, round 0)')),
     ([('train/c.png', 7, 0), ('train/c.png', 7, 1)], re.escape(
-        "image 'train/c.png' pixel 7 (x=1, y=1): given 2 times in this batch")),
+        "image 'train/c.png' pixel 7 (x=1, y=1): given 2 times in this "
+        'batch')),
     ([('train/c.png', 7, 4)], re.escape(
         "image 'train/c.png' pixel 7 (x=1, y=1): class 4 is neither in [0, 4)"
         ' nor the void value 255')),
@@ -132,6 +134,12 @@ def test_non_integer_and_misaligned_input_is_rejected(store):
     with pytest.raises(TypeError, match='pixels must be integers, got dtype '
                                         'float64'):
         store.add('train/c.png', np.array([1.5]), np.array([0]), 2)
+    with pytest.raises(TypeError, match='classes must be integers'):
+        store.add_many([('train/c.png', 1, 2.7)], 2)
+    with pytest.raises(ValueError, match=re.escape(
+            "record 0 is ('train/c.png', 1); expected (image_id, pixel, "
+            'class)')):
+        store.add_many([('train/c.png', 1)], 2)
     with pytest.raises(ValueError, match='1 pixels, 2 classes'):
         store.add('train/c.png', np.array([1]), np.array([0, 1]), 2)
     with pytest.raises(ValueError, match='2 scores'):
@@ -148,7 +156,10 @@ def test_unknown_image_on_query_raises_naming_it(store):
 @pytest.mark.parametrize('args,message', [
     ((IDS, SHAPES[:2], 4), 'got 3 image ids but 2 image shapes'),
     ((['a', 'b', 'a'], SHAPES, 4), "image id 'a' appears more than once"),
-    ((IDS, [(4, 5), (0, 3), (2, 6)], 4), "image 'train/b.png' has an empty"),
+    ((IDS, [(4, 5), (0, 3), (2, 6)], 4),
+     "image 'train/b.png' has the shape (0, 3); expected (H, W) with "
+     'H, W > 0'),
+    ((IDS, [(4, 5), (3, 3, 3), (2, 6)], 4), 'has the shape (3, 3, 3)'),
     ((IDS, SHAPES, 0), 'num_classes must be >= 1'),
     (([], [], 4), 'at least one image'),
 ])
@@ -380,6 +391,23 @@ def test_pickled_or_foreign_npz_is_refused(tmp_path):
     with pytest.raises(StateFileError, match='round_01.npz is truncated or '
                                              'corrupt .*pickle'):
         LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES, round_idx=1)
+
+
+@pytest.mark.parametrize('key,value', [('pixels', np.array([[8]])),
+                                       ('classes', np.array([1, 2])),
+                                       ('round', np.array([0, 1]))])
+def test_misshapen_arrays_in_a_state_file_are_refused(tmp_path, key, value):
+    store = new_store()
+    store.add('train/b.png', [8], [1], 0)
+    store.save(tmp_path, 0)
+    path = tmp_path / 'al_state' / 'round_00.npz'
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays[key] = value
+    np.savez(path, **arrays)
+    with pytest.raises(StateFileError, match=re.escape(str(path)) +
+                       ' is corrupt: its record arrays are not aligned'):
+        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
 
 
 def test_invalid_records_in_a_state_file_are_refused(tmp_path):
