@@ -14,7 +14,8 @@ none). Two plain formats are understood, chosen by the file extension:
 Reading validates every row and reports all problems at once, each with the
 file and its CSV line (header = line 1) or JSON record number (1-based), so
 an annotator can fix the file in one pass. Nothing is returned, and hence
-nothing is labelled, while any row is bad.
+nothing is labelled, while any row is bad. Rows may be deleted: a pixel
+without a row stays unlabelled and can be asked again.
 """
 import csv
 import json
@@ -79,8 +80,9 @@ def _image_size(image_shapes: ImageShapes, image_id: str) -> Tuple[int, int]:
     try:
         height, width = image_shapes[image_id]
     except KeyError:
-        raise ValueError(f'unknown image id {image_id!r}: not among the '
-                         f'{len(image_shapes)} images of the dataset') from None
+        raise ValueError(
+            f'unknown image id {image_id!r}: not among the '
+            f'{len(image_shapes)} images of the dataset') from None
     return int(height), int(width)
 
 
@@ -135,6 +137,9 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
                'score': None if scores is None else _optional_number(
                    scores[i])}
         if image_paths is not None:
+            if image_id not in image_paths:
+                raise ValueError(f'image_paths has no file for image '
+                                 f'{image_id!r}')
             row[PATH_COLUMN] = image_paths[image_id]
         rows.append(row)
     if fmt == 'json':

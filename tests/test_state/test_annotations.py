@@ -57,11 +57,15 @@ def test_json_queries_are_strict_json_with_nulls(tmp_path):
     ([('train/a.png', 20)], "pixel 20 of image 'train/a.png' is outside its "
                             '4x5 grid'),
     ([('train/z.png', 0)], "unknown image id 'train/z.png'"),
-    ([('train/a.png', 1), ('train/a.png', 1)], 'the same (image, pixel) twice'),
+    ([('train/a.png', 1), ('train/a.png', 1)],
+     'the same (image, pixel) twice'),
+    ([('train/a.png', 1), ('train/b.png', 1)],
+     "image_paths has no file for image 'train/b.png'"),
 ])
 def test_bad_queries_are_not_written(tmp_path, queries, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        write_queries(tmp_path / 'q.csv', queries, SHAPES, None, 0)
+        write_queries(tmp_path / 'q.csv', queries, SHAPES,
+                      {'train/a.png': 'a.png'}, 0)
     assert not (tmp_path / 'q.csv').exists()
 
 
@@ -265,3 +269,14 @@ def test_many_problems_are_capped_in_the_message(tmp_path):
     lines = str(info.value).splitlines()
     assert lines[0].endswith('25 bad row(s), nothing imported:')
     assert len(lines) == 1 + 20 + 1 and lines[-1] == '  ... and 5 more'
+
+
+def test_rows_deleted_by_the_annotator_stay_unlabelled(tmp_path):
+    path = write_queries(tmp_path / 'q.csv', QUERIES, SHAPES, None, 1)
+    rows = read_csv(path)
+    rows[2][3] = '3'
+    write_csv(path, [rows[0], rows[2]])  # only the second query answered
+    store = new_store()
+    assert store.import_annotations(path, 1, queries=QUERIES) == 1
+    np.testing.assert_array_equal(store.pixels('train/a.png'), [19])
+    assert store.labelled_image_ids() == ['train/a.png']
