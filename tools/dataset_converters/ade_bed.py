@@ -18,7 +18,7 @@ import csv
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ if not __package__:  # run as a script: make ``tools`` importable
 from mmseg_al.datasets.metainfo import ADE_BED_CLASSES  # noqa: E402
 from tools.dataset_converters.common import (  # noqa: E402
     OUT_SIZE, ConversionError, Geometry, Pair, PathLike, convert_pairs,
-    converter_parser, lookup_table, map_label, read_image, read_label_png,
+    converter_parser, lookup_table, read_png_pair,
     require_dirs, require_files, run_cli)
 
 NUM_ADE_CLASSES = 150
@@ -135,12 +135,6 @@ def find_pairs(raw_root: Path, scene_images: Sequence[str]) -> List[Pair]:
     return pairs
 
 
-def read_pair(pair: Pair, table: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Read an ADE pair with its label in bedroom class ids."""
-    label = map_label(read_label_png(pair.label), table, pair.label)
-    return read_image(pair.image), label
-
-
 def convert(raw_root: PathLike, out_dir: PathLike = 'data/ade_bed',
             nproc: int = 1, overwrite: bool = False) -> Dict[str, Any]:
     """Convert ADE20K bedrooms; see the module docstring for the layouts.
@@ -166,7 +160,7 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/ade_bed',
     require_files([csv_path, scene_path], 'ADE20K index files')
     table = bedroom_table(read_class_names(csv_path))
     pairs = find_pairs(raw_root, read_scene_images(scene_path))
-    return convert_pairs(pairs, partial(read_pair, table=table), GEOMETRY,
+    return convert_pairs(pairs, partial(read_png_pair, table=table), GEOMETRY,
                          out_dir, ADE_BED_CLASSES, nproc=nproc,
                          overwrite=overwrite, desc='ADE-Bed')
 

@@ -12,9 +12,8 @@ of the 4:3 aspect ratio.
 """
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
-
-import numpy as np
+from functools import partial
+from typing import Any, Dict, List, Optional, Sequence
 
 if not __package__:  # run as a script: make ``tools`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -22,8 +21,8 @@ if not __package__:  # run as a script: make ``tools`` importable
 from mmseg_al.datasets.metainfo import CAMVID_CLASSES  # noqa: E402
 from tools.dataset_converters.common import (  # noqa: E402
     OUT_SIZE, ConversionError, Geometry, Pair, PathLike, check_partners,
-    convert_pairs, converter_parser, lookup_table, map_label, read_image,
-    read_label_png, require_dirs, run_cli)
+    convert_pairs, converter_parser, lookup_table, read_png_pair,
+    require_dirs, run_cli)
 
 #: Output split -> raw image directory (labels are in ``<dir>annot``).
 SPLITS = {'train': 'train', 'test': 'test'}
@@ -57,12 +56,6 @@ def find_pairs(raw_root: Path) -> List[Pair]:
     return pairs
 
 
-def read_pair(pair: Pair) -> Tuple[np.ndarray, np.ndarray]:
-    """Read a CamVid pair with its label in our ids."""
-    label = map_label(read_label_png(pair.label), LABEL_TABLE, pair.label)
-    return read_image(pair.image), label
-
-
 def convert(raw_root: PathLike, out_dir: PathLike = 'data/camvid',
             nproc: int = 1, overwrite: bool = False) -> Dict[str, Any]:
     """Convert CamVid; see the module docstring for the layouts.
@@ -76,8 +69,9 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/camvid',
     Returns:
         The conversion summary (images per split, class pixel counts).
     """
-    return convert_pairs(find_pairs(Path(raw_root)), read_pair, GEOMETRY,
-                         out_dir, CAMVID_CLASSES, nproc=nproc,
+    return convert_pairs(find_pairs(Path(raw_root)),
+                         partial(read_png_pair, table=LABEL_TABLE),
+                         GEOMETRY, out_dir, CAMVID_CLASSES, nproc=nproc,
                          overwrite=overwrite, desc='CamVid')
 
 

@@ -14,9 +14,9 @@ error naming it.
 """
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Any, Dict, List, Optional, Sequence
 
-import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
 if not __package__:  # run as a script: make ``tools`` importable
@@ -25,8 +25,8 @@ if not __package__:  # run as a script: make ``tools`` importable
 from mmseg.datasets import CityscapesDataset  # noqa: E402
 from tools.dataset_converters.common import (  # noqa: E402
     OUT_SIZE, ConversionError, Geometry, Pair, PathLike, check_partners,
-    convert_pairs, converter_parser, lookup_table, map_label, read_image,
-    read_label_png, require_dirs, run_cli)
+    convert_pairs, converter_parser, lookup_table, read_png_pair,
+    require_dirs, run_cli)
 
 SPLITS = ('train', 'val')
 IMAGE_SUFFIX = '_leftImg8bit.png'
@@ -78,12 +78,6 @@ def _city_stem(image: Path) -> str:
     return f'{image.parent.name}/{image.name[:-len(IMAGE_SUFFIX)]}'
 
 
-def read_pair(pair: Pair) -> Tuple[np.ndarray, np.ndarray]:
-    """Read a Cityscapes pair with its label in train ids."""
-    label = map_label(read_label_png(pair.label), LABEL_TABLE, pair.label)
-    return read_image(pair.image), label
-
-
 def convert(raw_root: PathLike, out_dir: PathLike = 'data/cityscapes_256',
             nproc: int = 1, overwrite: bool = False) -> Dict[str, Any]:
     """Convert Cityscapes; see the module docstring for the layouts.
@@ -97,9 +91,10 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/cityscapes_256',
     Returns:
         The conversion summary (images per split, class pixel counts).
     """
-    return convert_pairs(find_pairs(Path(raw_root)), read_pair, GEOMETRY,
-                         out_dir, CLASSES, nproc=nproc, overwrite=overwrite,
-                         desc='Cityscapes')
+    return convert_pairs(find_pairs(Path(raw_root)),
+                         partial(read_png_pair, table=LABEL_TABLE),
+                         GEOMETRY, out_dir, CLASSES, nproc=nproc,
+                         overwrite=overwrite, desc='Cityscapes')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

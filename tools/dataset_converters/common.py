@@ -160,6 +160,15 @@ def map_label(raw: np.ndarray, table: np.ndarray, path: Path) -> np.ndarray:
     return table[raw]
 
 
+def read_png_pair(pair: Pair,
+                  table: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Read a pair whose label is a PNG of raw ids, mapped through
+    ``table`` (see :func:`lookup_table`); a :data:`ReadPair` once
+    ``table`` is bound."""
+    label = map_label(read_label_png(pair.label), table, pair.label)
+    return read_image(pair.image), label
+
+
 def require_dirs(root: Path, contents: Mapping[str, str],
                  dataset: str) -> None:
     """Fail unless every ``root/name`` directory exists.
