@@ -1,4 +1,4 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half.
+"""Crash-safe file writes: readers see the old file or the new one, never half.
 
 A file is written to a temporary sibling in the same directory, flushed and
 fsynced, then moved over the target with :func:`os.replace` (atomic on POSIX

@@ -376,49 +376,46 @@ def test_latest_json_may_only_name_a_file_in_the_state_directory(tmp_path):
         LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
 
 
-def test_pickled_or_foreign_npz_is_refused(tmp_path):
+def tamper_saved_state(tmp_path, **replacements):
+    """Save one labelled pixel as round 0, then overwrite some arrays."""
+    store = new_store()
+    store.add('train/b.png', [8], [1], 0)
+    path = store.save(tmp_path, 0)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays.update(replacements)
+    np.savez(path, **arrays)
+    return path
+
+
+def test_foreign_npz_is_refused(tmp_path):
     state_dir = tmp_path / 'al_state'
     state_dir.mkdir()
-    np.savez(state_dir / 'round_00.npz', pixels=np.array([{'a': 1}]))
+    np.savez(state_dir / 'round_00.npz', pixels=np.array([1, 2]))
     with pytest.raises(StateFileError, match="lacks the array.*'image_ids'"):
         LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES, round_idx=0)
-    store = new_store()
-    store.save(tmp_path, 1)
-    with np.load(state_dir / 'round_01.npz') as data:
-        arrays = dict(data)
-    arrays['pixels'] = np.array([{'x': 1}], dtype=object)
-    np.savez(state_dir / 'round_01.npz', **arrays)
-    with pytest.raises(StateFileError, match='round_01.npz is truncated or '
-                                             'corrupt .*pickle'):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES, round_idx=1)
+
+
+def test_pickled_arrays_are_never_loaded(tmp_path):
+    path = tamper_saved_state(tmp_path,
+                              pixels=np.array([{'x': 1}], dtype=object))
+    with pytest.raises(StateFileError, match=re.escape(path) +
+                       ' is truncated or corrupt .*pickle'):
+        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
 
 
 @pytest.mark.parametrize('key,value', [('pixels', np.array([[8]])),
                                        ('classes', np.array([1, 2])),
                                        ('round', np.array([0, 1]))])
 def test_misshapen_arrays_in_a_state_file_are_refused(tmp_path, key, value):
-    store = new_store()
-    store.add('train/b.png', [8], [1], 0)
-    store.save(tmp_path, 0)
-    path = tmp_path / 'al_state' / 'round_00.npz'
-    with np.load(path) as data:
-        arrays = dict(data)
-    arrays[key] = value
-    np.savez(path, **arrays)
-    with pytest.raises(StateFileError, match=re.escape(str(path)) +
+    path = tamper_saved_state(tmp_path, **{key: value})
+    with pytest.raises(StateFileError, match=re.escape(path) +
                        ' is corrupt: its record arrays are not aligned'):
         LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
 
 
 def test_invalid_records_in_a_state_file_are_refused(tmp_path):
-    store = new_store()
-    store.add('train/b.png', [8], [1], 0)
-    store.save(tmp_path, 0)
-    path = tmp_path / 'al_state' / 'round_00.npz'
-    with np.load(path) as data:
-        arrays = dict(data)
-    arrays['pixels'] = np.array([9])  # outside the 3x3 image
-    np.savez(path, **arrays)
-    with pytest.raises(StateFileError, match='(?s)' + re.escape(str(path)) +
+    path = tamper_saved_state(tmp_path, pixels=np.array([9]))  # 3x3 image
+    with pytest.raises(StateFileError, match='(?s)' + re.escape(path) +
                        ' holds invalid records.*pixel 9: outside'):
         LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
