@@ -1,0 +1,38 @@
+# The paper's active-learning schedule: 10 rounds of b = round(0.1 N) pixels
+# (N = pool images), herding cold start, two-stage eDALD afterwards, and the
+# LEDM pixel-head training of ALGORITHM.md ("Segmentation head"), redone
+# from scratch every round.
+train_cfg = dict(
+    type='ActiveLearningLoop',
+    rounds=10,
+    budget=dict(per_image=0.1),
+    cold_start=dict(
+        type='HerdingSelector',
+        stage1=dict(
+            type='LocalGlobalPool',
+            picker=dict(type='MaxHerding'),
+            candidates_per_image=10000,
+            local_budget=50)),
+    selector=dict(
+        type='TwoStageSelector',
+        stage1=dict(
+            type='LocalGlobalPool',
+            picker=dict(type='MaxHerding'),
+            candidates_per_image=10000,
+            local_budget=50,
+            keep_ratio=0.5),
+        stage2=dict(type='ScoreRanking', score='edald', num_draws=5)),
+    oracle=dict(type='GroundTruthOracle'),
+    oracle_void=False,
+    head_training=dict(
+        max_epochs=50, batch_size=64, patience=50, acc_threshold=0.95),
+    feature_batch_size=8,
+    seed=None)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5))
+# Stepped once per epoch of head training (T_max 5 epochs).
+param_scheduler = dict(
+    type='CosineAnnealingLR', T_max=5, eta_min=1e-6, by_epoch=True)

@@ -1,0 +1,88 @@
+"""metrics.json: one entry per trained head, rewritten atomically.
+
+Format::
+
+    {"rounds": [{"round": r, "labelled_pixels": n, "mIoU": percent,
+                 "per_class_IoU": {class: percent or null},
+                 "seconds": {phase: s}}, ...]}
+
+Entry ``r`` describes the head trained on the labels of rounds ``0..r``.
+"""
+import json
+import math
+import os
+from typing import Dict, List, Optional
+
+from mmseg_al.state.atomic_io import atomic_write_json
+
+METRICS_FILE = 'metrics.json'
+
+
+class MetricsLog:
+    """The learning curve of a run, persisted after every round.
+
+    Args:
+        work_dir: the run's work directory.
+    """
+
+    def __init__(self, work_dir: str) -> None:
+        self.path = os.path.join(work_dir, METRICS_FILE)
+        self.entries: List[dict] = []
+
+    def load(self, last_round: int) -> 'MetricsLog':
+        """Read the file, keeping only entries of rounds ``<= last_round``.
+
+        Entries past the labelled state (written by a run that crashed
+        before saving its labels) are dropped: they are recomputed.
+        """
+        if not os.path.exists(self.path):
+            return self
+        try:
+            with open(self.path, encoding='utf-8') as file:
+                data = json.load(file)
+            entries = data['rounds']
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f'{self.path} is not a metrics file of this format '
+                f'({exc!r}); move it away to recompute it') from None
+        self.entries = [e for e in entries if e['round'] <= last_round]
+        return self
+
+    def entry(self, round_idx: int) -> Optional[dict]:
+        return next((e for e in self.entries if e['round'] == round_idx),
+                    None)
+
+    def record(self, round_idx: int, labelled_pixels: int, miou: float,
+               per_class_iou: Dict[str, float],
+               seconds: Dict[str, float]) -> dict:
+        """Add (or replace) the entry of ``round_idx`` and save the file."""
+        entry = {
+            'round': round_idx,
+            'labelled_pixels': int(labelled_pixels),
+            'mIoU': _json_number(miou),
+            'per_class_IoU': {
+                name: _json_number(value)
+                for name, value in per_class_iou.items()
+            },
+            'seconds': {k: round(float(v), 3) for k, v in seconds.items()},
+        }
+        self.entries = [e for e in self.entries if e['round'] != round_idx]
+        self.entries.append(entry)
+        self.entries.sort(key=lambda e: e['round'])
+        atomic_write_json(self.path, {'rounds': self.entries})
+        return entry
+
+    def table(self) -> str:
+        """A plain-text table: round, labelled pixels, mIoU."""
+        lines = [f'{"round":>5}  {"labelled pixels":>15}  {"mIoU":>6}']
+        for e in self.entries:
+            miou = 'n/a' if e['mIoU'] is None else f'{e["mIoU"]:.2f}'
+            lines.append(f'{e["round"]:>5}  {e["labelled_pixels"]:>15}  '
+                         f'{miou:>6}')
+        return '\n'.join(lines)
+
+
+def _json_number(value: float) -> Optional[float]:
+    """Round to 2 decimals; NaN (e.g. a class absent everywhere) -> null."""
+    value = float(value)
+    return None if math.isnan(value) else round(value, 2)

@@ -1,0 +1,123 @@
+"""Who answers the queries: the dataset's labels, or a person via a file.
+
+An oracle receives one round's queries and returns a class per query (the
+void label for a pixel the annotator calls void). Oracles are registered in
+mmseg's ``TASK_UTILS`` registry and built from the loop's ``oracle`` config.
+"""
+import os
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional, Tuple
+
+import numpy as np
+from mmseg.registry import TASK_UTILS
+
+from mmseg_al.state.annotations import AnnotationFileError, read_annotations
+from .query_overlays import write_query_overlays
+
+
+class AnnotationRequired(RuntimeError):
+    """The run stops until a person has labelled the queries of a round.
+
+    The message says which file to fill in and how to continue.
+    """
+
+
+@dataclass
+class QueryRound:
+    """One round's queries, with what an oracle needs to answer them.
+
+    Attributes:
+        round_idx: the round asking.
+        image_ids: image id of each query.
+        pixels: ``[n]`` int64 flat pixel index of each query.
+        query_file: the JSON file listing the queries (``image, x, y,
+            class, round, score``; ``class`` empty).
+        dataset: the pool (``PixelSparseDataset``).
+        num_classes: number of classes.
+        ignore_index: the void label.
+    """
+    round_idx: int
+    image_ids: List[str]
+    pixels: np.ndarray
+    query_file: str
+    dataset: Any
+    num_classes: int
+    ignore_index: int = 255
+
+    @property
+    def pairs(self) -> List[Tuple[str, int]]:
+        return [(i, int(p)) for i, p in zip(self.image_ids, self.pixels)]
+
+    @property
+    def image_shapes(self) -> Mapping[str, Tuple[int, int]]:
+        return dict(zip(self.dataset.image_ids, self.dataset.image_shapes))
+
+
+@TASK_UTILS.register_module()
+class GroundTruthOracle:
+    """Simulated annotator: reads each queried pixel from the label maps."""
+
+    def annotate(self, queries: QueryRound) -> np.ndarray:
+        """Classes ``[n]`` int64 of the queried pixels, in query order."""
+        dataset = queries.dataset
+        classes = np.empty(len(queries.pixels), dtype=np.int64)
+        image_ids = np.asarray(queries.image_ids)
+        for image_id in dict.fromkeys(queries.image_ids):
+            rows = np.flatnonzero(image_ids == image_id)
+            label = np.asarray(
+                dataset.ground_truth(dataset.index_of(image_id)))
+            classes[rows] = label.reshape(-1)[queries.pixels[rows]]
+        return classes
+
+
+@TASK_UTILS.register_module()
+class FileOracle:
+    """A person labels the queries in the round's query file.
+
+    The first time a round is asked, the run stops with
+    :class:`AnnotationRequired`, naming the query file and the overlay
+    images (one per queried image, queries circled and numbered by row).
+    Once every row's ``class`` is filled in, the same command with
+    ``--resume`` imports the file (fully validated: nothing is labelled
+    while any row is wrong) and continues.
+
+    Args:
+        overlay_radius: circle radius of the overlay markers, in pixels.
+    """
+
+    def __init__(self, overlay_radius: Optional[int] = None) -> None:
+        self.overlay_radius = overlay_radius
+
+    def annotate(self, queries: QueryRound) -> np.ndarray:
+        path = queries.query_file
+        try:
+            answers = read_annotations(
+                path, queries.image_shapes, queries.num_classes,
+                ignore_index=queries.ignore_index,
+                round_idx=queries.round_idx, queries=queries.pairs)
+        except AnnotationFileError as exc:
+            raise AnnotationRequired(self._instructions(queries, str(exc)))
+        answered = dict(zip(zip(answers.image_ids, answers.pixels.tolist()),
+                            answers.classes.tolist()))
+        missing = [pair for pair in queries.pairs if pair not in answered]
+        if missing:
+            raise AnnotationRequired(self._instructions(
+                queries, f'{path}: {len(missing)} of {len(queries.pairs)} '
+                'queried pixels have no row; keep every row of the file.'))
+        return np.asarray([answered[pair] for pair in queries.pairs],
+                          dtype=np.int64)
+
+    def _instructions(self, queries: QueryRound, problem: str) -> str:
+        overlay_dir = write_query_overlays(
+            queries.dataset, queries.image_ids, queries.pixels,
+            os.path.splitext(queries.query_file)[0], max_images=None,
+            radius=self.overlay_radius)
+        return (
+            f'Round {queries.round_idx} needs labels for '
+            f'{len(queries.pixels)} pixels.\n'
+            f'Fill in the "class" of every row of {queries.query_file} '
+            f'(a class id in [0, {queries.num_classes}), or '
+            f'{queries.ignore_index} for void); the pixels are circled in '
+            f'the images under {overlay_dir}.\n'
+            'Then run the same command again with --resume.\n'
+            f'Current state of the file: {problem}')

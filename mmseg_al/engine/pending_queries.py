@@ -1,0 +1,54 @@
+"""A round's selection, kept on disk until its labels are saved.
+
+Selecting is the expensive step of a round, and with a human annotator the
+run stops between selecting and labelling. The selection is therefore
+written first (``queries/round_XX.npz``: image ids, pixels, scores; plain
+arrays, no pickles) next to the annotator's ``queries/round_XX.json``, and a
+resumed run labels exactly these pixels instead of selecting again.
+"""
+import io
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from mmseg_al.state.atomic_io import atomic_write_bytes
+
+
+class PendingQueries:
+    """File names and storage of one round's selection.
+
+    Args:
+        query_dir: the run's ``queries/`` directory.
+        round_idx: the round.
+    """
+
+    def __init__(self, query_dir: str, round_idx: int) -> None:
+        self.round_idx = round_idx
+        stem = os.path.join(query_dir, f'round_{round_idx:02d}')
+        self.selection_file = stem + '.npz'
+        self.query_file = stem + '.json'
+        self.overlay_dir = stem
+
+    def save(self, image_ids: Sequence[str], pixels: np.ndarray,
+             scores: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, image_ids=np.asarray(image_ids, dtype=np.str_),
+                 pixels=np.asarray(pixels, dtype=np.int64),
+                 scores=np.asarray(scores, dtype=np.float64))
+        atomic_write_bytes(self.selection_file, buffer.getvalue())
+
+    def load(self) -> Optional[Tuple[List[str], np.ndarray, np.ndarray]]:
+        """``(image_ids, pixels, scores)``, or None if nothing is pending."""
+        if not os.path.exists(self.selection_file):
+            return None
+        try:
+            with np.load(self.selection_file, allow_pickle=False) as data:
+                return ([str(i) for i in data['image_ids']],
+                        data['pixels'].astype(np.int64),
+                        data['scores'].astype(np.float64))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(
+                f'{self.selection_file}: unreadable pending selection of '
+                f'round {self.round_idx} ({exc}); delete it (and '
+                f'{self.query_file}) to select this round again') from None

@@ -1,0 +1,189 @@
+"""The selection contract implemented over a real pool, segmentor and labels.
+
+Selectors see images by index and pixels as flat indices; this class turns
+their requests into batched backbone calls on the pool dataset
+(``feature_batch_size`` images per call, the model's data preprocessor
+applied), serves the labelled pixels' clean features from a
+:class:`FeatureCache`, and shards images across ranks in distributed runs.
+"""
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import all_gather_object, get_dist_info
+
+from mmseg_al.selection.context import PixelRequest, SelectionContext
+from mmseg_al.utils import torch_generator, track
+from .feature_cache import FeatureCache
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[List[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+class PoolSelectionContext(SelectionContext):
+    """:class:`SelectionContext` over a ``PixelSparseDataset`` and a model.
+
+    Args:
+        dataset: the pool (``PixelSparseDataset``: ``image_ids``,
+            ``image_shapes``, ``pool_item``, ``ground_truth``).
+        model: a segmentor with the point API (``point_features``,
+            ``point_logits``), not wrapped in DDP.
+        store: the ``LabelStore`` of the run.
+        cache: clean features kept across rounds.
+        round_idx: the round being selected for (0 = cold start).
+        seed: the run's seed.
+        has_model: whether the head has been trained (False in round 0).
+        feature_batch_size: images per backbone call.
+        oracle_void: drop ground-truth void pixels from the candidates.
+            This uses knowledge a real annotator does not give, so it is off
+            unless a config asks for it.
+        ignore_index: the void label.
+    """
+
+    def __init__(self, dataset, model, store, cache: FeatureCache,
+                 round_idx: int, seed: int, has_model: bool,
+                 feature_batch_size: int = 8, oracle_void: bool = False,
+                 ignore_index: int = 255) -> None:
+        super().__init__(dataset.image_ids, model.num_classes, round_idx,
+                         seed)
+        if feature_batch_size < 1:
+            raise ValueError('feature_batch_size must be >= 1, got '
+                             f'{feature_batch_size}')
+        self.dataset = dataset
+        self.model = model
+        self.store = store
+        self.cache = cache
+        self._has_model = has_model
+        self.feature_batch_size = feature_batch_size
+        self.oracle_void = oracle_void
+        self.ignore_index = ignore_index
+        self._void: Dict[int, torch.Tensor] = {}
+
+    @property
+    def has_model(self) -> bool:
+        return self._has_model
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def labelled_pixels(self, image: int) -> torch.Tensor:
+        pixels = self.store.pixels(self.image_ids[image])
+        return torch.as_tensor(np.asarray(pixels), dtype=torch.long)
+
+    def candidate_pixels(self, image: int) -> torch.Tensor:
+        height, width = self.dataset.image_shapes[image]
+        free = torch.ones(height * width, dtype=torch.bool)
+        free[self.labelled_pixels(image)] = False
+        if self.oracle_void:
+            free &= ~self._ground_truth_void(image)
+        return free.nonzero().flatten()
+
+    def _ground_truth_void(self, image: int) -> torch.Tensor:
+        if image not in self._void:
+            label = np.asarray(self.dataset.ground_truth(image))
+            self._void[image] = torch.from_numpy(
+                label.reshape(-1) == self.ignore_index)
+        return self._void[image]
+
+    def class_counts(self) -> torch.Tensor:
+        return torch.as_tensor(
+            np.asarray(self.store.class_counts()), dtype=torch.long)
+
+    @torch.no_grad()
+    def features(self, request: PixelRequest,
+                 draw: Optional[int] = None) -> Dict[int, torch.Tensor]:
+        request = {
+            int(i): torch.as_tensor(p, dtype=torch.long).cpu()
+            for i, p in request.items()
+        }
+        found: Dict[int, torch.Tensor] = {}
+        if draw is None:
+            for i, pixels in request.items():
+                hit, rows = self.cache.lookup(self.image_ids[i], pixels)
+                if bool(hit.all()):
+                    found[i] = rows
+        missing = {i: p for i, p in request.items() if i not in found}
+        found.update(self._extract(missing, draw))
+        return {i: found[i] for i in request}
+
+    @torch.no_grad()
+    def log_probs(self, request: PixelRequest, draw: Optional[int] = None,
+                  mc_dropout: bool = False) -> Dict[int, torch.Tensor]:
+        if not self.has_model:
+            raise RuntimeError(
+                f'Round {self.round_idx} has no trained model yet, so there '
+                'are no predictions: use a cold-start selector (e.g. '
+                'HerdingSelector) for round 0.')
+        if mc_dropout and draw is None:
+            raise ValueError('mc_dropout=True needs a draw index so that the '
+                             'dropout mask is reproducible.')
+        log_probs = {}
+        for i, feats in self.features(request, draw).items():
+            generator = None
+            if mc_dropout:
+                generator = torch_generator(
+                    self.seed, 'mc_dropout', self.round_idx,
+                    self.image_ids[i], draw, device=feats.device)
+            logits = self.model.point_logits(
+                feats, mc_dropout=mc_dropout, generator=generator)
+            log_probs[i] = F.log_softmax(logits.float(), dim=1)
+        return log_probs
+
+    @torch.no_grad()
+    def labelled_set(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Clean features and stored classes of every labelled pixel.
+
+        Features come from the cache; pixels labelled since the last call
+        are extracted once and added to it.
+
+        Returns:
+            ``(features [n, D], classes [n] int64)`` in image order, then
+            pixel order; a class may be the void label (annotator-marked).
+        """
+        request, classes = {}, []
+        for i, image_id in enumerate(self.image_ids):
+            pixels = self.labelled_pixels(i)
+            if pixels.numel():
+                request[i] = pixels
+                classes.append(torch.as_tensor(
+                    np.asarray(self.store.classes(image_id)),
+                    dtype=torch.long))
+        feats = self.features(request)
+        for i, rows in feats.items():
+            self.cache.put(self.image_ids[i], request[i], rows)
+        if not request:
+            return (torch.zeros(0, self.model.feature_dim),
+                    torch.zeros(0, dtype=torch.long))
+        return torch.cat(list(feats.values())), torch.cat(classes)
+
+    def _extract(self, request: Dict[int, torch.Tensor],
+                 draw: Optional[int]) -> Dict[int, torch.Tensor]:
+        """Run the backbone on the requested images, this rank's share."""
+        images = sorted(request)
+        rank, world_size = get_dist_info()
+        mine = images[rank::world_size]
+        desc = 'features' + ('' if draw is None else f' (draw {draw})')
+        batches = _chunks(mine, self.feature_batch_size)
+        total = -(-len(mine) // self.feature_batch_size)
+        out: Dict[int, torch.Tensor] = {}
+        for chunk in track(batches, desc=desc, total=total):
+            data = self.model.data_preprocessor(
+                pseudo_collate([self.dataset.pool_item(i) for i in chunk]),
+                False)
+            points = [request[i].to(self.device) for i in chunk]
+            feats = self.model.point_features(
+                data['inputs'], [self.image_ids[i] for i in chunk], points,
+                draw=draw, round_idx=self.round_idx)
+            out.update(zip(chunk, feats))
+        if world_size > 1:
+            gathered = all_gather_object({i: f.cpu() for i, f in out.items()})
+            out = {
+                i: f.to(self.device)
+                for part in gathered for i, f in part.items()
+            }
+        return out

@@ -1,0 +1,102 @@
+"""End-to-end runs of the loop on a tiny toy pool (CPU, random tiny UNet)."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from mmseg_al.engine import resolve_budget
+from mmseg_al.selection import TwoStageSelector
+from mmseg_al.state import LabelStore
+from .toy_run import al_train_main, write_toy_config
+
+
+def read_json(path):
+    with open(path, encoding='utf-8') as file:
+        return json.load(file)
+
+
+def labelled_state(work_dir, round_idx):
+    """``{image id: (pixels, classes, rounds)}`` saved for a round."""
+    data = np.load(osp.join(work_dir, 'al_state', f'round_{round_idx:02d}.npz'))
+    return {key: data[key].tolist() for key in data.files}
+
+
+def without_timing(metrics):
+    return [{k: v for k, v in e.items() if k != 'seconds'}
+            for e in metrics['rounds']]
+
+
+def test_resolve_budget():
+    assert resolve_budget(dict(per_image=0.1), 367) == 37
+    assert resolve_budget(dict(per_image=0.1), 25) == 2  # round(2.5) == 2
+    assert resolve_budget(dict(per_image=None, pixels=7), 3) == 7
+    with pytest.raises(ValueError, match='exactly one of per_image'):
+        resolve_budget(dict(per_image=0.1, pixels=7), 10)
+    with pytest.raises(ValueError, match='= 0 pixels per round'):
+        resolve_budget(dict(per_image=0.01), 10)
+    with pytest.raises(ValueError, match='positive integer'):
+        resolve_budget(dict(pixels=0), 10)
+
+
+def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
+                                                   monkeypatch):
+    cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
+                           tiny_unet_cfg)
+    full = str(tmp_path / 'full')
+    assert al_train_main([cfg, '--work-dir', full]) == 0
+
+    metrics = read_json(osp.join(full, 'metrics.json'))
+    assert [e['round'] for e in metrics['rounds']] == [0, 1]
+    assert [e['labelled_pixels'] for e in metrics['rounds']] == [5, 10]
+    for entry in metrics['rounds']:
+        assert set(entry) == {'round', 'labelled_pixels', 'mIoU',
+                              'per_class_IoU', 'seconds'}
+        assert 0 <= entry['mIoU'] <= 100
+        assert list(entry['per_class_IoU']) == [
+            'sky', 'road', 'building', 'vegetation', 'vehicle', 'person']
+        present = [v for v in entry['per_class_IoU'].values() if v is not None]
+        assert entry['mIoU'] == pytest.approx(np.mean(present), abs=0.01)
+        assert {'train', 'evaluate', 'select'} <= set(entry['seconds'])
+    for name in ('al_state/round_00.npz', 'al_state/round_01.npz',
+                 'al_state/latest.json', 'queries/round_00.json',
+                 'queries/round_01.json', 'curve.png'):
+        assert osp.isfile(osp.join(full, name)), name
+    assert len(list((tmp_path / 'full' / 'queries' / 'round_01').glob(
+        '*.png'))) >= 1
+    queries = read_json(osp.join(full, 'queries', 'round_01.json'))
+    assert len(queries) == 5 and all(q['round'] == 1 for q in queries)
+    state = labelled_state(full, 1)
+    assert sorted(state['rounds']) == [0] * 5 + [1] * 5
+    # the queried pixels are exactly the pixels labelled in round 1
+    shapes = {q['image']: 32 for q in queries}
+    asked = sorted((q['image'], q['y'] * shapes[q['image']] + q['x'])
+                   for q in queries)
+    got = sorted((i, p) for i, p, r in zip(state['image_ids'],
+                                           state['pixels'], state['rounds'])
+                 if r == 1)
+    assert asked == got
+
+    # interrupt the same run in round 1's selection, then resume it
+    original = TwoStageSelector.select
+
+    def crash_in_round_1(self, context, budget):
+        if context.round_idx == 1:
+            raise KeyboardInterrupt('simulated crash')
+        return original(self, context, budget)
+
+    resumed = str(tmp_path / 'resumed')
+    monkeypatch.setattr(TwoStageSelector, 'select', crash_in_round_1)
+    with pytest.raises(KeyboardInterrupt):
+        al_train_main([cfg, '--work-dir', resumed])
+    assert LabelStore.latest_round(resumed) == 0
+    assert len(read_json(osp.join(resumed, 'metrics.json'))['rounds']) == 1
+    monkeypatch.setattr(TwoStageSelector, 'select', original)
+    with pytest.raises(FileExistsError, match='--resume'):
+        al_train_main([cfg, '--work-dir', resumed])
+    assert al_train_main([cfg, '--work-dir', resumed, '--resume']) == 0
+
+    assert labelled_state(resumed, 1) == state
+    assert labelled_state(resumed, 0) == labelled_state(full, 0)
+    assert without_timing(read_json(osp.join(resumed, 'metrics.json'))) == \
+        without_timing(metrics)

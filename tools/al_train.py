@@ -1,0 +1,208 @@
+"""Run (or continue) an active-learning experiment.
+
+    python tools/al_train.py configs/edald/camvid.py [--work-dir DIR]
+        [--resume] [--seed S] [--deterministic] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm}]
+
+Every round writes, in the work dir, al_state/round_XX.npz (the labelled
+pixels), metrics.json, queries/round_XX.json (+ overlays) and curve.png.
+``--resume`` continues from the last complete round.
+
+Exit status: 0 when all rounds are done; 3 when a FileOracle run waits for
+an annotator (the message names the file to fill in); 1 on errors.
+"""
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import sys
+from typing import Iterator, List, Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+# Run from a checkout without installing: the repository's package wins.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+#: Exit status while a round's queries wait for an annotator.
+EXIT_AWAITING_ANNOTATION = 3
+
+#: Which converter writes the converted layout of each dataset type.
+CONVERTERS = {
+    'CamVidDataset': 'tools/dataset_converters/camvid.py',
+    'ADEBedDataset': 'tools/dataset_converters/ade_bed.py',
+    'CityscapesDataset': 'tools/dataset_converters/cityscapes.py',
+    'PascalContext33Dataset': 'tools/dataset_converters/pascal_context.py',
+}
+#: Datasets that write their own files on first use.
+GENERATED_DATASETS = ('ToyScenesDataset', )
+#: Where the released diffusion checkpoints come from (guided-diffusion).
+CHECKPOINT_URLS = {
+    '256x256_diffusion_uncond.pt':
+    'https://openaipublic.blob.core.windows.net/diffusion/jul-2021/'
+    '256x256_diffusion_uncond.pt',
+    'lsun_bedroom.pt':
+    'https://openaipublic.blob.core.windows.net/diffusion/jul-2021/'
+    'lsun_bedroom.pt',
+}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Low-budget pixel active learning with mmseg-al')
+    parser.add_argument('config', help='experiment config file')
+    parser.add_argument(
+        '--work-dir',
+        help='where state, metrics and logs go (default: '
+        'work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='continue the run in the work dir from its last complete round')
+    parser.add_argument(
+        '--seed', type=int, help='random seed (default: the config\'s)')
+    parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='use deterministic algorithms (cudnn etc.)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. train_cfg.rounds=5')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='job launcher for distributed runs')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """The config with the command-line settings applied."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file {args.config} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.resume = args.resume
+    randomness = dict(cfg.get('randomness', None) or {})
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    if args.deterministic:
+        randomness['deterministic'] = True
+    cfg.randomness = randomness
+    add_tensorboard_backend(cfg)
+    return cfg
+
+
+def add_tensorboard_backend(cfg: Config) -> None:
+    """Log to TensorBoard as well when it is installed."""
+    if importlib.util.find_spec('tensorboard') is None:
+        return
+    visualizer = cfg.get('visualizer', None)
+    if visualizer is None:
+        return
+    backends = list(visualizer.get('vis_backends', None) or [])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+        visualizer['vis_backends'] = backends
+
+
+def _dataset_cfgs(cfg: dict) -> Iterator[dict]:
+    """A dataset config and the datasets it wraps."""
+    while isinstance(cfg, dict):
+        yield cfg
+        cfg = cfg.get('dataset')
+
+
+def check_inputs(cfg: Config) -> None:
+    """Fail before any heavy work when data or weights are missing.
+
+    Raises:
+        FileNotFoundError: naming the missing directory and the converter
+            to run, or the missing checkpoint, where to download it and
+            where to put it.
+    """
+    for key in ('train_dataloader', 'val_dataloader'):
+        loader = cfg.get(key, None) or {}
+        for dataset in _dataset_cfgs(loader.get('dataset')):
+            check_data_root(dataset, key)
+    check_backbone_checkpoint(cfg)
+
+
+def check_data_root(dataset: dict, key: str) -> None:
+    dataset_type = str(dataset.get('type', ''))
+    root = dataset.get('data_root')
+    if root is None or dataset_type in GENERATED_DATASETS:
+        return
+    prefix = dataset.get('data_prefix', None) or {}
+    img_dir = osp.join(root, prefix.get('img_path', ''))
+    if osp.isdir(img_dir):
+        return
+    converter = CONVERTERS.get(dataset_type)
+    how = (f'Run {converter} (see python {converter} --help) to convert the '
+           f'raw {dataset_type[:-len("Dataset")] or "dataset"} into {root}'
+           if converter else
+           f'Convert the dataset into the layout {root}/img_dir, '
+           f'{root}/ann_dir (converters: tools/dataset_converters/)')
+    raise FileNotFoundError(
+        f'{key}: the image directory {img_dir} of {dataset_type} does not '
+        f'exist. {how}, or point {key}.dataset data_root elsewhere with '
+        '--cfg-options.')
+
+
+def _hook_outputs(cfg: Config) -> List[str]:
+    """Paths named in custom hooks (a hook may create the checkpoint)."""
+    paths = []
+    for hook in cfg.get('custom_hooks', None) or []:
+        paths.extend(
+            osp.normpath(v) for v in hook.values() if isinstance(v, str))
+    return paths
+
+
+def check_backbone_checkpoint(cfg: Config) -> None:
+    model = cfg.get('model', None) or {}
+    checkpoint = (model.get('backbone', None) or {}).get('checkpoint')
+    if not checkpoint or osp.isfile(checkpoint):
+        return
+    if osp.normpath(checkpoint) in _hook_outputs(cfg):
+        return
+    name = osp.basename(checkpoint)
+    url = CHECKPOINT_URLS.get(name)
+    source = (f'Download {url}' if url else
+              f'Obtain {name} (e.g. train one with tools/pretrain_ddpm.py)')
+    raise FileNotFoundError(
+        f'The backbone checkpoint {checkpoint} does not exist. {source} and '
+        f'put it at {osp.abspath(checkpoint)}, or set '
+        'model.backbone.checkpoint with --cfg-options.')
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    cfg = build_config(args)
+    check_inputs(cfg)
+    runner = Runner.from_cfg(cfg)
+    from mmseg_al.engine import AnnotationRequired
+    try:
+        runner.train()
+    except AnnotationRequired as waiting:
+        runner.logger.info(str(waiting))
+        print(waiting, file=sys.stderr)
+        return EXIT_AWAITING_ANNOTATION
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
