@@ -1,14 +1,11 @@
 # ADE-Bed (ADE20K bedrooms, 30 classes), from
 # tools/dataset_converters/ade_bed.py; eval on test.
 _base_ = './converted_256.py'
-dataset_type = 'ADEBedDataset'
-data_root = 'data/ade_bed'
-train_dataloader = dict(
-    dataset=dict(dataset=dict(type=dataset_type, data_root=data_root)))
+ade_bed = dict(type='ADEBedDataset', data_root='data/ade_bed')
+train_dataloader = dict(dataset=dict(dataset=ade_bed))
 val_dataloader = dict(
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
+        ade_bed,
         data_prefix=dict(img_path='img_dir/test',
                          seg_map_path='ann_dir/test')))
 test_dataloader = val_dataloader
