@@ -141,12 +141,10 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/ade_bed',
 
     Args:
         raw_root: The ``ADEChallengeData2016/`` folder.
-        out_dir: Output root.
-        nproc: Worker processes.
-        overwrite: Replace an existing ``out_dir``.
+        out_dir, nproc, overwrite: As for :func:`.common.convert_pairs`.
 
     Returns:
-        The conversion summary (images per split, class pixel counts).
+        The summary of :func:`.common.summarise`.
     """
     raw_root = Path(raw_root)
     require_dirs(raw_root, {
@@ -166,6 +164,7 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/ade_bed',
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Command line entry point; returns the printed summary."""
     return run_cli(converter_parser(__doc__, 'data/ade_bed'), convert, argv)
 
 

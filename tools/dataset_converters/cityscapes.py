@@ -84,12 +84,10 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/cityscapes_256',
 
     Args:
         raw_root: Folder holding ``leftImg8bit/`` and ``gtFine/``.
-        out_dir: Output root.
-        nproc: Worker processes.
-        overwrite: Replace an existing ``out_dir``.
+        out_dir, nproc, overwrite: As for :func:`.common.convert_pairs`.
 
     Returns:
-        The conversion summary (images per split, class pixel counts).
+        The summary of :func:`.common.summarise`.
     """
     return convert_pairs(find_pairs(Path(raw_root)),
                          partial(read_png_pair, table=LABEL_TABLE),
@@ -98,6 +96,7 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/cityscapes_256',
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Command line entry point; returns the printed summary."""
     return run_cli(converter_parser(__doc__, 'data/cityscapes_256'), convert,
                    argv)
 

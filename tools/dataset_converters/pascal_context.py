@@ -98,16 +98,14 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/pascal_context_33',
 
     Args:
         raw_root: VOC2012 folder holding ``JPEGImages/``.
-        out_dir: Output root.
         labels_dir: Folder of the ``.mat`` label maps (default
             ``raw_root/trainval``).
         splits_dir: Folder of ``train.txt`` and ``val.txt`` (default
             ``raw_root``).
-        nproc: Worker processes.
-        overwrite: Replace an existing ``out_dir``.
+        out_dir, nproc, overwrite: As for :func:`.common.convert_pairs`.
 
     Returns:
-        The conversion summary (images per split, class pixel counts).
+        The summary of :func:`.common.summarise`.
     """
     raw_root = Path(raw_root)
     labels_dir = Path(labels_dir) if labels_dir else raw_root / 'trainval'
@@ -125,6 +123,7 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/pascal_context_33',
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Command line entry point; returns the printed summary."""
     parser = converter_parser(__doc__, 'data/pascal_context_33')
     parser.add_argument('--labels-dir', type=Path,
                         help='folder of the *.mat label maps (default: '
