@@ -1,0 +1,252 @@
+"""Stage 2: score candidate pixels with the current model, keep the top b.
+
+The pool is scored in chunks of whole images and only the best ``b``
+pixels seen so far are kept, so memory stays bounded even when every
+unlabelled pixel of the dataset is a candidate (single-stage selection).
+"""
+import warnings
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from mmseg_al.registry import SELECTORS
+from mmseg_al.utils import track
+from .class_balance import ClassBalance
+from .context import Selection, SelectionContext
+from .requests import ImagePixels, chunk_requests, empty_selection
+from .scores import (balanced_entropy, check_power_args,
+                     entropy, entropy_augmented_mi, least_confidence,
+                     margin, mutual_information, power_keys)
+
+#: Scores of the clean prediction.
+CLEAN_SCORES = dict(
+    entropy=entropy, margin=margin, least_confidence=least_confidence)
+#: Scores of stochastic predictions, and whether they are MC-dropout passes
+#: (True) or diffusion noise draws (False).
+STOCHASTIC_SCORES = dict(
+    bald=True, ebald=True, dald=False, edald=False, balentacq=False)
+SCORE_NAMES = ('random', *CLEAN_SCORES, *STOCHASTIC_SCORES)
+
+
+class _TopB:
+    """The ``budget`` best pixels seen so far, best first.
+
+    A stable sort of ``[kept, new]`` keeps, among equal keys, the earlier
+    pixel first; fed in ascending (image, pixel) order, ties therefore go
+    to the lowest (image, pixel).
+    """
+
+    def __init__(self, budget: int, descending: bool) -> None:
+        self.budget = budget
+        self.descending = descending
+        self.kept: Optional[Tuple[Tensor, ...]] = None
+
+    def update(self, keys: Tensor, scores: Tensor, image_index: Tensor,
+               pixels: Tensor) -> None:
+        new = (keys, scores, image_index, pixels)
+        if self.kept is not None:
+            new = tuple(torch.cat(pair) for pair in zip(self.kept, new))
+        order = torch.sort(
+            new[0], descending=self.descending, stable=True).indices
+        order = order[:self.budget]
+        self.kept = tuple(values[order] for values in new)
+
+    def selection(self) -> Selection:
+        if self.kept is None:
+            return empty_selection()
+        _, scores, image_index, pixels = self.kept
+        return Selection(image_index, pixels, scores.float())
+
+
+@SELECTORS.register_module()
+class ScoreRanking:
+    """Rank pool pixels by an acquisition score and keep the top ``b``.
+
+    Scores (see :mod:`mmseg_al.selection.scores`): ``'random'`` (needs no
+    model), ``'entropy'``, ``'margin'`` (smaller first),
+    ``'least_confidence'`` on the clean prediction; ``'bald'`` (MI over
+    MC-dropout passes ``1..M``), ``'dald'`` (MI over noise draws ``1..M``),
+    ``'ebald'`` / ``'edald'`` (the same plus the entropy of the independent
+    pass / draw ``0``), ``'balentacq'`` (over noise draws ``1..M``).
+
+    Optionally the score is class-balanced (:class:`ClassBalance`, by the
+    clean predicted class), then, with ``power=True``, the top ``b`` is
+    sampled with probability proportional to ``score ** beta`` (PowerBALD,
+    PowerDALD, ...); margin then enters as its uncertainty ``1 - margin``.
+    Random numbers are keyed by ``('random' | 'power', image_id)``.
+    Ties go to the lowest (image, pixel).
+
+    Args:
+        score (str): one of :data:`SCORE_NAMES`.
+        num_draws (int): ``M``, stochastic passes of BALD/DALD-type scores
+            (at least 2).
+        power (bool): stochastic top-b instead of deterministic top-b.
+        beta (float): power of the sampling probabilities.
+        noise (str): ``'gumbel'`` (exact power sampling) or ``'pareto'``.
+        class_balance (bool | dict): False, True, or the kwargs of
+            :class:`ClassBalance` (e.g. ``dict(strength=1.0)``).
+        pixels_per_request (int): pixels scored per request to the context.
+    """
+
+    def __init__(self,
+                 score: str = 'edald',
+                 num_draws: int = 5,
+                 power: bool = False,
+                 beta: float = 1.0,
+                 noise: str = 'gumbel',
+                 class_balance: Union[bool, dict] = False,
+                 pixels_per_request: int = 65536) -> None:
+        if score not in SCORE_NAMES:
+            raise ValueError(f'unknown score {score!r}; choose one of '
+                             f'{", ".join(SCORE_NAMES)}')
+        if score in STOCHASTIC_SCORES and num_draws < 2:
+            raise ValueError(f"score '{score}' needs num_draws >= 2 to "
+                             f'measure disagreement, got {num_draws}')
+        if power:
+            check_power_args(beta, noise)
+            if score == 'balentacq':
+                raise ValueError("power sampling needs non-negative scores "
+                                 "and 'balentacq' can be negative; use "
+                                 'power=False')
+        self.score = score
+        self.num_draws = num_draws
+        self.power = power
+        self.beta = beta
+        self.noise = noise
+        if isinstance(class_balance, dict):
+            self.class_balance: Optional[ClassBalance] = ClassBalance(
+                **class_balance)
+        else:
+            self.class_balance = ClassBalance() if class_balance else None
+        self.pixels_per_request = pixels_per_request
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether the score uses predictions (every score but random)."""
+        return self.score != 'random'
+
+    @property
+    def descending(self) -> bool:
+        """Whether larger keys are picked first."""
+        return self.power or self.score != 'margin'
+
+    def check_context(self, context: SelectionContext) -> None:
+        """Fail early, before any costly stage, if there is no model."""
+        if self.needs_model and not context.has_model:
+            raise RuntimeError(
+                f"score '{self.score}' needs a trained model, but round "
+                f'{context.round_idx} has none; select the first labels with '
+                "a cold-start selector (HerdingSelector, or ScoreRanking with "
+                "score='random')")
+
+    def rank(self,
+             context: SelectionContext,
+             pool: Iterable[ImagePixels],
+             budget: int,
+             num_images: Optional[int] = None) -> Selection:
+        """The ``budget`` best pixels of ``pool``, best first.
+
+        Args:
+            context: the selection context.
+            pool: ``(image, sorted pixels)`` pairs in ascending image order
+                (may be lazy).
+            budget: number of pixels wanted; a smaller pool is returned
+                whole, with a warning.
+            num_images: length of ``pool``, for the progress bar.
+
+        Returns:
+            The picks; ``scores`` are the (class-balanced) scores, before
+            any power-sampling noise.
+        """
+        self.check_context(context)
+        class_counts = context.class_counts()
+        best = _TopB(budget, self.descending)
+        pool = track(pool, desc=f'Stage 2: {self.score} scores',
+                     total=num_images)
+        for request in chunk_requests(pool, self.pixels_per_request):
+            images = list(request)
+            counts = [request[image].numel() for image in images]
+            scores, clean = self._score(context, request, counts)
+            if self.class_balance is not None:
+                scores = self.class_balance.reweight(
+                    scores, clean.argmax(-1), class_counts,
+                    self.descending)
+            keys = self._power_keys(context, scores, images, counts)
+            best.update(
+                keys, scores,
+                torch.repeat_interleave(torch.tensor(images),
+                                        torch.tensor(counts)),
+                torch.cat([request[image] for image in images]))
+        selection = best.selection()
+        if len(selection) < budget:
+            warnings.warn(f'Stage 2 was asked for {budget} pixels but the '
+                          f'pool holds only {len(selection)}; taking all.')
+        return selection
+
+    def _score(self, context: SelectionContext, request: Dict[int, Tensor],
+               counts: List[int]) -> Tuple[Tensor, Optional[Tensor]]:
+        """``[n]`` scores of a request (larger = more uncertain, except
+        margin without power) and the clean log-probabilities if the score
+        or class balance used them."""
+        clean = None
+        if self.score in CLEAN_SCORES or self.class_balance is not None:
+            clean = _log_probs(context, request)
+        if self.score == 'random':
+            scores = torch.cat([
+                torch.rand(count, generator=context.generator(
+                    'random', context.image_ids[image]))
+                for image, count in zip(request, counts)
+            ])
+        elif self.score in CLEAN_SCORES:
+            scores = CLEAN_SCORES[self.score](clean)
+            if self.score == 'margin' and self.power:
+                scores = 1 - scores
+        else:
+            scores = self._stochastic_score(context, request)
+        bad = ~torch.isfinite(scores)
+        if bad.any():
+            first = torch.repeat_interleave(
+                torch.tensor(list(request)), torch.tensor(counts))[bad][0]
+            raise FloatingPointError(
+                f"score '{self.score}' gave {int(bad.sum())} NaN/inf values "
+                f"(first on image '{context.image_ids[first]}'); check the "
+                "model's log-probabilities for NaN")
+        return scores, clean
+
+    def _stochastic_score(self, context: SelectionContext,
+                          request: Dict[int, Tensor]) -> Tensor:
+        """BALD/DALD-type scores from draws ``1..M`` (and draw 0)."""
+        mc_dropout = STOCHASTIC_SCORES[self.score]
+        draws = torch.stack([
+            _log_probs(context, request, draw, mc_dropout)
+            for draw in range(1, self.num_draws + 1)
+        ])
+        if self.score in ('ebald', 'edald'):
+            return entropy_augmented_mi(
+                draws, _log_probs(context, request, 0, mc_dropout))
+        if self.score == 'balentacq':
+            return balanced_entropy(draws)
+        return mutual_information(draws)
+
+    def _power_keys(self, context: SelectionContext, scores: Tensor,
+                    images: List[int], counts: List[int]) -> Tensor:
+        """Sort keys: the scores, or power-sampling keys whose noise is
+        keyed per image."""
+        if not self.power:
+            return scores.double()
+        return torch.cat([
+            power_keys(
+                image_scores, self.beta, self.noise,
+                context.generator('power', context.image_ids[image]))
+            for image, image_scores in zip(images, scores.split(counts))
+        ])
+
+
+def _log_probs(context: SelectionContext,
+               request: Dict[int, Tensor],
+               draw: Optional[int] = None,
+               mc_dropout: bool = False) -> Tensor:
+    """Log-probabilities of a request, concatenated in request order."""
+    result = context.log_probs(request, draw=draw, mc_dropout=mc_dropout)
+    return torch.cat([result[image] for image in request])

@@ -1,0 +1,148 @@
+"""A :class:`SelectionContext` on plain tensors, for selector tests.
+
+Images are rows of a feature tensor ``[N, H*W, D]``; the "model" is a
+linear map ``D -> C``. Stochastic draws add seeded Gaussian noise to the
+features (the stand-in for a diffusion noise); MC-dropout passes drop
+feature channels with a mask seeded by ``(round, draw, image)``. Every
+request is recorded so tests can check what a selector asked for.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from mmseg_al.selection.context import PixelRequest, SelectionContext
+from mmseg_al.utils import torch_generator
+
+
+class TensorContext(SelectionContext):
+    """Selection context over in-memory features, labels and a linear head.
+
+    Args:
+        features: ``[N, P, D]`` clean features of ``N`` images of ``P``
+            pixels.
+        num_classes: number of classes ``C``.
+        labels: ``[N, P]`` int64 ground truth (255 = void), used for
+            :meth:`class_counts`; None = all zero counts.
+        labelled: ``[N, P]`` bool, already labelled pixels.
+        usable: ``[N, P]`` bool, pixels that may ever be queried
+            (default all).
+        head: ``[D, C]`` weights of the linear model; None = no model yet.
+        round_idx: the round being selected for.
+        seed: the run's seed.
+        draw_noise: standard deviation of the feature noise of a draw.
+        dropout: drop probability of MC-dropout passes.
+        image_ids: ids of the images (default ``'img{i}'``).
+    """
+
+    def __init__(self,
+                 features: Tensor,
+                 num_classes: int,
+                 labels: Optional[Tensor] = None,
+                 labelled: Optional[Tensor] = None,
+                 usable: Optional[Tensor] = None,
+                 head: Optional[Tensor] = None,
+                 round_idx: int = 1,
+                 seed: int = 0,
+                 draw_noise: float = 0.5,
+                 dropout: float = 0.5,
+                 image_ids: Optional[Sequence[str]] = None) -> None:
+        num_images, num_pixels, _ = features.shape
+        super().__init__(
+            image_ids or [f'img{i}' for i in range(num_images)],
+            num_classes, round_idx, seed)
+        shape = (num_images, num_pixels)
+        self.clean_features = features
+        self.labels = labels
+        self.labelled = (labelled if labelled is not None else
+                         torch.zeros(shape, dtype=torch.bool))
+        self.usable = (usable if usable is not None else
+                       torch.ones(shape, dtype=torch.bool))
+        self.head = head
+        self.draw_noise = draw_noise
+        self.dropout = dropout
+        self.feature_requests: List[Dict[int, Tensor]] = []
+        self.log_prob_requests: List[Dict[int, Tensor]] = []
+
+    @property
+    def has_model(self) -> bool:
+        return self.head is not None
+
+    def candidate_pixels(self, image: int) -> Tensor:
+        free = self.usable[image] & ~self.labelled[image]
+        return free.nonzero().flatten()
+
+    def labelled_pixels(self, image: int) -> Tensor:
+        return self.labelled[image].nonzero().flatten()
+
+    def class_counts(self) -> Tensor:
+        counts = torch.zeros(self.num_classes, dtype=torch.long)
+        if self.labels is None:
+            return counts
+        revealed = self.labels[self.labelled]
+        revealed = revealed[revealed != 255]
+        return counts.index_add_(0, revealed, torch.ones_like(revealed))
+
+    def _image_features(self, image: int, draw: Optional[int]) -> Tensor:
+        """All ``[P, D]`` features of one image for a draw."""
+        clean = self.clean_features[image]
+        if draw is None:
+            return clean
+        generator = torch_generator(self.seed, 'draw', self.round_idx,
+                                    self.image_ids[image], draw)
+        noise = torch.randn(clean.shape, generator=generator)
+        return clean + self.draw_noise * noise
+
+    def features(self, request: PixelRequest,
+                 draw: Optional[int] = None) -> Dict[int, Tensor]:
+        self.feature_requests.append(dict(request))
+        return {
+            image: self._image_features(image, draw)[pixels]
+            for image, pixels in request.items()
+        }
+
+    def log_probs(self, request: PixelRequest, draw: Optional[int] = None,
+                  mc_dropout: bool = False) -> Dict[int, Tensor]:
+        if self.head is None:
+            raise RuntimeError('TensorContext has no model (head=None)')
+        self.log_prob_requests.append(dict(request))
+        result = {}
+        for image, pixels in request.items():
+            features = self._image_features(
+                image, None if mc_dropout else draw)
+            if mc_dropout:
+                generator = torch_generator(self.seed, 'dropout',
+                                            self.round_idx,
+                                            self.image_ids[image], draw)
+                keep = torch.rand(features.shape,
+                                  generator=generator) >= self.dropout
+                features = features * keep / (1 - self.dropout)
+            result[image] = (features[pixels] @ self.head).log_softmax(-1)
+        return result
+
+
+def random_context(num_images: int = 4,
+                   side: int = 6,
+                   dim: int = 5,
+                   num_classes: int = 3,
+                   labelled_fraction: float = 0.0,
+                   with_model: bool = True,
+                   seed: int = 0,
+                   **kwargs) -> TensorContext:
+    """A reproducible random :class:`TensorContext` of ``side x side``
+    images with labels, a random head and optionally labelled pixels."""
+    generator = torch.Generator().manual_seed(1234)
+    num_pixels = side * side
+    features = torch.randn(num_images, num_pixels, dim, generator=generator)
+    head = torch.randn(dim, num_classes, generator=generator) * 2
+    labels = (features[..., :num_classes]).argmax(-1)
+    labelled = torch.rand(num_images, num_pixels,
+                          generator=generator) < labelled_fraction
+    return TensorContext(
+        features,
+        num_classes,
+        labels=labels,
+        labelled=labelled,
+        head=head if with_model else None,
+        seed=seed,
+        **kwargs)
