@@ -9,6 +9,7 @@ image sizes, and, for the simulated oracle, the stored ground truth.
 """
 import copy
 import os.path as osp
+from collections import Counter
 from typing import Any, Dict, List, Optional, Protocol, Tuple, Union
 
 import numpy as np
@@ -60,6 +61,7 @@ class PixelSparseDataset:
         self.dataset = (DATASETS.build(dataset)
                         if isinstance(dataset, dict) else dataset)
         self.label_store: Optional[PixelLabels] = None
+        self._image_paths: List[str] = []
         self._image_ids: List[str] = []
         self._index: Dict[str, int] = {}
         self._image_shapes: Optional[List[Tuple[int, int]]] = None
@@ -86,17 +88,17 @@ class PixelSparseDataset:
             return
         self.dataset.full_init()
         prefix = self.dataset.data_prefix.get('img_path', '')
-        ids = [
-            osp.relpath(self.dataset.get_data_info(i)['img_path'],
-                        prefix).replace(osp.sep, '/')
+        paths = [
+            self.dataset.get_data_info(i)['img_path']
             for i in range(len(self.dataset))
         ]
-        index = {image_id: i for i, image_id in enumerate(ids)}
-        if len(index) != len(ids):
-            duplicates = sorted({x for x in ids if ids.count(x) > 1})
-            raise ValueError(f'Image ids must be unique; {duplicates[:5]} '
+        ids = [osp.relpath(p, prefix).replace(osp.sep, '/') for p in paths]
+        repeated = [i for i, n in Counter(ids).items() if n > 1]
+        if repeated:
+            raise ValueError(f'Image ids must be unique; {repeated[:5]} '
                              f'occur more than once under {prefix}.')
-        self._image_ids, self._index = ids, index
+        self._image_paths, self._image_ids = paths, ids
+        self._index = {image_id: i for i, image_id in enumerate(ids)}
         self._fully_initialized = True
 
     @property
@@ -105,6 +107,13 @@ class PixelSparseDataset:
         directory (e.g. ``'0001TP_006690.png'``), in dataset order."""
         self.full_init()
         return list(self._image_ids)
+
+    @property
+    def image_paths(self) -> List[str]:
+        """Image file of every pool image, in dataset order (for showing
+        queries to annotators)."""
+        self.full_init()
+        return list(self._image_paths)
 
     @property
     def image_shapes(self) -> List[Tuple[int, int]]:
@@ -183,10 +192,8 @@ class PixelSparseDataset:
         if self._image_shapes is None:
             backend_args = getattr(self.dataset, 'backend_args', None)
             self._image_shapes = [
-                read_image_header(
-                    self.dataset.get_data_info(i)['img_path'],
-                    backend_args)[0]
-                for i in track(range(len(self._image_ids)), 'image sizes')
+                read_image_header(path, backend_args)[0]
+                for path in track(self._image_paths, 'image sizes')
             ]
         return self._image_shapes
 
@@ -213,17 +220,18 @@ class PixelSparseDataset:
         return label.reshape(height, width)
 
     def _check_geometry(self, index: int, meta: Dict[str, Any]) -> None:
-        shape = meta.get('img_shape')
         expected = self._shapes()[index]
-        if (shape is not None and tuple(shape[:2]) != expected) or meta.get(
-                'flip', False):
+        shape = meta.get('img_shape')
+        found = expected if shape is None else tuple(shape[:2])
+        flipped = meta.get('flip', False)
+        if found != expected or flipped:
             raise ValueError(
                 f'Pool image {self._image_ids[index]!r} is {expected} on disk '
-                f'but {tuple(shape[:2])} (flip={meta.get("flip", False)}) '
-                'after the pipeline. PixelSparseDataset needs a pipeline '
-                'that keeps the geometry (LoadImageFromFile, '
-                'LoadAnnotations, PackSegInputs; no Resize/Crop/Flip), '
-                'because pixels are indices into the image file.')
+                f'but {found} (flip={flipped}) after the pipeline. '
+                'PixelSparseDataset needs a pipeline that keeps the geometry '
+                '(LoadImageFromFile, LoadAnnotations, PackSegInputs; no '
+                'Resize/Crop/Flip), because pixels are indices into the '
+                'image file.')
 
 
 def _check_revealed(image_id: str, pixels: np.ndarray, classes: np.ndarray,

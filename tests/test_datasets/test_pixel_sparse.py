@@ -61,6 +61,9 @@ def test_ids_shapes_and_lookup(root):
     dataset = pool(root)
     assert dataset.image_ids == ['a.png', 'b.png', 'c.png']
     assert dataset.image_shapes == [(8, 12), (6, 10), (5, 7)]
+    assert dataset.image_paths == [
+        osp.join(root, 'img_dir/train', name) for name in dataset.image_ids
+    ]
     assert [dataset.index_of(i) for i in ('c.png', 'a.png')] == [2, 0]
     with pytest.raises(KeyError, match="'d.png' is not in the pool of 3"):
         dataset.index_of('d.png')
@@ -86,6 +89,14 @@ def test_ids_are_stable_under_reordering(root, tmp_path):
              dataset=camvid(root, data_prefix=dict(
                  img_path='img_dir', seg_map_path='ann_dir'))))
     assert both.image_ids == ['train/a.png', 'train/b.png', 'train/c.png']
+
+
+def test_repeated_images_are_an_error(root, tmp_path):
+    split_file = tmp_path / 'twice.txt'
+    split_file.write_text('a\nb\na\n')
+    with pytest.raises(ValueError,
+                       match=r"ids must be unique; \['a.png'\] occur"):
+        pool(root, ann_file=str(split_file))
 
 
 def test_only_revealed_pixels_carry_labels(root):
