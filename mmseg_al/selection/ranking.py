@@ -123,8 +123,9 @@ class ScoreRanking:
 
     @property
     def needs_model(self) -> bool:
-        """Whether the score uses predictions (every score but random)."""
-        return self.score != 'random'
+        """Whether predictions are used (by any score but random, and by
+        class balance)."""
+        return self.score != 'random' or self.class_balance is not None
 
     @property
     def descending(self) -> bool:
@@ -134,11 +135,12 @@ class ScoreRanking:
     def check_context(self, context: SelectionContext) -> None:
         """Fail early, before any costly stage, if there is no model."""
         if self.needs_model and not context.has_model:
+            balanced = ' with class balance' * (self.class_balance is not None)
             raise RuntimeError(
-                f"score '{self.score}' needs a trained model, but round "
-                f'{context.round_idx} has none; select the first labels with '
-                "a cold-start selector (HerdingSelector, or ScoreRanking with "
-                "score='random')")
+                f"score '{self.score}'{balanced} needs a trained model, but "
+                f'round {context.round_idx} has none; select the first '
+                'labels with a cold-start selector (HerdingSelector, or '
+                "ScoreRanking with score='random')")
 
     def rank(self,
              context: SelectionContext,
@@ -167,17 +169,16 @@ class ScoreRanking:
         for request in chunk_requests(pool, self.pixels_per_request):
             images = list(request)
             counts = [request[image].numel() for image in images]
-            scores, clean = self._score(context, request, counts)
+            image_index = torch.repeat_interleave(
+                torch.tensor(images), torch.tensor(counts))
+            scores, clean = self._score(context, request, image_index)
             if self.class_balance is not None:
                 scores = self.class_balance.reweight(
                     scores, clean.argmax(-1), class_counts,
                     self.descending)
             keys = self._power_keys(context, scores, images, counts)
-            best.update(
-                keys, scores,
-                torch.repeat_interleave(torch.tensor(images),
-                                        torch.tensor(counts)),
-                torch.cat([request[image] for image in images]))
+            best.update(keys, scores, image_index,
+                        torch.cat([request[image] for image in images]))
         selection = best.selection()
         if len(selection) < budget:
             warnings.warn(f'Stage 2 was asked for {budget} pixels but the '
@@ -185,18 +186,24 @@ class ScoreRanking:
         return selection
 
     def _score(self, context: SelectionContext, request: Dict[int, Tensor],
-               counts: List[int]) -> Tuple[Tensor, Optional[Tensor]]:
+               image_index: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """``[n]`` scores of a request (larger = more uncertain, except
         margin without power) and the clean log-probabilities if the score
-        or class balance used them."""
+        or class balance used them.
+
+        Args:
+            context: the selection context.
+            request: ``{image: pixels}``.
+            image_index: ``[n]`` image of each requested pixel.
+        """
         clean = None
         if self.score in CLEAN_SCORES or self.class_balance is not None:
             clean = _log_probs(context, request)
         if self.score == 'random':
             scores = torch.cat([
-                torch.rand(count, generator=context.generator(
+                torch.rand(pixels.numel(), generator=context.generator(
                     'random', context.image_ids[image]))
-                for image, count in zip(request, counts)
+                for image, pixels in request.items()
             ])
         elif self.score in CLEAN_SCORES:
             scores = CLEAN_SCORES[self.score](clean)
@@ -206,8 +213,7 @@ class ScoreRanking:
             scores = self._stochastic_score(context, request)
         bad = ~torch.isfinite(scores)
         if bad.any():
-            first = torch.repeat_interleave(
-                torch.tensor(list(request)), torch.tensor(counts))[bad][0]
+            first = image_index[bad][0]
             raise FloatingPointError(
                 f"score '{self.score}' gave {int(bad.sum())} NaN/inf values "
                 f"(first on image '{context.image_ids[first]}'); check the "
@@ -247,6 +253,7 @@ def _log_probs(context: SelectionContext,
                request: Dict[int, Tensor],
                draw: Optional[int] = None,
                mc_dropout: bool = False) -> Tensor:
-    """Log-probabilities of a request, concatenated in request order."""
+    """Log-probabilities of a request, concatenated in request order, on
+    the CPU (where scores are ranked and noise is drawn)."""
     result = context.log_probs(request, draw=draw, mc_dropout=mc_dropout)
-    return torch.cat([result[image] for image in request])
+    return torch.cat([result[image] for image in request]).cpu()

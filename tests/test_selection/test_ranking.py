@@ -220,6 +220,14 @@ def test_model_free_round_rejects_model_scores():
         ScoreRanking('edald').rank(context, all_candidates(context), 3)
 
 
+def test_class_balanced_random_needs_a_model():
+    context = random_context(num_images=2, side=3, with_model=False)
+    with pytest.raises(RuntimeError,
+                       match="'random' with class balance needs a trained"):
+        ScoreRanking('random', class_balance=True).rank(
+            context, all_candidates(context), 3)
+
+
 def test_budget_above_the_pool_warns_and_takes_all():
     context = random_context(num_images=2, side=2)
     with pytest.warns(UserWarning, match='pool holds only 8; taking all'):
