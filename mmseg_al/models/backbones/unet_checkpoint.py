@@ -1,4 +1,4 @@
-"""Load guided-diffusion UNet weights and explain why a checkpoint does not fit.
+"""Load guided-diffusion UNet weights; explain why a checkpoint does not fit.
 
 A checkpoint only fits a UNet built with the same architecture flags, and a
 wrong flag shows up as a long list of cryptic key or shape mismatches. The
@@ -6,7 +6,7 @@ loader here turns those into one error that names the file, the first
 offending keys and the flag most likely to be wrong.
 """
 import os.path as osp
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -14,18 +14,18 @@ from torch import nn
 #: How many offending keys an error message lists per kind.
 MAX_LISTED_KEYS = 5
 
-#: (substring of an offending key, flag that most likely explains it), most
-#: specific first.
+#: (substring of an offending key, flag that most likely explains it), in
+#: order of precedence: a wrong width (stem keys) explains everything else.
 KEY_HINTS: Sequence[Tuple[str, str]] = (
     ('label_emb', 'class_cond'),
-    ('out.2.', 'learn_sigma (6 output channels with it, 3 without)'),
-    ('emb_layers', 'use_scale_shift_norm (doubles the emb_layers width)'),
-    ('.op.', 'resblock_updown (plain Downsample convs vs. ResBlocks)'),
-    ('.conv.', 'resblock_updown (plain Upsample convs vs. ResBlocks)'),
-    ('qkv', 'attention_resolutions'),
-    ('proj_out', 'attention_resolutions'),
     ('time_embed', 'num_channels'),
     ('input_blocks.0.0.', 'num_channels'),
+    ('out.2.', 'learn_sigma (6 output channels with it, 3 without)'),
+    ('qkv', 'attention_resolutions'),
+    ('proj_out', 'attention_resolutions'),
+    ('.op.', 'resblock_updown (plain Downsample convs vs. ResBlocks)'),
+    ('.conv.', 'resblock_updown (plain Upsample convs vs. ResBlocks)'),
+    ('emb_layers', 'use_scale_shift_norm (doubles the emb_layers width)'),
 )
 
 UNCHECKABLE_FLAGS_NOTE = (
@@ -39,22 +39,28 @@ def _first(keys: Sequence[str]) -> str:
     return listed + (f' (+{more} more)' if more > 0 else '')
 
 
-def likely_wrong_flags(keys: Sequence[str]) -> List[str]:
-    """Flags that most likely explain mismatches at ``keys``, in order.
+def _num_blocks(keys: Iterable[str], prefix: str) -> int:
+    indices = [int(k.split('.')[1]) for k in keys if k.startswith(prefix)]
+    return 1 + max(indices, default=-1)
 
-    Falls back to the block-structure flags when no key is recognised.
-    """
-    flags: List[str] = []
-    for key in keys:
-        for pattern, flag in KEY_HINTS:
-            if pattern in key:
-                if flag not in flags:
-                    flags.append(flag)
-                break
-    return flags or [
-        'num_res_blocks / channel_mult / image_size (different number or '
-        'width of blocks)'
-    ]
+
+def likely_wrong_flag(expected: Iterable[str], found: Iterable[str],
+                      offending: Sequence[str]) -> str:
+    """The flag that most likely explains why ``found`` keys (the file) do
+    not fit ``expected`` keys (the model), given the ``offending`` keys."""
+    expected, found = list(expected), list(found)
+    for prefix in ('input_blocks.', 'output_blocks.'):
+        in_model = _num_blocks(expected, prefix)
+        in_file = _num_blocks(found, prefix)
+        if in_model != in_file:
+            return (f'num_res_blocks, channel_mult or image_size (the file '
+                    f'has {in_file} {prefix[:-1]}, the model {in_model})')
+    for pattern, flag in KEY_HINTS:
+        if any(pattern in key for key in offending):
+            return flag
+    return ('one of image_size, num_channels, num_res_blocks, channel_mult, '
+            'attention_resolutions, learn_sigma, use_scale_shift_norm, '
+            'resblock_updown')
 
 
 def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
@@ -126,9 +132,10 @@ def load_unet_checkpoint(unet: nn.Module, path: str) -> None:
                 for k in mis_shaped
             ]
             problems.append(f'shape mismatches: {_first(shapes)}')
-        flags = likely_wrong_flags(mis_shaped + missing + unexpected)
+        flag = likely_wrong_flag(expected, state,
+                                 mis_shaped + missing + unexpected)
         raise ValueError(
             f'Diffusion checkpoint {path!r} does not fit the UNet built from '
             f'backbone.unet: {"; ".join(problems)}. Likely wrong flag: '
-            f'{", ".join(flags)}. Note: {UNCHECKABLE_FLAGS_NOTE}')
+            f'{flag}. Note: {UNCHECKABLE_FLAGS_NOTE}')
     unet.load_state_dict(state)
