@@ -31,7 +31,7 @@ def test_main_prints_summary(camvid_raw, tmp_path, capsys):
     raw_root, _ = camvid_raw
     summary = camvid.main([str(raw_root), '-o', str(tmp_path / 'out')])
     printed = capsys.readouterr().out
-    assert 'images: train 2, test 1' in printed
+    assert 'images: train 2 (paper 367), test 1 (paper 233)' in printed
     sky_line = next(line for line in printed.splitlines()
                     if line.split()[:1] == ['sky'])
     assert int(sky_line.split()[1]) == summary['class_pixels']['sky']

@@ -101,9 +101,11 @@ def test_stale_staging_directory_is_replaced(camvid_raw, tmp_path):
 def test_format_summary():
     text = common.format_summary(dict(
         out_dir='data/x', images={'train': 3, 'test': 1},
-        class_pixels={'sky': 300, 'road': 100}, void_pixels=100))
+        paper_images={'train': 367}, class_pixels={'sky': 300, 'road': 100},
+        void_pixels=100))
     assert text.splitlines() == [
-        'wrote data/x', 'images: train 3, test 1', 'label pixels per class:',
+        'wrote data/x', 'images: train 3 (paper 367), test 1',
+        'label pixels per class:',
         '  sky                 300  60.00 %',
         '  road                100  20.00 %',
         '  (void 255)          100  20.00 %']

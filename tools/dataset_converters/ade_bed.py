@@ -36,6 +36,8 @@ SCENE = 'bedroom'
 #: Image name prefix -> (raw split folder, output split).
 SPLITS = {'ADE_train_': ('training', 'train'),
           'ADE_val_': ('validation', 'test')}
+#: Images per split in the paper, printed beside the counts produced.
+PAPER_IMAGES = {'train': 964, 'test': 650}
 GEOMETRY = Geometry(shorter_side=OUT_SIZE, crop=(OUT_SIZE, OUT_SIZE))
 
 
@@ -160,7 +162,8 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/ade_bed',
     pairs = find_pairs(raw_root, read_scene_images(scene_path))
     return convert_pairs(pairs, partial(read_png_pair, table=table), GEOMETRY,
                          out_dir, ADE_BED_CLASSES, nproc=nproc,
-                         overwrite=overwrite, desc='ADE-Bed')
+                         overwrite=overwrite,
+                         paper_images=PAPER_IMAGES, desc='ADE-Bed')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

@@ -29,6 +29,8 @@ SPLITS = {'train': 'train', 'test': 'test'}
 #: SegNet ids 0..10 are our ids; 11 (unlabelled) is void.
 LABEL_TABLE = lookup_table({i: i for i in range(len(CAMVID_CLASSES))},
                            num_raw_ids=len(CAMVID_CLASSES) + 1)
+#: Images per split in the paper, printed beside the counts produced.
+PAPER_IMAGES = {'train': 367, 'test': 233}
 GEOMETRY = Geometry(resize=(OUT_SIZE, OUT_SIZE))
 
 
@@ -70,7 +72,8 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/camvid',
     return convert_pairs(find_pairs(Path(raw_root)),
                          partial(read_png_pair, table=LABEL_TABLE),
                          GEOMETRY, out_dir, CAMVID_CLASSES, nproc=nproc,
-                         overwrite=overwrite, desc='CamVid')
+                         overwrite=overwrite,
+                         paper_images=PAPER_IMAGES, desc='CamVid')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

@@ -38,6 +38,8 @@ LABEL_TABLE = lookup_table(
     {label.id: label.trainId for label in CITYSCAPES_LABELS
      if label.id >= 0 and 0 <= label.trainId < len(CLASSES)},
     num_raw_ids=max(label.id for label in CITYSCAPES_LABELS) + 1)
+#: Images per split in the paper, printed beside the counts produced.
+PAPER_IMAGES = {'train': 2975, 'val': 500}
 GEOMETRY = Geometry(resize=(2 * OUT_SIZE, OUT_SIZE),
                     crop=(OUT_SIZE, OUT_SIZE))
 
@@ -92,7 +94,8 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/cityscapes_256',
     return convert_pairs(find_pairs(Path(raw_root)),
                          partial(read_png_pair, table=LABEL_TABLE),
                          GEOMETRY, out_dir, CLASSES, nproc=nproc,
-                         overwrite=overwrite, desc='Cityscapes')
+                         overwrite=overwrite,
+                         paper_images=PAPER_IMAGES, desc='Cityscapes')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

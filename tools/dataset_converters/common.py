@@ -268,8 +268,9 @@ def _publish(staging: Path, out_dir: Path) -> None:
 def convert_pairs(pairs: Sequence[Pair], read_pair: ReadPair,
                   geometry: Geometry, out_dir: PathLike,
                   class_names: Sequence[str], nproc: int = 1,
-                  overwrite: bool = False,
-                  desc: str = 'converting') -> Dict[str, Any]:
+                  overwrite: bool = False, desc: str = 'converting',
+                  paper_images: Optional[Mapping[str, int]] = None
+                  ) -> Dict[str, Any]:
     """Convert ``pairs`` into ``out_dir``, all or nothing.
 
     Files are written into ``OUT_DIR.tmp``, which becomes ``OUT_DIR`` only
@@ -287,6 +288,8 @@ def convert_pairs(pairs: Sequence[Pair], read_pair: ReadPair,
         nproc: Worker processes.
         overwrite: Replace an existing ``out_dir``; otherwise it is an error.
         desc: Progress bar label.
+        paper_images: Images per split in the paper, shown beside the
+            counts produced (raw releases differ in what they hold).
 
     Returns:
         The summary, see :func:`summarise`.
@@ -310,20 +313,24 @@ def convert_pairs(pairs: Sequence[Pair], read_pair: ReadPair,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _publish(staging, out_dir)
-    return summarise(pairs, histogram, class_names, out_dir)
+    return summarise(pairs, histogram, class_names, out_dir, paper_images)
 
 
 def summarise(pairs: Sequence[Pair], histogram: np.ndarray,
-              class_names: Sequence[str], out_dir: Path) -> Dict[str, Any]:
+              class_names: Sequence[str], out_dir: Path,
+              paper_images: Optional[Mapping[str, int]] = None
+              ) -> Dict[str, Any]:
     """What a conversion produced.
 
     Returns:
-        ``dict(out_dir=str, images={split: count}, class_pixels={name:
-        count}, void_pixels=count)``, pixel counts over the written labels.
+        ``dict(out_dir=str, images={split: count}, paper_images={split:
+        count}, class_pixels={name: count}, void_pixels=count)``, pixel
+        counts over the written labels.
     """
     return dict(
         out_dir=str(out_dir),
         images=dict(Counter(pair.split for pair in pairs)),
+        paper_images=dict(paper_images or {}),
         class_pixels={name: int(histogram[class_id])
                       for class_id, name in enumerate(class_names)},
         void_pixels=int(histogram[VOID]))
@@ -335,9 +342,12 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     rows = list(summary['class_pixels'].items())
     rows.append(('(void 255)', summary['void_pixels']))
     width = max(len(name) for name, _ in rows)
+    paper = summary['paper_images']
     lines = [f'wrote {summary["out_dir"]}',
-             'images: ' + ', '.join(f'{split} {count}' for split, count in
-                                    summary['images'].items()),
+             'images: ' + ', '.join(
+                 f'{split} {count}' +
+                 (f' (paper {paper[split]})' if split in paper else '')
+                 for split, count in summary['images'].items()),
              'label pixels per class:']
     lines += [f'  {name:<{width}} {count:>12d} '
               f'{100 * count / max(total, 1):6.2f} %' for name, count in rows]

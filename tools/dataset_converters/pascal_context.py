@@ -36,6 +36,8 @@ LABEL_TABLE = lookup_table(
     {source: target
      for target, source in enumerate(PASCAL_CONTEXT_33_SOURCE_IDS)},
     num_raw_ids=NUM_SOURCE_IDS)
+#: Images per split in the paper, printed beside the counts produced.
+PAPER_IMAGES = {'train': 4998, 'val': 5105}
 GEOMETRY = Geometry(resize=(OUT_SIZE, OUT_SIZE))
 
 
@@ -119,7 +121,8 @@ def convert(raw_root: PathLike, out_dir: PathLike = 'data/pascal_context_33',
                        Path(splits_dir) if splits_dir else raw_root)
     return convert_pairs(pairs, read_pair, GEOMETRY, out_dir,
                          PASCAL_CONTEXT_33_CLASSES, nproc=nproc,
-                         overwrite=overwrite, desc='Pascal-Context-33')
+                         overwrite=overwrite,
+                         paper_images=PAPER_IMAGES, desc='Pascal-Context-33')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
