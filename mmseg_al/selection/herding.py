@@ -1,0 +1,313 @@
+"""MaxHerding: greedy generalised-coverage selection on feature matrices.
+
+Given points ``U`` (rows of a feature matrix) and optionally labelled
+points, MaxHerding picks ``budget`` points one by one, each maximising the
+gain in generalised coverage ``C(S) = mean_{x in U} max_{s in S} k(x, s)``:
+``gain(j) = mean_x max(0, k(x, j) - c_x)``, where ``c_x`` is the current
+coverage of ``x`` (labelled points only set its initial value; they are
+not candidates). Ties go to the lowest index.
+
+Exactness: picks equal the plain dense greedy (which recomputes every gain
+at every step) bit for bit, because (1) kernel values are a function of
+the two points only (see :mod:`.kernels`), (2) they are multiples of 2^-24,
+so every gain is an exact float64 sum whatever the order, and (3) the lazy
+greedy below is exact for gains that can only decrease.
+
+Memory: the kernel of the herded set is stored (``n^2`` values). When that
+does not fit in ``max_memory``, the pool is split and herded part by part
+(:class:`SplitGreedy`).
+"""
+import heapq
+import math
+from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from mmseg_al.registry import SELECTORS
+from mmseg_al.utils import torch_generator, track
+from .kernels import (GaussianKernel, PairwiseFunction, median_distance_sigma,
+                      parse_memory)
+
+#: Memory kept aside from ``max_memory`` for tiles and gain batches.
+WORKSPACE_BYTES = 64 * 2**20
+
+_KERNEL_DTYPES = {
+    'float32': torch.float32,
+    'float16': torch.float16,
+    'bfloat16': torch.bfloat16
+}
+
+
+@dataclass
+class PickResult:
+    """Points picked from a feature matrix.
+
+    Attributes:
+        indices (Tensor): ``[budget]`` int64 row indices, distinct, in
+            selection order.
+        gains (Tensor): ``[budget]`` float64, what each pick scored when it
+            was made (coverage gain, or distance to the nearest centre).
+    """
+    indices: Tensor
+    gains: Tensor
+
+    def __len__(self) -> int:
+        return int(self.indices.numel())
+
+
+def check_pick_inputs(points: Tensor, budget: int,
+                      labelled: Optional[Tensor]) -> None:
+    """Raise ValueError for a budget out of ``[0, n]``, wrong shapes or
+    non-finite features."""
+    if points.dim() != 2:
+        raise ValueError(
+            f'points must be [n, d], got shape {tuple(points.shape)}')
+    num_points = points.shape[0]
+    if not 0 <= budget <= num_points:
+        raise ValueError(f'budget must be between 0 and the number of points '
+                         f'({num_points}), got {budget}')
+    if not points.is_floating_point():
+        raise ValueError(f'points must be floating point, got {points.dtype}')
+    if not torch.isfinite(points).all():
+        raise ValueError('points contain NaN or inf; check the features')
+    if labelled is None:
+        return
+    if labelled.dim() != 2 or labelled.shape[1] != points.shape[1]:
+        raise ValueError(f'labelled must be [m, {points.shape[1]}] like '
+                         f'points, got shape {tuple(labelled.shape)}')
+    if not torch.isfinite(labelled).all():
+        raise ValueError('labelled contains NaN or inf; check the features')
+
+
+def largest_remainder(total: int, sizes: List[int]) -> List[int]:
+    """Split ``total`` in proportion to ``sizes`` into integers summing to
+    ``total`` (largest remainder; equal remainders favour earlier parts)."""
+    count = sum(sizes)
+    quotas = [total * size / count for size in sizes]
+    shares = [math.floor(quota) for quota in quotas]
+    by_remainder = sorted(range(len(sizes)),
+                          key=lambda part: (shares[part] - quotas[part], part))
+    for part in by_remainder[:total - sum(shares)]:
+        shares[part] += 1
+    return shares
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch CPU ops on one thread, restoring the setting after.
+
+    Each greedy step is a few ``O(n)`` vector operations, for which thread
+    start-up and joins cost more than they save (far more on a busy
+    machine).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class SplitGreedy(metaclass=ABCMeta):
+    """Greedy selection on a stored pairwise matrix, split to fit memory.
+
+    If the ``n x n`` matrix (plus :data:`WORKSPACE_BYTES`) exceeds
+    ``max_memory``, the points are split into the fewest equal parts whose
+    matrices fit, by a random permutation drawn with ``generator``. Each
+    part gets a share of the budget in proportion to its size (largest
+    remainder) and is selected from in turn, with the labelled points and
+    the picks of the earlier parts as the starting state. With one part
+    this is exactly the unsplit selection. Peak memory is
+    ``O((n / parts)^2)``.
+
+    Args:
+        max_memory (int | str): bytes for the stored matrix, e.g. '4GB'.
+        matrix_dtype (torch.dtype): storage type of the matrix.
+    """
+
+    def __init__(self, max_memory: Union[int, str],
+                 matrix_dtype: torch.dtype) -> None:
+        self.max_memory = parse_memory(max_memory)
+        self.matrix_dtype = matrix_dtype
+        itemsize = torch.empty(0, dtype=matrix_dtype).element_size()
+        if WORKSPACE_BYTES + itemsize > self.max_memory:
+            raise ValueError(
+                f'max_memory={max_memory!r} leaves no room for the matrix: '
+                f'at least {WORKSPACE_BYTES + itemsize} bytes are needed')
+
+    def num_parts(self, num_points: int) -> int:
+        """Fewest parts whose ``ceil(n / parts)^2`` matrix fits."""
+        itemsize = torch.empty(0, dtype=self.matrix_dtype).element_size()
+        side = math.isqrt((self.max_memory - WORKSPACE_BYTES) // itemsize)
+        return max(1, math.ceil(num_points / side))
+
+    def select(self, points: Tensor, budget: int,
+               labelled: Optional[Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> PickResult:
+        """Pick ``budget`` distinct rows of ``points``.
+
+        Args:
+            points: ``[n, d]`` features (any float dtype, CPU or CUDA).
+            budget: number of picks, ``0 <= budget <= n``.
+            labelled: ``[m, d]`` features already labelled; they shape the
+                starting state but are never picked.
+            generator: CPU generator for the random choices (bandwidth
+                subsample, partition); None = a fixed seed.
+
+        Returns:
+            The picks, in selection order, with their gains.
+        """
+        check_pick_inputs(points, budget, labelled)
+        if budget == 0:
+            return PickResult(torch.zeros(0, dtype=torch.long),
+                              torch.zeros(0, dtype=torch.float64))
+        if generator is None:
+            generator = torch_generator(type(self).__name__)
+        pairwise = self.pairwise_function(points, generator)
+        num_parts = self.num_parts(points.shape[0])
+        if num_parts == 1:
+            parts = [torch.arange(points.shape[0])]
+        else:
+            order = torch.randperm(points.shape[0], generator=generator)
+            parts = [part.sort().values
+                     for part in order.tensor_split(num_parts)]
+        shares = largest_remainder(budget, [part.numel() for part in parts])
+        conditions = [] if labelled is None else [labelled.float()]
+        indices, gains = [], []
+        for number, (part, share) in enumerate(zip(parts, shares)):
+            if share == 0:
+                continue
+            part_points = points[part.to(points.device)].float()
+            others = torch.cat(conditions) if conditions else None
+            start = (None if others is None or others.shape[0] == 0 else
+                     pairwise.nearest(part_points, others))
+            matrix = pairwise.matrix(
+                part_points, self.matrix_dtype,
+                desc=f'{type(self).__name__}: matrix of part {number}')
+            with single_thread():
+                picks, part_gains = self.greedy(matrix, share, start)
+            del matrix
+            conditions.append(part_points[picks.to(points.device)])
+            indices.append(part[picks.cpu()])
+            gains.append(part_gains.cpu())
+        return PickResult(torch.cat(indices), torch.cat(gains))
+
+    @abstractmethod
+    def pairwise_function(self, points: Tensor,
+                          generator: torch.Generator) -> PairwiseFunction:
+        """The pairwise function used for the whole of ``points``."""
+
+    @abstractmethod
+    def greedy(self, matrix: Tensor, budget: int,
+               nearest: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Greedy picks on one stored matrix.
+
+        Args:
+            matrix: symmetric ``[n, n]`` pairwise values.
+            budget: number of picks, ``1 <= budget <= n``.
+            nearest: ``[n]`` float32 value of each point with its nearest
+                conditioning point (None if there is none).
+
+        Returns:
+            Indices ``[budget]`` (int64) and gains ``[budget]`` (float64).
+        """
+
+
+@SELECTORS.register_module()
+class MaxHerding(SplitGreedy):
+    """MaxHerding with exact lazy greedy and memory-bounded split-and-herd.
+
+    The first pick (from zero coverage) is the point with the highest mean
+    kernel. Gains are exact float64 means over the herded part (see the
+    module docstring), so the picks equal those of the plain dense greedy.
+    Cost: one kernel pass plus, per pick, a few ``O(n)`` gain evaluations
+    (lazy greedy: stale gains are upper bounds because coverage only grows).
+
+    Args:
+        sigma (str | float): kernel bandwidth, or 'auto' for 2 x the median
+            pairwise distance of a random subsample.
+        max_memory (int | str): bytes for the stored kernel (e.g. '4GB');
+            larger pools are split and herded part by part.
+        kernel_dtype (str): kernel storage, 'float32', 'float16' or
+            'bfloat16' (half the memory; picks may change slightly).
+        sigma_subsample (float): share of the points used by 'auto'.
+        eval_batch (int): stale candidates re-evaluated together.
+    """
+
+    def __init__(self,
+                 sigma: Union[str, float] = 'auto',
+                 max_memory: Union[int, str] = '4GB',
+                 kernel_dtype: str = 'float32',
+                 sigma_subsample: float = 0.01,
+                 eval_batch: int = 4) -> None:
+        if kernel_dtype not in _KERNEL_DTYPES:
+            raise ValueError(f'kernel_dtype={kernel_dtype!r} is not one of '
+                             f'{sorted(_KERNEL_DTYPES)}')
+        super().__init__(max_memory, _KERNEL_DTYPES[kernel_dtype])
+        if sigma != 'auto' and (isinstance(sigma, str) or not sigma > 0
+                                or not math.isfinite(sigma)):
+            raise ValueError(
+                f"sigma must be 'auto' or a positive number, got {sigma!r}")
+        if not 0 < sigma_subsample <= 1:
+            raise ValueError('sigma_subsample must be in (0, 1], got '
+                             f'{sigma_subsample}')
+        if eval_batch < 1:
+            raise ValueError(f'eval_batch must be >= 1, got {eval_batch}')
+        self.sigma = sigma
+        self.sigma_subsample = sigma_subsample
+        self.eval_batch = eval_batch
+
+    def pairwise_function(self, points: Tensor,
+                          generator: torch.Generator) -> GaussianKernel:
+        if self.sigma == 'auto':
+            return GaussianKernel(
+                median_distance_sigma(points, self.sigma_subsample,
+                                      generator=generator))
+        return GaussianKernel(float(self.sigma))
+
+    def greedy(self, matrix: Tensor, budget: int,
+               nearest: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Lazy greedy over a priority queue keyed ``(-bound, index)``.
+
+        A popped entry whose bound was computed at the current step is the
+        exact argmax with the lowest-index tie-break: every other bound is
+        at least that entry's true gain, and gains never increase.
+        """
+        num_points = matrix.shape[0]
+        coverage = matrix.new_zeros(num_points, dtype=torch.float32)
+        if nearest is not None:
+            # the storage precision of the kernel applies to all coverage
+            coverage = nearest.to(matrix.dtype).float()
+        covered = coverage.sum(dtype=torch.float64)
+
+        def gain_sums(rows: Tensor) -> Tensor:
+            # sum_x max(0, k - c) = sum_x max(k, c) - sum_x c, all exact
+            values = torch.maximum(matrix[rows].float(), coverage)
+            return values.sum(1, dtype=torch.float64) - covered
+
+        all_rows = torch.arange(num_points, device=matrix.device)
+        sums = torch.cat([gain_sums(rows) for rows in
+                          all_rows.split(max(1, 2**22 // num_points))])
+        queue = [(-total, index) for index, total in enumerate(sums.tolist())]
+        heapq.heapify(queue)
+        fresh_at = [0] * num_points
+        picks: List[int] = []
+        gains: List[float] = []
+        for step in track(range(budget), desc='MaxHerding', total=budget):
+            while fresh_at[queue[0][1]] != step:
+                stale = [heapq.heappop(queue)[1]
+                         for _ in range(min(self.eval_batch, len(queue)))]
+                rows = torch.tensor(stale, device=matrix.device)
+                for index, total in zip(stale, gain_sums(rows).tolist()):
+                    heapq.heappush(queue, (-total, index))
+                    fresh_at[index] = step
+            neg_total, index = heapq.heappop(queue)
+            picks.append(index)
+            gains.append(-neg_total / num_points)
+            torch.maximum(coverage, matrix[index].float(), out=coverage)
+            covered = coverage.sum(dtype=torch.float64)
+        return torch.tensor(picks), torch.tensor(gains, dtype=torch.float64)
