@@ -36,10 +36,14 @@ def _edit_csv(raw_root, old, new):
     csv_path.write_text(text.replace(old, new))
 
 
+def _bedroom_table(raw_root):
+    return ade_bed.bedroom_table(
+        ade_bed.read_class_names(raw_root / 'objectInfo150.csv'))
+
+
 def test_table_prefers_first_names_over_synonyms(ade_raw):
     raw_root, _ = ade_raw
-    table = ade_bed.bedroom_table(
-        ade_bed.read_class_names(raw_root / 'objectInfo150.csv'))
+    table = _bedroom_table(raw_root)
     # 'coffee;table;...', 'swivel;chair', 'streetlight;street;lamp' and
     # 'screen;door;screen' list bedroom names only as synonyms.
     assert table[[0, 2, 65, 57, 76, 88, 59]].tolist() == [255] * 7
@@ -51,8 +55,7 @@ def test_synonym_is_used_when_no_first_name_matches(ade_raw):
     raw_root, _ = ade_raw
     _edit_csv(raw_root, ',television;television;receiver',
               ',tv;television;receiver')
-    table = ade_bed.bedroom_table(
-        ade_bed.read_class_names(raw_root / 'objectInfo150.csv'))
+    table = _bedroom_table(raw_root)
     assert table[90] == ADE_BED_CLASSES.index('television')
 
 
@@ -62,14 +65,12 @@ def test_ambiguous_or_missing_class_is_an_error(ade_raw):
     _edit_csv(raw_root, ',vase\n', ',pot;sconce\n')
     with pytest.raises(ConversionError,
                        match=r"'sconce' matches ADE classes \[135, 136\]"):
-        ade_bed.bedroom_table(
-            ade_bed.read_class_names(raw_root / 'objectInfo150.csv'))
+        _bedroom_table(raw_root)
     _edit_csv(raw_root, ',pot;sconce\n', ',vase\n')
     _edit_csv(raw_root, ',lantern;sconce\n', ',lantern\n')
     with pytest.raises(ConversionError,
                        match=r"'sconce' matches ADE classes \[\]"):
-        ade_bed.bedroom_table(
-            ade_bed.read_class_names(raw_root / 'objectInfo150.csv'))
+        _bedroom_table(raw_root)
 
 
 @pytest.mark.parametrize('edit,message', [
