@@ -69,12 +69,12 @@ class ConvertedSegDataset(BaseSegDataset):
     def prepare_data(self, idx: int) -> Any:
         """Run the pipeline, then check the loaded label ids (if any)."""
         results = super().prepare_data(idx)
-        sample = results.get('data_samples') if isinstance(results, dict) else None
+        sample = (results or {}).get('data_samples')
         if sample is not None and 'gt_sem_seg' in sample:
+            path = sample.metainfo.get('seg_map_path', f'of sample {idx}')
             check_label_values(sample.gt_sem_seg.data.numpy(),
                                self.num_classes, self.ignore_index,
-                               'Label file ' + sample.metainfo.get(
-                                   'seg_map_path', f'of sample {idx}'))
+                               f'Label file {path}')
         return results
 
     def _empty_message(self, img_dir: str) -> str:

@@ -248,4 +248,3 @@ def _check_revealed(image_id: str, pixels: np.ndarray, classes: np.ndarray,
             f'image {image_id!r} (min {pixels.min()}, max {pixels.max()}).')
     check_label_values(classes, num_classes, ignore_index,
                        f'The label store entry of image {image_id!r}')
-
