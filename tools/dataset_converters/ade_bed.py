@@ -55,7 +55,8 @@ def read_class_names(csv_path: Path) -> Dict[int, List[str]]:
                 index = int(row['Idx'])
             except (TypeError, ValueError):
                 raise ConversionError(f'{csv_path}:{line_no}: Idx '
-                                      f'{row["Idx"]!r} is not an integer')
+                                      f'{row["Idx"]!r} is not an integer'
+                                      ) from None
             if not 1 <= index <= NUM_ADE_CLASSES or index in names:
                 raise ConversionError(
                     f'{csv_path}:{line_no}: Idx {index} is out of 1..'

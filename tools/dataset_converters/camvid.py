@@ -11,8 +11,8 @@ for ADE-Bed and Cityscapes), so the whole field of view is kept at the cost
 of the 4:3 aspect ratio.
 """
 import sys
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 if not __package__:  # run as a script: make ``tools`` importable

@@ -13,8 +13,8 @@ CITY/STEM; an image without its label, or a label without its image, is an
 error naming it.
 """
 import sys
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS

@@ -56,7 +56,8 @@ def read_label_mat(path: Path) -> np.ndarray:
     try:
         contents = scipy.io.loadmat(str(path))
     except (MatReadError, ValueError, NotImplementedError, OSError) as err:
-        raise ConversionError(f'cannot read label map {path}: {err}')
+        raise ConversionError(
+            f'cannot read label map {path}: {err}') from err
     if MAT_KEY not in contents:
         keys = sorted(key for key in contents if not key.startswith('__'))
         raise ConversionError(f'{path} has no {MAT_KEY!r} variable; found '
