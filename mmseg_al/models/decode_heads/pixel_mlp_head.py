@@ -1,0 +1,235 @@
+"""Per-pixel MLP classifier over concatenated diffusion features (LEDM).
+
+The head classifies one pixel feature at a time. Two forwards share its
+weights:
+
+* :meth:`PixelMLPHead.forward_points` on features ``[n, D]`` sampled at
+  pixels (training, selection);
+* :meth:`PixelMLPHead.forward` on native-resolution maps, giving dense
+  full-resolution logits without building the ``D x H x W`` feature tensor:
+  the first Linear commutes with bilinear upsampling, so each map is
+  projected with its slice of the weight at native resolution and only the
+  ``h1``-channel projections are upsampled and summed. The L2 norm of the
+  upsampled feature is accumulated map by map (in channel chunks), and
+  scales the sum because normalisation is a per-pixel scalar.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.losses import accuracy
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+#: Channels upsampled at once while accumulating the feature norm; bounds
+#: the extra memory of the dense forward to ``NORM_CHUNK x H x W`` floats.
+NORM_CHUNK = 64
+
+#: Plain cross-entropy averaged over labelled pixels.
+DEFAULT_LOSS = dict(
+    type='CrossEntropyLoss',
+    use_sigmoid=False,
+    loss_weight=1.0,
+    avg_non_ignore=True)
+
+#: Smallest norm a feature is divided by (as ``F.normalize``).
+NORM_EPS = 1e-12
+
+
+def default_hidden_channels(num_classes: int) -> Tuple[int, int]:
+    """LEDM's hidden widths: (128, 32) below 30 classes, else (256, 128)."""
+    return (128, 32) if num_classes < 30 else (256, 128)
+
+
+def _upsample(x: Tensor, size: Tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def upsampled_square_norm(feature_map: Tensor, size: Tuple[int, int]
+                          ) -> Tensor:
+    """``[B, 1, H, W]`` squared L2 norm over channels of the map upsampled
+    to ``size``, computed ``NORM_CHUNK`` channels at a time."""
+    total = None
+    for chunk in torch.split(feature_map, NORM_CHUNK, dim=1):
+        part = _upsample(chunk, size).square().sum(dim=1, keepdim=True)
+        total = part if total is None else total + part
+    return total
+
+
+@MODELS.register_module()
+class PixelMLPHead(BaseDecodeHead):
+    """LEDM's pixel classifier as an mmseg decode head.
+
+    ``Linear(D, h1) - ReLU - BN(h1) - Linear(h1, h2) - ReLU - BN(h2) -
+    Linear(h2, C)``, Linear weights ``N(0, 0.02)``, biases 0.
+
+    Args:
+        in_channels (int): feature dimension ``D``.
+        num_classes (int): number of classes ``C``.
+        hidden_channels (Sequence[int], optional): ``(h1, h2)``; default
+            :func:`default_hidden_channels`.
+        dropout_ratio (float): dropout on both hidden activations, active in
+            training and in MC-dropout forwards. 0 disables it.
+        **kwargs: other :class:`BaseDecodeHead` arguments (``ignore_index``,
+            ``loss_decode``, default :data:`DEFAULT_LOSS`, ...).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 hidden_channels: Optional[Sequence[int]] = None,
+                 dropout_ratio: float = 0.0,
+                 **kwargs) -> None:
+        hidden = tuple(hidden_channels or default_hidden_channels(num_classes))
+        if len(hidden) != 2:
+            raise ValueError('PixelMLPHead: hidden_channels must be (h1, h2),'
+                             f' got {hidden_channels!r}.')
+        if not 0.0 <= dropout_ratio < 1.0:
+            raise ValueError('PixelMLPHead: dropout_ratio must be in [0, 1), '
+                             f'got {dropout_ratio}.')
+        kwargs.setdefault('init_cfg', None)
+        kwargs.setdefault('loss_decode', DEFAULT_LOSS)
+        super().__init__(
+            in_channels,
+            hidden[1],
+            num_classes=num_classes,
+            dropout_ratio=dropout_ratio,
+            **kwargs)
+        # The MLP below replaces the base class's conv classifier, and its
+        # dropout draws masks from an optional generator instead.
+        del self.conv_seg
+        del self.dropout
+        self.hidden_channels = hidden
+        self.fc1 = nn.Linear(in_channels, hidden[0])
+        self.bn1 = nn.BatchNorm1d(hidden[0])
+        self.fc2 = nn.Linear(hidden[0], hidden[1])
+        self.bn2 = nn.BatchNorm1d(hidden[1])
+        self.classifier = nn.Linear(hidden[1], self.out_channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Fresh weights (``N(0, 0.02)``, zero biases) and BN statistics."""
+        for linear in (self.fc1, self.fc2, self.classifier):
+            nn.init.normal_(linear.weight, mean=0.0, std=0.02)
+            nn.init.zeros_(linear.bias)
+        for norm in (self.bn1, self.bn2):
+            norm.reset_parameters()
+
+    def init_weights(self) -> None:
+        """mmengine hook: same as :meth:`reset_parameters`."""
+        self.reset_parameters()
+        self._is_init = True
+
+    # ----------------------------------------------------------- layers --
+    def _batch_norm(self, norm: nn.BatchNorm1d, x: Tensor) -> Tensor:
+        # A single labelled pixel has no batch statistics: use the running
+        # ones for it rather than failing the step.
+        if self.training and x.shape[0] < 2:
+            return F.batch_norm(x, norm.running_mean, norm.running_var,
+                                norm.weight, norm.bias, False, 0.0, norm.eps)
+        return norm(x)
+
+    def _dropout(self, x: Tensor, active: bool,
+                 generator: Optional[torch.Generator]) -> Tensor:
+        if not active or self.dropout_ratio == 0:
+            return x
+        mask_device = generator.device if generator is not None else x.device
+        keep = torch.rand(
+            x.shape, generator=generator, device=mask_device).to(
+                x.device) >= self.dropout_ratio
+        return x * keep / (1.0 - self.dropout_ratio)
+
+    def _after_first_linear(self, hidden: Tensor, mc_dropout: bool = False,
+                            generator: Optional[torch.Generator] = None
+                            ) -> Tensor:
+        """Everything after ``fc1`` on ``[n, h1]`` pre-activations."""
+        drop = self.training or mc_dropout
+        hidden = self._batch_norm(self.bn1, F.relu(hidden))
+        hidden = self.fc2(self._dropout(hidden, drop, generator))
+        hidden = self._batch_norm(self.bn2, F.relu(hidden))
+        return self.classifier(self._dropout(hidden, drop, generator))
+
+    # --------------------------------------------------------- forwards --
+    def forward_points(self, features: Tensor, mc_dropout: bool = False,
+                       generator: Optional[torch.Generator] = None
+                       ) -> Tensor:
+        """Logits ``[n, C]`` of pixel features ``[n, D]``.
+
+        Args:
+            features (Tensor): pixel features (normalised if configured).
+            mc_dropout (bool): apply dropout even in eval mode (MC dropout).
+            generator (torch.Generator, optional): source of the dropout
+                masks, making MC passes reproducible.
+        """
+        if mc_dropout and self.dropout_ratio == 0:
+            raise ValueError('PixelMLPHead: mc_dropout=True needs '
+                             'decode_head.dropout_ratio > 0.')
+        return self._after_first_linear(
+            self.fc1(features), mc_dropout, generator)
+
+    def forward(self,
+                inputs: Sequence[Tensor],
+                size: Optional[Tuple[int, int]] = None,
+                normalize: bool = True) -> Tensor:
+        """Dense logits ``[B, C, H, W]`` from native-resolution maps.
+
+        Equal to upsampling every map to ``size``, concatenating them,
+        L2-normalising each pixel (if ``normalize``) and applying the MLP,
+        without materialising the ``D x H x W`` tensor.
+
+        Args:
+            inputs (Sequence[Tensor]): maps ``[B, C_i, h_i, w_i]`` in feature
+                order, ``sum C_i == in_channels``.
+            size (tuple[int, int], optional): output ``(H, W)``; default the
+                largest map's size.
+            normalize (bool): L2-normalise the pixel features first.
+        """
+        maps: List[Tensor] = list(inputs)
+        channels = [m.shape[1] for m in maps]
+        if sum(channels) != self.in_channels:
+            raise ValueError(
+                f'PixelMLPHead: maps with {channels} channels (sum '
+                f'{sum(channels)}) do not match in_channels='
+                f'{self.in_channels}.')
+        if size is None:
+            size = max((tuple(m.shape[-2:]) for m in maps),
+                       key=lambda hw: hw[0] * hw[1])
+        size = tuple(int(s) for s in size)
+        projected, norm_sq = None, None
+        for feature_map, weight in zip(
+                maps, torch.split(self.fc1.weight, channels, dim=1)):
+            part = _upsample(F.conv2d(feature_map, weight[:, :, None, None]),
+                             size)
+            projected = part if projected is None else projected + part
+            if normalize:
+                part = upsampled_square_norm(feature_map, size)
+                norm_sq = part if norm_sq is None else norm_sq + part
+        if normalize:
+            projected = projected / norm_sq.sqrt().clamp_min(NORM_EPS)
+        batch, hidden, height, width = projected.shape
+        hidden_flat = projected.permute(0, 2, 3, 1).reshape(-1, hidden)
+        logits = self._after_first_linear(hidden_flat + self.fc1.bias)
+        return logits.view(batch, height, width, -1).permute(0, 3, 1, 2)
+
+    # ------------------------------------------------------------- loss --
+    def loss_by_points(self, logits: Tensor, labels: Tensor) -> dict:
+        """mmseg-style losses (``loss_ce`` ..., ``acc_seg``) of pixel
+        logits ``[n, C]`` against labels ``[n]``."""
+        losses = dict()
+        loss_modules = (
+            self.loss_decode if isinstance(self.loss_decode, nn.ModuleList)
+            else [self.loss_decode])
+        has_labels = bool((labels != self.ignore_index).any())
+        for loss_module in loss_modules:
+            # No labelled pixel: a zero that keeps the graph, not a NaN mean.
+            value = loss_module(
+                logits, labels, ignore_index=self.ignore_index
+            ) if has_labels else logits.sum() * 0.0
+            name = loss_module.loss_name
+            losses[name] = losses[name] + value if name in losses else value
+        losses['acc_seg'] = accuracy(
+            logits, labels, ignore_index=self.ignore_index)
+        return losses
