@@ -14,7 +14,7 @@ def ade_geometry(reference_resize, crop_center_256):
         height, width = array.shape[:2]
         scale = 256 / min(height, width)
         return crop_center_256(reference_resize(
-            array, int(width * scale), int(height * scale), nearest))
+            array, round(width * scale), round(height * scale), nearest))
     return apply
 
 
