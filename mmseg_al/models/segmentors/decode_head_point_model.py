@@ -30,7 +30,8 @@ class DecodeHeadPointModel(EncoderDecoder):
     Same constructor as ``EncoderDecoder`` (``backbone``, ``decode_head``,
     ``neck``, ``data_preprocessor``, ``pretrained``, ...). Everything but the
     decode head's ``conv_seg`` is frozen and stays in eval mode.
-    ``predict`` is mmseg's usual dense path.
+    ``predict`` is mmseg's usual dense path; ``num_classes`` is the
+    attribute ``EncoderDecoder`` sets from the head.
 
     The noise arguments of the point API (``draw``, ``round_idx``) are
     accepted for interface compatibility and ignored: the features of a
@@ -77,10 +78,6 @@ class DecodeHeadPointModel(EncoderDecoder):
     def feature_dim(self) -> int:
         """D: channels of the decode head's penultimate feature map."""
         return self.decode_head.conv_seg.in_channels
-
-    @property
-    def num_classes(self) -> int:
-        return self.decode_head.num_classes
 
     @property
     def dropout_ratio(self) -> float:
