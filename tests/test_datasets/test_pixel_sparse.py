@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 from mmseg_al.datasets import PixelSparseDataset
+from mmseg_al.state import LabelStore
 from .fake_layout import PIPELINE, random_labels, write_pair
 
 SHAPES = {'b.png': (6, 10), 'a.png': (8, 12), 'c.png': (5, 7)}
@@ -216,3 +217,26 @@ def test_dataloader_batches_masked_samples(root):
     samples = batch['data_samples']
     assert [s.metainfo['image_id'] for s in samples] == ['a.png', 'c.png']
     assert [int((s.gt_sem_seg.data != 255).sum()) for s in samples] == [1, 2]
+
+
+def test_round_trip_with_the_label_store(root):
+    """Reveal pixels from the ground truth into mmseg_al's LabelStore: the
+    pool then trains on exactly those labels."""
+    dataset = pool(root)
+    store = LabelStore(dataset.image_ids, dataset.image_shapes,
+                       dataset.num_classes)
+    dataset.set_label_store(store)
+    for image_id, pixels in (('c.png', [0, 34]), ('a.png', [95, 3, 50])):
+        truth = dataset.ground_truth(dataset.index_of(image_id)).ravel()
+        store.add(image_id, pixels, truth[pixels], round_idx=0)
+    assert len(dataset) == 2
+    for i, image_id in enumerate(['a.png', 'c.png']):
+        sample = dataset[i]['data_samples']
+        assert sample.metainfo['image_id'] == image_id
+        assert np.array_equal(sample.gt_sem_seg.data[0].numpy(),
+                              store.label_map(image_id))
+        revealed = sample.gt_sem_seg.data.numpy().ravel()
+        truth = file_label(root, image_id).ravel()
+        pixels = store.pixels(image_id)
+        assert np.array_equal(revealed[pixels], truth[pixels])
+        assert (np.delete(revealed, pixels) == 255).all()
