@@ -85,7 +85,8 @@ V73_HEADER = (b'MATLAB 7.3 MAT-file'.ljust(116) + b'\x00' * 8 +
 
 
 @pytest.mark.parametrize('content,reason', [
-    (b'\x00' * 200, 'corrupt'), (V73_HEADER, 'HDF reader')])
+    (b'\x00' * 200, 'corrupt'), (V73_HEADER, 'HDF reader')],
+    ids=['zeros', 'v7.3'])
 def test_unreadable_mat_is_named(pascal_raw, tmp_path, content, reason):
     raw_root, _ = pascal_raw
     (raw_root / 'trainval' / '2008_000007.mat').write_bytes(content)
