@@ -1,0 +1,213 @@
+"""SparsePixelSegmentor: point API, labelled-pixel loss with cache, predict."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.evaluation import IoUMetric
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from .conftest import NUM_CLASSES, SIZE
+
+
+def sample(labels, **metainfo):
+    """A data sample whose label map is void except at ``labels``
+    (``{(y, x): class}``)."""
+    label_map = torch.full((1, SIZE, SIZE), 255, dtype=torch.long)
+    for (y, x), cls in labels.items():
+        label_map[0, y, x] = cls
+    shape = (SIZE, SIZE)
+    data_sample = SegDataSample(
+        metainfo=dict(ori_shape=shape, img_shape=shape, pad_shape=shape,
+                      **metainfo))
+    data_sample.gt_sem_seg = PixelData(data=label_map)
+    return data_sample
+
+
+def images(batch=2, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, SIZE, SIZE, generator=gen) * 2 - 1
+
+
+@pytest.fixture
+def model(tiny_segmentor_cfg):
+    torch.manual_seed(0)
+    return MODELS.build(tiny_segmentor_cfg)
+
+
+class BackboneCalls:
+    """Records the batch size of every backbone run."""
+
+    def __init__(self, model):
+        self.batches = []
+        model.backbone.register_forward_hook(
+            lambda module, args, out: self.batches.append(args[0].shape[0]))
+
+
+def test_builds_from_config_with_the_backbone_feature_dim(model):
+    assert model.feature_dim == 768
+    assert model.decode_head.in_channels == 768
+    assert model.num_classes == NUM_CLASSES
+
+
+def test_in_channels_mismatch_and_slide_mode_are_rejected(tiny_segmentor_cfg):
+    cfg = dict(tiny_segmentor_cfg,
+               decode_head=dict(tiny_segmentor_cfg['decode_head'],
+                                in_channels=100))
+    with pytest.raises(ValueError, match='in_channels=100.*768-d'):
+        MODELS.build(cfg)
+    cfg = dict(tiny_segmentor_cfg,
+               test_cfg=dict(mode='slide', crop_size=(16, 16),
+                             stride=(8, 8)))
+    with pytest.raises(ValueError, match="mode must be 'whole'"):
+        MODELS.build(cfg)
+
+
+def test_point_features_equal_the_dense_normalised_reference(model):
+    inputs, ids = images(), ['a', 'b']
+    points = [torch.tensor([0, 33, 1023, 500]), torch.tensor([7, 64])]
+    features = model.point_features(inputs, ids, points)
+    maps = model.backbone(inputs, ids)
+    dense = F.normalize(torch.cat([
+        F.interpolate(m, size=(SIZE, SIZE), mode='bilinear',
+                      align_corners=False) for m in maps
+    ], dim=1), dim=1)
+    for image, (pixels, ours) in enumerate(zip(points, features)):
+        expected = dense[image].flatten(1)[:, pixels].t()
+        assert ours.shape == (len(pixels), 768)
+        assert (ours - expected).abs().max() < 1e-5
+
+
+def test_point_features_draws(model):
+    inputs, points = images(1), [torch.arange(0, 1024, 97)]
+
+    def features(**kwargs):
+        return model.point_features(inputs, ['a'], points, **kwargs)[0]
+
+    clean = features()
+    assert torch.equal(clean, features())
+    draw = features(draw=0)
+    assert torch.equal(draw, features(draw=0))
+    for other in (clean, features(draw=1), features(draw=0, round_idx=1)):
+        assert not torch.allclose(draw, other)
+
+
+def test_point_features_reject_pixels_outside_the_image(model):
+    with pytest.raises(IndexError, match="image 'a'.*1024"):
+        model.point_features(images(1), ['a'], [torch.tensor([1024])])
+
+
+def test_point_logits_with_reproducible_mc_dropout(model):
+    model.eval()
+    features = torch.randn(6, 768)
+    torch.testing.assert_close(model.point_logits(features),
+                               model.decode_head.forward_points(features))
+
+    def mc(seed):
+        return model.point_logits(
+            features, mc_dropout=True,
+            generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(mc(3), mc(3))
+    assert not torch.allclose(mc(3), mc(4))
+
+
+def test_loss_uses_only_labelled_pixels_and_caches_their_features(model):
+    model.train()
+    model.decode_head.dropout_ratio = 0.0  # deterministic training forward
+    calls = BackboneCalls(model)
+    inputs = images()
+    samples = [
+        sample({(0, 0): 1, (5, 9): 2, (31, 31): 3}, image_id='train/a.png'),
+        sample({(12, 3): 0, (20, 30): 2}, img_path='/data/b.png'),
+    ]
+    losses = model.loss(inputs, samples)
+    assert calls.batches == [2]
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
+    assert len(model.feature_cache) == 5
+
+    pixels = [torch.tensor([0, 5 * SIZE + 9, 31 * SIZE + 31]),
+              torch.tensor([12 * SIZE + 3, 20 * SIZE + 30])]
+    features = torch.cat(model.point_features(
+        inputs, ['train/a.png', '/data/b.png'], pixels))
+    logits = model.decode_head.forward_points(features)
+    expected = F.cross_entropy(logits, torch.tensor([1, 2, 3, 0, 2]))
+    torch.testing.assert_close(losses['decode.loss_ce'], expected)
+
+    calls.batches.clear()
+    again = model.loss(inputs, samples)
+    assert calls.batches == []  # every feature came from the cache
+    torch.testing.assert_close(again['decode.loss_ce'], expected)
+
+    samples[1].gt_sem_seg.data[0, 1, 1] = 3
+    model.loss(inputs, samples)
+    assert calls.batches == [1]  # only image b, for its new pixel
+    assert len(model.feature_cache) == 6
+
+
+def test_loss_trains_the_head_only(model):
+    model.train()
+    losses = model.loss(images(1), [sample({(3, 4): 1, (8, 8): 2},
+                                           image_id='a')])
+    losses['decode.loss_ce'].backward()
+    assert model.decode_head.fc1.weight.grad is not None
+    assert all(p.grad is None for p in model.backbone.parameters())
+
+
+def test_loss_without_labelled_pixels_is_zero(model):
+    model.train()
+    losses = model.loss(images(1), [sample({}, image_id='a')])
+    assert float(losses['decode.loss_ce']) == 0.0
+
+
+def test_init_weights_clears_the_cache_and_reset_head_reinitialises(model):
+    model.train()
+    model.loss(images(1), [sample({(3, 4): 1, (8, 8): 2}, image_id='a')])
+    with pytest.warns(UserWarning, match='RANDOM'):
+        model.init_weights()
+    assert len(model.feature_cache) == 0
+    with torch.no_grad():
+        model.decode_head.fc1.bias.fill_(1.0)
+    model.decode_head.bn1.running_mean.fill_(3.0)
+    before = model.decode_head.fc1.weight.clone()
+    model.reset_head()
+    assert torch.count_nonzero(model.decode_head.fc1.bias) == 0
+    assert torch.count_nonzero(model.decode_head.bn1.running_mean) == 0
+    assert not torch.equal(before, model.decode_head.fc1.weight)
+
+
+def test_predict_through_mmseg_and_iou_metric(model):
+    model.eval()
+    gen = torch.Generator().manual_seed(5)
+    raw = [torch.randint(0, 256, (3, SIZE, SIZE), generator=gen,
+                         dtype=torch.uint8) for _ in range(2)]
+    samples = [
+        sample({(y, x): (x // 8) % NUM_CLASSES
+                for y in range(SIZE) for x in range(SIZE)},
+               img_path=f'/data/{name}.png') for name in ('a', 'b')
+    ]
+    results = model.test_step(dict(inputs=raw, data_samples=samples))
+    assert [tuple(r.pred_sem_seg.data.shape) for r in results] == [
+        (1, SIZE, SIZE)] * 2
+
+    inputs = model.data_preprocessor(dict(inputs=raw), False)['inputs']
+    every_pixel = torch.arange(SIZE * SIZE)
+    features = model.point_features(inputs, ['/data/a.png', '/data/b.png'],
+                                    [every_pixel, every_pixel])
+    for result, feats in zip(results, features):
+        expected = model.point_logits(feats).t().reshape(-1, SIZE, SIZE)
+        assert (result.seg_logits.data - expected).abs().max() < 1e-4
+
+    metric = IoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=[f'c{i}' for i in range(NUM_CLASSES)])
+    metric.process({}, [r.to_dict() for r in results])
+    scores = metric.compute_metrics(metric.results)
+    assert 0.0 <= scores['mIoU'] <= 100.0
+
+
+def test_dense_modes_need_image_ids(model):
+    with pytest.raises(ValueError, match='needs data_samples'):
+        model(images(1), None, mode='tensor')
+    no_id = SegDataSample(metainfo=dict(ori_shape=(SIZE, SIZE)))
+    with pytest.raises(KeyError, match="'image_id' \\(or 'img_path'\\)"):
+        model(images(1), [no_id], mode='tensor')
