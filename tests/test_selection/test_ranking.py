@@ -10,7 +10,7 @@ from mmseg_al.selection.scores import (balanced_entropy, entropy,
                                        entropy_augmented_mi,
                                        least_confidence, margin,
                                        mutual_information)
-from .tensor_context import random_context
+from .tensor_context import TensorContext, random_context
 
 NUM_DRAWS = 3
 
@@ -255,3 +255,25 @@ def test_empty_pool_gives_an_empty_selection():
 def test_bad_configs_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ScoreRanking(**kwargs)
+
+
+def test_power_first_pick_frequency_follows_score_power():
+    # identical images with their own noise: each image's first pixel in
+    # the ranking is one independent power-sampling draw
+    beta, trials = 2.0, 1200
+    image = random_context(num_images=1, side=2)
+    context = TensorContext(image.clean_features.expand(trials, 4, -1),
+                            image.num_classes, head=image.head)
+    scores = reference_scores(context, 'entropy', 0,
+                              context.candidate_pixels(0)).double()
+    expected = scores**beta / (scores**beta).sum()
+    selection = ScoreRanking('entropy', power=True, beta=beta).rank(
+        context, all_candidates(context), 4 * trials)
+    first_rank = torch.full((trials, ), 4 * trials)
+    first_pixel = torch.zeros(trials, dtype=torch.long)
+    for position, (index, pixel) in enumerate(
+            zip(selection.image_index.tolist(), selection.pixels.tolist())):
+        if position < first_rank[index]:
+            first_rank[index], first_pixel[index] = position, pixel
+    frequency = torch.bincount(first_pixel, minlength=4).double() / trials
+    assert torch.allclose(frequency, expected, atol=0.045)  # ~3 sigma

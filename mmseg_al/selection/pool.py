@@ -1,0 +1,168 @@
+"""Stage 1: a representative candidate pool, local per image then global.
+
+Uncertainty alone, at a budget of 0.1 pixel per image, keeps choosing
+near-duplicates. Stage 1 first spreads picks over every image (local
+herding over a random subset of its unlabelled pixels), then keeps the
+picks that best cover the whole pool (global herding), both conditioned
+on the pixels already labelled so they fill the gaps left by earlier
+rounds.
+"""
+import warnings
+from typing import Dict, Iterator, List, Optional
+
+import torch
+from torch import Tensor
+
+from mmseg_al.registry import SELECTORS
+from mmseg_al.utils import track
+from .builder import build_selector
+from .context import Selection, SelectionContext
+from .requests import (ImagePixels, chunk_requests, empty_selection,
+                       sample_candidates)
+
+
+@SELECTORS.register_module()
+class LocalGlobalPool:
+    """Local-then-global herding over the clean features of a context.
+
+    Local step, per image: a seeded random subset of at most
+    ``candidates_per_image`` unlabelled candidates (key
+    ``('candidates', image_id)``); the picker selects ``local_budget`` of
+    them (all if fewer), with the image's labelled pixels as initial
+    coverage. Global step: the picker selects from the union of the local
+    picks, with all labelled pixels as initial coverage, keeping
+    ``round(keep_ratio * |union|)`` pixels or the size the caller asks for.
+
+    Args:
+        picker (dict): config (in ``SELECTORS``) of a feature picker with
+            ``select(points, budget, labelled, generator)``, e.g.
+            ``dict(type='MaxHerding')`` or ``dict(type='CoreSet')``.
+        candidates_per_image (int, optional): candidates drawn per image
+            for the local step (None = all unlabelled pixels).
+        local_budget (int): local picks per image (``K``).
+        keep_ratio (float): fraction of the union kept by the global step.
+        pixels_per_request (int): features are requested for chunks of
+            whole images holding about this many pixels, which bounds
+            memory to ``pixels_per_request x D`` floats per request.
+    """
+
+    def __init__(self,
+                 picker: dict = dict(type='MaxHerding'),
+                 candidates_per_image: Optional[int] = 10000,
+                 local_budget: int = 50,
+                 keep_ratio: float = 0.5,
+                 pixels_per_request: int = 32768) -> None:
+        if candidates_per_image is not None and candidates_per_image < 1:
+            raise ValueError('candidates_per_image must be >= 1 or None, '
+                             f'got {candidates_per_image}')
+        if local_budget < 1:
+            raise ValueError(f'local_budget must be >= 1, got {local_budget}')
+        if not 0 < keep_ratio <= 1:
+            raise ValueError(
+                f'keep_ratio must be in (0, 1], got {keep_ratio}')
+        self.picker = build_selector(picker)
+        self.candidates_per_image = candidates_per_image
+        self.local_budget = local_budget
+        self.keep_ratio = keep_ratio
+        self.pixels_per_request = pixels_per_request
+
+    def build(self,
+              context: SelectionContext,
+              size: Optional[int] = None,
+              min_size: int = 0) -> Selection:
+        """Run both steps and return the pool in global pick order.
+
+        Args:
+            context: the selection context (only features are used, so this
+                works in round 0).
+            size: exact pool size wanted (e.g. the budget, for the cold
+                start); if the union of local picks is smaller, all of it
+                is returned with a warning. None = ``keep_ratio`` of it.
+            min_size: lower bound of the ``keep_ratio`` size, so that a
+                later ranking has at least a budget to choose from.
+
+        Returns:
+            The pool; ``scores`` are the herding gains of the global step
+            (NaN when the whole union is kept without herding).
+        """
+        union = self._local_picks(context)
+        if union is None:
+            warnings.warn('Stage 1 found no unlabelled candidate pixel in '
+                          f'any of the {context.num_images} images; the '
+                          'pool is empty.')
+            return empty_selection()
+        num_union = union['pixels'].numel()
+        if size is None:
+            size = max(round(self.keep_ratio * num_union), min_size)
+        elif size > num_union:
+            warnings.warn(
+                f'Stage 1 was asked for {size} pixels but the local picks '
+                f'hold only {num_union}; taking all of them.')
+        if size >= num_union:
+            return Selection(union['image_index'], union['pixels'],
+                             torch.full((num_union, ), float('nan')))
+        labelled = union['labelled_features']
+        result = self.picker.select(
+            union['features'],
+            size,
+            labelled=labelled if labelled.shape[0] else None,
+            generator=context.generator('global'))
+        return Selection(union['image_index'][result.indices],
+                         union['pixels'][result.indices],
+                         result.gains.detach().cpu().float())
+
+    def _local_picks(self, context: SelectionContext
+                     ) -> Optional[Dict[str, Tensor]]:
+        """Local picks of every image with their features, and the features
+        of all labelled pixels, gathered in image-chunked requests (None if
+        no image has a candidate)."""
+        image_indices: List[Tensor] = []
+        pixels: List[Tensor] = []
+        features: List[Tensor] = []
+        labelled_features: List[Tensor] = []
+        num_candidates: Dict[int, int] = {}
+
+        def requests() -> Iterator[ImagePixels]:
+            for image in track(range(context.num_images),
+                               desc='Stage 1: local picks',
+                               total=context.num_images):
+                candidates = sample_candidates(context, image,
+                                               self.candidates_per_image)
+                num_candidates[image] = candidates.numel()
+                yield image, torch.cat(
+                    [candidates, context.labelled_pixels(image)])
+
+        for request in chunk_requests(requests(), self.pixels_per_request):
+            for image, image_features in context.features(request).items():
+                split = num_candidates.pop(image)
+                candidate_features = image_features[:split]
+                labelled_features.append(image_features[split:])
+                if split == 0:
+                    continue
+                picks = self._pick_local(context, image, candidate_features,
+                                         image_features[split:])
+                image_indices.append(torch.full((picks.numel(), ), image))
+                pixels.append(request[image][:split][picks])
+                features.append(candidate_features[picks])
+        if not features:
+            return None
+        return dict(
+            image_index=torch.cat(image_indices),
+            pixels=torch.cat(pixels),
+            features=torch.cat(features),
+            labelled_features=torch.cat(labelled_features))
+
+    def _pick_local(self, context: SelectionContext, image: int,
+                    candidate_features: Tensor,
+                    labelled_features: Tensor) -> Tensor:
+        """Indices of the ``local_budget`` picks among one image's
+        candidates (all of them if there are not more)."""
+        num_candidates = candidate_features.shape[0]
+        if num_candidates <= self.local_budget:
+            return torch.arange(num_candidates)
+        result = self.picker.select(
+            candidate_features,
+            self.local_budget,
+            labelled=labelled_features if labelled_features.shape[0] else None,
+            generator=context.generator('local', context.image_ids[image]))
+        return result.indices.cpu()

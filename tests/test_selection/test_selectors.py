@@ -1,0 +1,216 @@
+"""The selectors' contract on a tensor context, and their composition."""
+import pytest
+import torch
+
+from mmseg_al.registry import SELECTORS
+from mmseg_al.selection.pool import LocalGlobalPool
+from mmseg_al.selection.selectors import ScheduledSelector
+from .tensor_context import random_context
+
+STAGE1 = dict(
+    type='LocalGlobalPool',
+    picker=dict(type='MaxHerding'),
+    candidates_per_image=20,
+    local_budget=4,
+    keep_ratio=0.5)
+STAGE2 = dict(type='ScoreRanking', score='edald', num_draws=3)
+SELECTOR_CONFIGS = dict(
+    two_stage=dict(type='TwoStageSelector', stage1=STAGE1, stage2=STAGE2),
+    two_stage_coreset_power=dict(
+        type='TwoStageSelector',
+        stage1=dict(STAGE1, picker=dict(type='CoreSet')),
+        stage2=dict(type='ScoreRanking', score='dald', num_draws=3,
+                    power=True, class_balance=True)),
+    one_stage=dict(type='OneStageSelector', stage2=STAGE2),
+    one_stage_subset=dict(
+        type='OneStageSelector',
+        stage2=dict(type='ScoreRanking', score='margin'),
+        candidates_per_image=10),
+    herding=dict(type='HerdingSelector', stage1=STAGE1),
+    scheduled=dict(
+        type='ScheduledSelector',
+        schedule=[
+            dict(until_round=0, selector=dict(type='HerdingSelector',
+                                              stage1=STAGE1)),
+            dict(selector=dict(type='OneStageSelector', stage2=STAGE2)),
+        ]),
+)
+
+
+def context_for(seed=0, **kwargs):
+    kwargs.setdefault('num_images', 3)
+    kwargs.setdefault('side', 6)
+    kwargs.setdefault('labelled_fraction', 0.2)
+    context = random_context(seed=seed, **kwargs)
+    context.usable[:, :3] = False  # pixels no annotator can label
+    return context
+
+
+def pairs(selection):
+    return list(
+        zip(selection.image_index.tolist(), selection.pixels.tolist()))
+
+
+@pytest.mark.parametrize('name', list(SELECTOR_CONFIGS))
+def test_contract(name):
+    selector = SELECTORS.build(SELECTOR_CONFIGS[name])
+    context = context_for()
+    selection = selector.select(context, 7)
+    picked = pairs(selection)
+    assert len(picked) == len(selection.scores) == 7
+    assert len(set(picked)) == 7
+    for image, pixel in picked:
+        assert context.usable[image, pixel]
+        assert not context.labelled[image, pixel]
+    assert selection.image_index.dtype == selection.pixels.dtype == \
+        torch.int64
+    again = SELECTORS.build(SELECTOR_CONFIGS[name]).select(context_for(), 7)
+    assert pairs(again) == picked
+    assert torch.equal(again.scores.nan_to_num(-1),
+                       selection.scores.nan_to_num(-1))
+
+
+@pytest.mark.parametrize('name', ['two_stage', 'two_stage_coreset_power',
+                                  'one_stage_subset', 'herding'])
+def test_seed_changes_picks(name):
+    selector = SELECTORS.build(SELECTOR_CONFIGS[name])
+    picks = [pairs(selector.select(context_for(seed), 7)) for seed in (0, 1)]
+    assert picks[0] != picks[1]
+
+
+def test_two_stage_only_ranks_pool_pixels():
+    context = context_for()
+    pool = SELECTORS.build(STAGE1).build(context, min_size=7)
+    pool_pairs = set(pairs(pool))
+    assert len(pool_pairs) < sum(context.candidate_pixels(i).numel()
+                                 for i in range(context.num_images))
+    context = context_for()
+    selector = SELECTORS.build(SELECTOR_CONFIGS['two_stage'])
+    selection = selector.select(context, 7)
+    assert set(pairs(selection)) <= pool_pairs
+    scored = {(image, pixel)
+              for request in context.log_prob_requests
+              for image, pixels in request.items()
+              for pixel in pixels.tolist()}
+    assert scored == pool_pairs
+
+
+def test_two_stage_keeps_at_least_a_budget_in_the_pool():
+    context = context_for()
+    # keep_ratio would keep round(0.1 * 20) = 2 pixels
+    selector = SELECTORS.build(
+        dict(SELECTOR_CONFIGS['two_stage'],
+             stage1=dict(STAGE1, keep_ratio=0.1)))
+    assert len(selector.select(context, 7)) == 7
+
+
+def test_two_stage_without_model_fails_before_stage1():
+    context = context_for(with_model=False)
+    selector = SELECTORS.build(SELECTOR_CONFIGS['two_stage'])
+    with pytest.raises(RuntimeError, match='cold-start selector'):
+        selector.select(context, 3)
+    assert context.feature_requests == []
+
+
+def test_herding_selector_is_stage1_to_the_budget():
+    context = context_for(with_model=False)
+    selection = SELECTORS.build(SELECTOR_CONFIGS['herding']).select(
+        context, 6)
+    expected = LocalGlobalPool(**{k: v for k, v in STAGE1.items()
+                                  if k != 'type'}).build(context_for(),
+                                                         size=6)
+    assert pairs(selection) == pairs(expected)
+    assert torch.equal(selection.scores, expected.scores)
+
+
+def test_one_stage_ranks_every_candidate():
+    context = context_for()
+    SELECTORS.build(SELECTOR_CONFIGS['one_stage']).select(context, 4)
+    scored = {(image, pixel)
+              for request in context.log_prob_requests[:1]
+              for image, pixels in request.items()
+              for pixel in pixels.tolist()}
+    candidates = {(image, pixel) for image in range(context.num_images)
+                  for pixel in context.candidate_pixels(image).tolist()}
+    assert scored == candidates
+
+
+def test_one_stage_subset_ranks_seeded_subsets():
+    context = context_for()
+    SELECTORS.build(SELECTOR_CONFIGS['one_stage_subset']).select(context, 4)
+    request = context.log_prob_requests[0]
+    for image, pixels in request.items():
+        candidates = context.candidate_pixels(image)
+        generator = context.generator('candidates', context.image_ids[image])
+        keep = torch.randperm(candidates.numel(), generator=generator)[:10]
+        assert torch.equal(pixels, candidates[keep.sort().values])
+
+
+def test_budget_above_the_pool_takes_all_with_a_warning():
+    context = context_for(num_images=2, side=3, labelled_fraction=0.0)
+    selector = SELECTORS.build(SELECTOR_CONFIGS['one_stage'])
+    with pytest.warns(UserWarning, match='taking all'):
+        selection = selector.select(context, 50)
+    assert len(set(pairs(selection))) == len(selection) == 2 * (9 - 3)
+
+
+def test_random_one_stage_works_without_model():
+    context = context_for(with_model=False)
+    selector = SELECTORS.build(
+        dict(type='OneStageSelector',
+             stage2=dict(type='ScoreRanking', score='random')))
+    assert len(selector.select(context, 5)) == 5
+
+
+@pytest.mark.parametrize('budget', [0, -3, 2.5])
+def test_bad_budget_is_rejected(budget):
+    selector = SELECTORS.build(SELECTOR_CONFIGS['one_stage'])
+    with pytest.raises(ValueError, match='budget must be a positive integer'):
+        selector.select(context_for(), budget)
+
+
+def test_scheduled_selector_switches_by_round():
+    selector = ScheduledSelector(schedule=[
+        dict(until_round=0, selector=dict(type='HerdingSelector')),
+        dict(until_round=10, selector=dict(type='TwoStageSelector')),
+        dict(selector=dict(type='OneStageSelector')),
+    ])
+    names = [type(selector.selector_for(r)).__name__ for r in (0, 1, 10, 11)]
+    assert names == ['HerdingSelector', 'TwoStageSelector',
+                     'TwoStageSelector', 'OneStageSelector']
+
+
+def test_scheduled_selector_delegates_to_the_round_selector():
+    scheduled = SELECTORS.build(SELECTOR_CONFIGS['scheduled'])
+    for round_idx, name in ((0, 'herding'), (1, 'one_stage')):
+        expected = SELECTORS.build(SELECTOR_CONFIGS[name]).select(
+            context_for(round_idx=round_idx), 5)
+        got = scheduled.select(context_for(round_idx=round_idx), 5)
+        assert pairs(got) == pairs(expected)
+
+
+@pytest.mark.parametrize('schedule, message', [
+    ([], 'non-empty schedule'),
+    ([dict(until_round=3)], 'has no "selector"'),
+    ([dict(until_round=3, selector=dict(type='HerdingSelector'))],
+     'last schedule entry must have no "until_round"'),
+    ([dict(selector=dict(type='HerdingSelector')),
+      dict(selector=dict(type='HerdingSelector'))],
+     'entry 0 needs an "until_round"'),
+    ([dict(until_round=5, selector=dict(type='HerdingSelector')),
+      dict(until_round=5, selector=dict(type='HerdingSelector')),
+      dict(selector=dict(type='HerdingSelector'))],
+     'entry 1 needs an "until_round" greater than 5'),
+])
+def test_bad_schedules_are_rejected(schedule, message):
+    with pytest.raises(ValueError, match=message):
+        ScheduledSelector(schedule)
+
+
+def test_selectors_build_inside_an_mmseg_scope():
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        selector = SELECTORS.build(
+            dict(type='mmseg_al.TwoStageSelector', stage1=STAGE1,
+                 stage2=STAGE2))
+    assert type(selector.stage1).__name__ == 'LocalGlobalPool'
