@@ -1,0 +1,220 @@
+"""DecodeHeadPointModel: the point API over a DeepLabV3-style mmseg model."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import ConfigDict
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import register_all_modules
+
+import mmseg_al  # noqa: F401  (registers the model)
+
+register_all_modules()
+
+SIZE = 64
+NUM_CLASSES = 5
+
+
+def tiny_deeplabv3_cfg(dropout_ratio=0.1):
+    """ResNet-18 (narrow, dilated to stride 8) + ASPPHead, no pretraining."""
+    return dict(
+        type='DecodeHeadPointModel',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor', mean=[127.5] * 3, std=[127.5] * 3,
+            bgr_to_rgb=True, pad_val=0, seg_pad_val=255),
+        backbone=dict(
+            type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
+            num_stages=4, out_indices=(0, 1, 2, 3), dilations=(1, 1, 2, 4),
+            strides=(1, 2, 1, 1), norm_cfg=dict(type='BN'),
+            contract_dilation=True),
+        decode_head=dict(
+            type='ASPPHead', in_channels=64, in_index=3, channels=16,
+            dilations=(1, 2, 3, 4), dropout_ratio=dropout_ratio,
+            num_classes=NUM_CLASSES, norm_cfg=dict(type='BN'),
+            align_corners=False),
+        test_cfg=dict(mode='whole'))
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    net = MODELS.build(ConfigDict(tiny_deeplabv3_cfg()))
+    net.init_weights()
+    # Non-trivial BN statistics, so eval-mode features are not degenerate.
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    net.eval()
+    return net
+
+
+@pytest.fixture(scope='module')
+def inputs():
+    return torch.rand(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(
+        1)) * 2 - 1
+
+
+def some_pixels(seed, n=40):
+    gen = torch.Generator().manual_seed(seed)
+    pixels = torch.randperm(SIZE * SIZE, generator=gen)[:n]
+    # Corners and edges exercise the border handling of the sampling.
+    return torch.cat([pixels, torch.tensor([0, SIZE - 1, SIZE * SIZE - 1])])
+
+
+def dense_reference(model, inputs):
+    """Penultimate maps upsampled to the image, as mmseg's resize does."""
+    with torch.no_grad():
+        maps = model.decode_head._forward_feature(model.extract_feat(inputs))
+    return F.interpolate(maps, (SIZE, SIZE), mode='bilinear',
+                         align_corners=False)
+
+
+def test_point_features_equal_upsampled_penultimate_maps(model, inputs):
+    points = [some_pixels(0), some_pixels(1, n=7)]
+    feats = model.point_features(inputs, ['a.png', 'b.png'], points)
+    dense = dense_reference(model, inputs).flatten(2)
+    assert dense.shape[1] == model.feature_dim == 16
+    for i, (pix, got) in enumerate(zip(points, feats)):
+        assert got.shape == (len(pix), 16)
+        torch.testing.assert_close(got, dense[i][:, pix].t(), atol=1e-5,
+                                   rtol=0)
+
+
+def test_draws_are_ignored(model, inputs):
+    points = [some_pixels(2), some_pixels(3)]
+    clean = model.point_features(inputs, ['a', 'b'], points)
+    drawn = model.point_features(inputs, ['a', 'b'], points, draw=3,
+                                 round_idx=4)
+    for a, b in zip(clean, drawn):
+        assert torch.equal(a, b)
+
+
+def test_point_logits_equal_conv_seg_and_dense_predict(model, inputs):
+    points = [some_pixels(4), some_pixels(5)]
+    feats = model.point_features(inputs, ['a', 'b'], points)
+    dense_logits = model.decode_head.conv_seg(dense_reference(model, inputs))
+    samples = [
+        SegDataSample(metainfo=dict(img_shape=(SIZE, SIZE),
+                                    ori_shape=(SIZE, SIZE)))
+        for _ in range(2)
+    ]
+    predicted = model.predict(inputs, samples)
+    for i, (pix, feat) in enumerate(zip(points, feats)):
+        logits = model.point_logits(feat)
+        assert logits.shape == (len(pix), NUM_CLASSES)
+        expected = dense_logits[i].flatten(1)[:, pix].t()
+        torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+        # mmseg upsamples logits instead of features: equal by linearity.
+        mmseg_logits = predicted[i].seg_logits.data.flatten(1)[:, pix].t()
+        torch.testing.assert_close(logits, mmseg_logits, atol=1e-5, rtol=0)
+
+
+def test_mc_dropout_masks_channels_reproducibly(model):
+    feats = torch.randn(30, model.feature_dim,
+                        generator=torch.Generator().manual_seed(6))
+
+    def mc(seed):
+        return model.point_logits(feats, mc_dropout=True,
+                                  generator=torch.Generator().manual_seed(
+                                      seed))
+
+    assert torch.equal(mc(1), mc(1))
+    assert not torch.allclose(mc(1), mc(2))
+    # Reference: the same mask drawn by hand, inverted-dropout scaling.
+    keep = 1 - model.dropout_ratio
+    mask = torch.rand(feats.shape,
+                      generator=torch.Generator().manual_seed(1)) < keep
+    conv = model.decode_head.conv_seg
+    expected = (feats * mask / keep) @ conv.weight.flatten(1).t() + conv.bias
+    torch.testing.assert_close(mc(1), expected, atol=1e-6, rtol=0)
+    # Without mc_dropout the head is deterministic whatever the mode.
+    model.train()
+    try:
+        assert torch.equal(model.point_logits(feats),
+                           model.point_logits(feats))
+    finally:
+        model.eval()
+
+
+def test_only_conv_seg_trains_and_feature_layers_stay_in_eval(inputs):
+    net = MODELS.build(ConfigDict(tiny_deeplabv3_cfg()))
+    net.init_weights()
+    trainable = sorted(n for n, p in net.named_parameters() if p.requires_grad)
+    assert trainable == ['decode_head.conv_seg.bias',
+                         'decode_head.conv_seg.weight']
+    net.train()
+    assert not net.backbone.training
+    assert not net.decode_head.bottleneck.training
+    assert not any(m.training for m in net.decode_head.aspp_modules.modules())
+    stats = net.backbone.stem[1].running_mean.clone()
+    net.point_features(inputs, ['a', 'b'], [some_pixels(7), some_pixels(8)])
+    assert torch.equal(stats, net.backbone.stem[1].running_mean)
+
+
+def test_loss_uses_only_labelled_pixels(model, inputs):
+    labels = torch.full((2, 1, SIZE, SIZE), 255, dtype=torch.long)
+    labelled = [torch.tensor([3, 200, 4000]), torch.tensor([17])]
+    classes = [torch.tensor([0, 4, 2]), torch.tensor([1])]
+    for i, (pix, cls) in enumerate(zip(labelled, classes)):
+        labels[i, 0].view(-1)[pix] = cls
+    samples = [
+        SegDataSample(gt_sem_seg=PixelData(data=labels[i]),
+                      metainfo=dict(image_id=f'{i}.png'))
+        for i in range(2)
+    ]
+    losses = model.loss(inputs, samples)
+    feats = model.point_features(inputs, ['0.png', '1.png'], labelled)
+    logits = model.point_logits(torch.cat(feats))
+    expected = F.cross_entropy(logits, torch.cat(classes))
+    torch.testing.assert_close(losses['loss_ce'], expected)
+    model.zero_grad()
+    losses['loss_ce'].backward()
+    grads = [n for n, p in model.named_parameters() if p.grad is not None]
+    assert sorted(grads) == ['decode_head.conv_seg.bias',
+                             'decode_head.conv_seg.weight']
+    model.zero_grad()
+
+
+def test_loss_without_labels_is_zero(model, inputs):
+    samples = [
+        SegDataSample(gt_sem_seg=PixelData(
+            data=torch.full((1, SIZE, SIZE), 255, dtype=torch.long)))
+        for _ in range(2)
+    ]
+    assert float(model.loss(inputs, samples)['loss_ce']) == 0.0
+
+
+def test_reset_head_reinitialises_conv_seg_reproducibly():
+    net = MODELS.build(ConfigDict(tiny_deeplabv3_cfg()))
+    conv = net.decode_head.conv_seg
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        conv.bias.fill_(1.0)
+    backbone_before = net.backbone.stem[0].weight.clone()
+    torch.manual_seed(3)
+    net.reset_head()
+    first = conv.weight.clone()
+    assert torch.count_nonzero(conv.bias) == 0
+    assert 0.005 < float(first.std()) < 0.015
+    torch.manual_seed(3)
+    net.reset_head()
+    assert torch.equal(first, conv.weight)
+    assert torch.equal(backbone_before, net.backbone.stem[0].weight)
+
+
+def test_properties_and_config_errors():
+    net = MODELS.build(ConfigDict(tiny_deeplabv3_cfg(dropout_ratio=0.3)))
+    assert (net.num_classes, net.feature_dim, net.dropout_ratio) == (
+        NUM_CLASSES, 16, 0.3)
+    cfg = tiny_deeplabv3_cfg()
+    cfg['decode_head']['align_corners'] = True
+    with pytest.raises(ValueError, match='align_corners=False'):
+        MODELS.build(ConfigDict(cfg))
+    cfg = tiny_deeplabv3_cfg()
+    cfg['auxiliary_head'] = dict(
+        type='FCNHead', in_channels=32, in_index=2, channels=8,
+        num_classes=NUM_CLASSES)
+    with pytest.raises(ValueError, match='remove auxiliary_head'):
+        MODELS.build(ConfigDict(cfg))
