@@ -8,6 +8,7 @@ on the pixels already labelled so they fill the gaps left by earlier
 rounds.
 """
 import warnings
+from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional
 
 import torch
@@ -19,6 +20,23 @@ from .builder import build_selector
 from .context import Selection, SelectionContext
 from .requests import (ImagePixels, chunk_requests, empty_selection,
                        sample_candidates)
+
+
+@dataclass
+class _LocalPicks:
+    """The union of the local picks, and every labelled pixel's feature.
+
+    Attributes:
+        image_index (Tensor): ``[n]`` image of each local pick.
+        pixels (Tensor): ``[n]`` flat pixel of each local pick.
+        features (Tensor): ``[n, D]`` clean features of the local picks.
+        labelled_features (Tensor): ``[m, D]`` clean features of all
+            labelled pixels of the pool.
+    """
+    image_index: Tensor
+    pixels: Tensor
+    features: Tensor
+    labelled_features: Tensor
 
 
 @SELECTORS.register_module()
@@ -91,7 +109,7 @@ class LocalGlobalPool:
                           f'any of the {context.num_images} images; the '
                           'pool is empty.')
             return empty_selection()
-        num_union = union['pixels'].numel()
+        num_union = union.pixels.numel()
         if size is None:
             size = max(round(self.keep_ratio * num_union), min_size)
         elif size > num_union:
@@ -99,20 +117,20 @@ class LocalGlobalPool:
                 f'Stage 1 was asked for {size} pixels but the local picks '
                 f'hold only {num_union}; taking all of them.')
         if size >= num_union:
-            return Selection(union['image_index'], union['pixels'],
+            return Selection(union.image_index, union.pixels,
                              torch.full((num_union, ), float('nan')))
-        labelled = union['labelled_features']
+        labelled = union.labelled_features
         result = self.picker.select(
-            union['features'],
+            union.features,
             size,
             labelled=labelled if labelled.shape[0] else None,
             generator=context.generator('global'))
-        return Selection(union['image_index'][result.indices],
-                         union['pixels'][result.indices],
+        return Selection(union.image_index[result.indices],
+                         union.pixels[result.indices],
                          result.gains.detach().cpu().float())
 
-    def _local_picks(self, context: SelectionContext
-                     ) -> Optional[Dict[str, Tensor]]:
+    def _local_picks(self,
+                     context: SelectionContext) -> Optional[_LocalPicks]:
         """Local picks of every image with their features, and the features
         of all labelled pixels, gathered in image-chunked requests (None if
         no image has a candidate)."""
@@ -146,11 +164,9 @@ class LocalGlobalPool:
                 features.append(candidate_features[picks])
         if not features:
             return None
-        return dict(
-            image_index=torch.cat(image_indices),
-            pixels=torch.cat(pixels),
-            features=torch.cat(features),
-            labelled_features=torch.cat(labelled_features))
+        return _LocalPicks(
+            torch.cat(image_indices), torch.cat(pixels), torch.cat(features),
+            torch.cat(labelled_features))
 
     def _pick_local(self, context: SelectionContext, image: int,
                     candidate_features: Tensor,
