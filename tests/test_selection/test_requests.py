@@ -1,0 +1,42 @@
+"""Pixel requests: seeded candidate subsets, chunking, grouping."""
+import torch
+
+from mmseg_al.selection.requests import (chunk_requests, group_by_image,
+                                         sample_candidates)
+from .tensor_context import random_context
+
+
+def test_sample_candidates_keeps_all_when_under_the_limit():
+    context = random_context(num_images=2, side=3, labelled_fraction=0.3)
+    assert torch.equal(sample_candidates(context, 1, None),
+                       context.candidate_pixels(1))
+    assert torch.equal(sample_candidates(context, 1, 100),
+                       context.candidate_pixels(1))
+
+
+def test_sample_candidates_is_a_sorted_seeded_subset_keyed_by_image_id():
+    context = random_context(num_images=2, side=6)
+    subset = sample_candidates(context, 0, 7)
+    assert subset.numel() == 7 == subset.unique().numel()
+    assert torch.equal(subset, subset.sort().values)
+    assert set(subset.tolist()) <= set(context.candidate_pixels(0).tolist())
+    renamed = random_context(num_images=2, side=6)
+    renamed.image_ids = ['img1', 'img0']  # same id, other position
+    assert torch.equal(sample_candidates(renamed, 1, 7), subset)
+    assert not torch.equal(sample_candidates(context, 1, 7), subset)
+
+
+def test_chunk_requests_closes_at_the_pixel_count_and_skips_empty_images():
+    items = [(0, torch.arange(3)), (1, torch.arange(0)), (2, torch.arange(4)),
+             (3, torch.arange(9)), (4, torch.arange(1))]
+    chunks = list(chunk_requests(iter(items), max_pixels=6))
+    assert [list(chunk) for chunk in chunks] == [[0, 2], [3], [4]]
+    assert torch.equal(chunks[1][3], torch.arange(9))
+
+
+def test_group_by_image_sorts_images_and_pixels():
+    image_index = torch.tensor([2, 0, 2, 0, 5])
+    pixels = torch.tensor([9, 4, 1, 3, 0])
+    groups = group_by_image(image_index, pixels)
+    assert list(groups) == [0, 2, 5]
+    assert [groups[i].tolist() for i in groups] == [[3, 4], [1, 9], [0]]
