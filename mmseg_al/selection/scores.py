@@ -10,17 +10,10 @@ Shapes: ``log_probs`` is ``[n, C]`` for one prediction per pixel;
 (noise draws for DALD, MC-dropout passes for BALD).
 """
 import math
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 from torch import Tensor
-
-
-def _probs_and_finite_logs(log_probs: Tensor) -> Tuple[Tensor, Tensor]:
-    """``(p, log p)`` with ``log 0`` replaced by the smallest finite float,
-    so that ``p * log p`` is exactly ``0`` where ``p == 0``."""
-    finite = log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
-    return log_probs.exp(), finite
 
 
 def entropy(log_probs: Tensor) -> Tensor:
@@ -32,8 +25,9 @@ def entropy(log_probs: Tensor) -> Tensor:
     Returns:
         ``[...]`` entropies in nats, ``0 <= H <= log C``.
     """
-    probs, logs = _probs_and_finite_logs(log_probs)
-    return -(probs * logs).sum(-1)
+    # log 0 -> the smallest finite float, so that 0 log 0 is exactly 0
+    finite_logs = log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
+    return -(log_probs.exp() * finite_logs).sum(-1)
 
 
 def margin(log_probs: Tensor) -> Tensor:
