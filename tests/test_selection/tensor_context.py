@@ -105,6 +105,8 @@ class TensorContext(SelectionContext):
                   mc_dropout: bool = False) -> Dict[int, Tensor]:
         if self.head is None:
             raise RuntimeError('TensorContext has no model (head=None)')
+        if mc_dropout and draw is None:
+            raise ValueError('mc_dropout=True needs a draw index')
         self.log_prob_requests.append(dict(request))
         result = {}
         for image, pixels in request.items():
