@@ -19,7 +19,6 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import torch
 from mmengine.dist import barrier, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
@@ -350,9 +349,10 @@ class ActiveLearningLoop(BaseLoop):
                        scores: np.ndarray) -> None:
         """Record the selection before anyone labels it."""
         pending.save(image_ids, pixels, scores)
-        write_queries(pending.query_file, list(zip(image_ids, pixels.tolist())),
-                      store.image_shapes, self._image_paths(), pending.round_idx,
-                      scores=scores.tolist())
+        write_queries(pending.query_file,
+                      list(zip(image_ids, pixels.tolist())),
+                      store.image_shapes, self._image_paths(),
+                      pending.round_idx, scores=scores.tolist())
         if self.overlays > 0:
             overlay_dir = write_query_overlays(
                 self.pool, image_ids, pixels, pending.overlay_dir,

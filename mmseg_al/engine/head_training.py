@@ -61,7 +61,8 @@ def batch_indices(num: int, batch_size: int,
     order = torch.randperm(num, generator=generator)
     batches = list(order.split(batch_size))
     if len(batches) > 1 and batches[-1].numel() == 1:
-        batches[-2] = torch.cat([batches[-2], batches.pop()])
+        last = batches.pop()
+        batches[-1] = torch.cat([batches[-1], last])
     return batches
 
 
@@ -97,7 +98,8 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, 'head', round_idx))
         model.reset_head()
-    optim_wrapper = build_optim_wrapper(model, copy.deepcopy(optim_wrapper_cfg))
+    optim_wrapper = build_optim_wrapper(model,
+                                        copy.deepcopy(optim_wrapper_cfg))
     schedulers = [
         PARAM_SCHEDULERS.build(
             cfg, default_args=dict(optimizer=optim_wrapper))
@@ -106,6 +108,10 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
     device = next(model.parameters()).device
     features, labels = features.to(device), labels.to(device)
     usable = labels != ignore_index
+    if not bool(usable.any()):  # nothing but annotator-void pixels yet
+        model.eval()
+        return optim_wrapper, schedulers, HeadTrainingResult(
+            epochs=0, iterations=0, loss=math.nan, accuracy=math.nan)
     model.train()
     best_loss, stale, iterations = math.inf, 0, 0
     loss_value, accuracy = math.nan, math.nan

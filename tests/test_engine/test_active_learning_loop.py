@@ -2,6 +2,7 @@
 import json
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 
@@ -17,8 +18,9 @@ def read_json(path):
 
 
 def labelled_state(work_dir, round_idx):
-    """``{image id: (pixels, classes, rounds)}`` saved for a round."""
-    data = np.load(osp.join(work_dir, 'al_state', f'round_{round_idx:02d}.npz'))
+    """The arrays of ``al_state/round_XX.npz`` as lists."""
+    name = f'round_{round_idx:02d}.npz'
+    data = np.load(osp.join(work_dir, 'al_state', name))
     return {key: data[key].tolist() for key in data.files}
 
 
@@ -100,3 +102,48 @@ def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
     assert labelled_state(resumed, 0) == labelled_state(full, 0)
     assert without_timing(read_json(osp.join(resumed, 'metrics.json'))) == \
         without_timing(metrics)
+
+
+def answer_from_ground_truth(query_file, ann_dir):
+    """Fill in a query file as a perfect annotator would."""
+    rows = read_json(query_file)
+    for row in rows:
+        label = cv2.imread(osp.join(ann_dir, row['image']),
+                           cv2.IMREAD_UNCHANGED)
+        row['class'] = int(label[row['y'], row['x']])
+    with open(query_file, 'w', encoding='utf-8') as file:
+        json.dump(rows, file)
+
+
+def test_file_oracle_round_trip(tmp_path, tiny_unet_cfg, capsys):
+    cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
+                           tiny_unet_cfg,
+                           extra="train_cfg.update(oracle=dict("
+                           "type='FileOracle'))\n")
+    work = str(tmp_path / 'work')
+    ann_dir = str(tmp_path / 'data' / 'ann_dir' / 'train')
+    assert al_train_main([cfg, '--work-dir', work]) == 3
+    query_file = osp.join(work, 'queries', 'round_00.json')
+    assert query_file in capsys.readouterr().err
+    assert LabelStore.latest_round(work) is None
+    answer_from_ground_truth(query_file, ann_dir)
+
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
+    assert osp.join(work, 'queries', 'round_01.json') in \
+        capsys.readouterr().err
+    assert LabelStore.latest_round(work) == 0
+    assert len(read_json(osp.join(work, 'metrics.json'))['rounds']) == 1
+    answer_from_ground_truth(osp.join(work, 'queries', 'round_01.json'),
+                             ann_dir)
+
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
+    metrics = read_json(osp.join(work, 'metrics.json'))
+    assert [e['labelled_pixels'] for e in metrics['rounds']] == [5, 10]
+    # the pending selections were labelled, not selected again
+    assert all('select' not in e['seconds'] for e in metrics['rounds'])
+    state = labelled_state(work, 1)
+    answers = read_json(osp.join(work, 'queries', 'round_01.json'))
+    labelled = {(i, p): c for i, p, c in zip(
+        state['image_ids'], state['pixels'], state['classes'])}
+    assert all(labelled[(a['image'], a['y'] * 32 + a['x'])] == a['class']
+               for a in answers)
