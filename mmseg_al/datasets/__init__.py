@@ -3,8 +3,8 @@ pool wrapper; importing this module registers them in mmseg's DATASETS."""
 from .ade_bed import ADEBedDataset
 from .camvid import CamVidDataset
 from .converted import ConvertedSegDataset
-from .label_checks import (check_label_file, check_label_values,
-                           read_image_header)
+from .file_checks import (check_label_file, check_label_values, has_images,
+                          no_images_error, read_image_header)
 from .pascal_context import PascalContext33Dataset
 from .pixel_sparse import PixelLabels, PixelSparseDataset
 from .toy_scene_renderer import render_toy_scene
@@ -14,5 +14,6 @@ __all__ = [
     'ADEBedDataset', 'CamVidDataset', 'ConvertedSegDataset',
     'PascalContext33Dataset', 'PixelLabels', 'PixelSparseDataset',
     'ToyScenesDataset', 'check_label_file', 'check_label_values',
-    'read_image_header', 'render_toy_scene', 'write_toy_scenes'
+    'has_images', 'no_images_error', 'read_image_header', 'render_toy_scene',
+    'write_toy_scenes'
 ]

@@ -13,7 +13,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from mmseg_al.utils import track
-from .label_checks import check_label_file, check_label_values
+from .file_checks import check_label_file, check_label_values, no_images_error
 
 
 @DATASETS.register_module()
@@ -59,7 +59,7 @@ class ConvertedSegDataset(BaseSegDataset):
         except FileNotFoundError:
             data_list = []
         if not data_list:
-            raise FileNotFoundError(self._empty_message(img_dir))
+            raise no_images_error(self)
         if self.data_prefix.get('seg_map_path') is not None:
             for info in track(data_list, f'checking labels in {img_dir}'):
                 check_label_file(info['img_path'], info['seg_map_path'],
@@ -76,12 +76,3 @@ class ConvertedSegDataset(BaseSegDataset):
                                self.num_classes, self.ignore_index,
                                f'Label file {path}')
         return results
-
-    def _empty_message(self, img_dir: str) -> str:
-        how = (f'Convert the raw dataset first: python {self.CONVERTER} '
-               f'RAW_ROOT -o {self.data_root}' if self.CONVERTER else
-               'Point data_root/data_prefix at the converted layout')
-        return (f'{type(self).__name__}: no images ending in '
-                f'{self.img_suffix!r} under {img_dir!r}. {how} '
-                '(expected layout: data_root/img_dir/SPLIT/NAME.png and '
-                'data_root/ann_dir/SPLIT/NAME.png).')

@@ -1,12 +1,14 @@
-"""Checks that image/label files agree, with errors that name the files.
+"""Checks of dataset files, with errors that name the files and the fix.
 
-A wrong label file must stop a run before anything is trained on it or
-written to the label store, and the error must say which file to fix.
+A missing dataset or a wrong label file must stop a run before anything is
+trained on it or written to the label store, and the error must say which
+directory or file to fix.
 """
 from typing import Optional, Tuple
 
 import numpy as np
 from mmengine import fileio
+from mmengine.dataset import BaseDataset
 from PIL import Image
 
 #: Pillow modes of single-channel 8-bit label maps.
@@ -83,3 +85,34 @@ def check_label_values(label: np.ndarray, num_classes: int, ignore_index: int,
             f'{source} contains class ids {bad.tolist()} outside '
             f'[0, {num_classes}) and not the ignore index {ignore_index}. '
             'Map unknown classes to the ignore index when converting.')
+
+
+def has_images(dataset: BaseDataset) -> bool:
+    """Whether the dataset's image directory holds at least one image,
+    looking no further than the first match."""
+    try:
+        first = next(
+            iter(
+                fileio.list_dir_or_file(
+                    dataset.data_prefix.get('img_path', ''),
+                    list_dir=False,
+                    suffix=getattr(dataset, 'img_suffix', None),
+                    recursive=True,
+                    backend_args=getattr(dataset, 'backend_args', None))),
+            None)
+    except FileNotFoundError:
+        return False
+    return first is not None
+
+
+def no_images_error(dataset: BaseDataset) -> FileNotFoundError:
+    """The error for a dataset without images: names the directory and the
+    converter that writes it (``dataset.CONVERTER`` where set)."""
+    converter = getattr(dataset, 'CONVERTER', None) or (
+        'tools/dataset_converters/<dataset>.py')
+    return FileNotFoundError(
+        f'{type(dataset).__name__} found no images ending in '
+        f"{getattr(dataset, 'img_suffix', '')!r} under "
+        f"{dataset.data_prefix.get('img_path', '')!r}. Convert the raw "
+        f'dataset first (python {converter} RAW_ROOT -o '
+        f'{dataset.data_root}) and point data_root at its output.')

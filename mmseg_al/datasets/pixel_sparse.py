@@ -21,7 +21,8 @@ from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import DATASETS
 
 from mmseg_al.utils import track
-from .label_checks import check_label_values, read_image_header
+from .file_checks import (check_label_values, has_images, no_images_error,
+                          read_image_header)
 
 
 class PixelLabels(Protocol):
@@ -58,7 +59,9 @@ class PixelSparseDataset:
 
     def __init__(self, dataset: Union[BaseDataset, dict],
                  lazy_init: bool = False) -> None:
-        self.dataset = (DATASETS.build(dataset)
+        # Built lazily so that full_init can first check for images: an
+        # empty directory otherwise fails deep inside mmengine.
+        self.dataset = (DATASETS.build(dict(dataset, lazy_init=True))
                         if isinstance(dataset, dict) else dataset)
         self.label_store: Optional[PixelLabels] = None
         self._image_paths: List[str] = []
@@ -86,6 +89,8 @@ class PixelSparseDataset:
         """Load the wrapped dataset's file list and derive the image ids."""
         if self._fully_initialized:
             return
+        if not has_images(self.dataset):
+            raise no_images_error(self.dataset)
         self.dataset.full_init()
         prefix = self.dataset.data_prefix.get('img_path', '')
         paths = [

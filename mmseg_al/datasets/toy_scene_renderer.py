@@ -65,11 +65,14 @@ class Canvas:
         self.label[mask] = class_id
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        """Mask of the axis-aligned box ``[x0, x1) x [y0, y1)``."""
         return (self.xs >= x0) & (self.xs < x1) & (self.ys >= y0) & (
             self.ys < y1)
 
     def ellipse(self, cx: float, cy: float, rx: float,
                 ry: float) -> np.ndarray:
+        """Mask of the ellipse centred at ``(cx, cy)`` with radii
+        ``(rx, ry)``."""
         return ((self.xs - cx) / rx)**2 + ((self.ys - cy) / ry)**2 <= 1.0
 
 
@@ -95,6 +98,7 @@ def textured(colour: np.ndarray, noise: np.ndarray,
 
 def paint_sky(canvas: Canvas, rng: np.random.Generator,
               horizon: float) -> None:
+    """Vertical gradient above the horizon with soft clouds."""
     size = canvas.size
     top, bottom = pick(rng, SKY_MATERIALS), pick(rng, SKY_MATERIALS, 0.03)
     blend = np.clip(canvas.ys / max(horizon, 1.0), 0.0, 1.0)[..., None]
@@ -129,6 +133,7 @@ def paint_ground(canvas: Canvas, rng: np.random.Generator,
 
 def paint_building(canvas: Canvas, rng: np.random.Generator,
                    horizon: float) -> None:
+    """A wall standing on the horizon with a grid of windows."""
     size = canvas.size
     x0 = rng.uniform(-0.2, 0.9) * size
     x1 = x0 + rng.uniform(0.15, 0.45) * size
@@ -150,6 +155,7 @@ def paint_building(canvas: Canvas, rng: np.random.Generator,
 
 def paint_tree(canvas: Canvas, rng: np.random.Generator,
                horizon: float) -> None:
+    """A trunk and a ragged, leafy crown (both vegetation)."""
     size = canvas.size
     cx = rng.uniform(0.0, 1.0) * size
     base = horizon + rng.uniform(0.0, 0.15) * size
@@ -169,6 +175,7 @@ def paint_tree(canvas: Canvas, rng: np.random.Generator,
 
 def paint_vehicle(canvas: Canvas, rng: np.random.Generator, base: float,
                   horizon: float) -> None:
+    """Body, cabin, window and wheels, larger the nearer ``base`` is."""
     size = canvas.size
     scale = 0.3 + 1.2 * (base - horizon) / size
     width = rng.uniform(0.22, 0.32) * size * scale
@@ -192,6 +199,7 @@ def paint_vehicle(canvas: Canvas, rng: np.random.Generator, base: float,
 
 def paint_person(canvas: Canvas, rng: np.random.Generator, base: float,
                  horizon: float) -> None:
+    """Legs, torso and head, larger the nearer ``base`` is."""
     size = canvas.size
     scale = 0.3 + 1.2 * (base - horizon) / size
     height = rng.uniform(0.22, 0.3) * size * scale

@@ -50,11 +50,14 @@ def test_loads_pairs_in_name_order(tmp_path):
 
 
 def test_empty_dataset_names_directory_and_converter(tmp_path):
+    root = str(tmp_path / 'camvid')
     with pytest.raises(FileNotFoundError) as info:
-        build('CamVidDataset', str(tmp_path / 'camvid'))
-    message = str(info.value)
-    assert osp.join(str(tmp_path / 'camvid'), 'img_dir/train') in message
-    assert 'tools/dataset_converters/camvid.py' in message
+        build('CamVidDataset', root)
+    assert str(info.value) == (
+        "CamVidDataset found no images ending in '.png' under "
+        f"'{root}/img_dir/train'. Convert the raw dataset first (python "
+        f'tools/dataset_converters/camvid.py RAW_ROOT -o {root}) and point '
+        'data_root at its output.')
 
     (tmp_path / 'pc' / 'img_dir' / 'val').mkdir(parents=True)
     with pytest.raises(FileNotFoundError,

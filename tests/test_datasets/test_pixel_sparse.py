@@ -240,3 +240,20 @@ def test_round_trip_with_the_label_store(root):
         pixels = store.pixels(image_id)
         assert np.array_equal(revealed[pixels], truth[pixels])
         assert (np.delete(revealed, pixels) == 255).all()
+
+
+@pytest.mark.parametrize('dataset_type, converter', [
+    ('CityscapesDataset', '<dataset>'), ('CamVidDataset', 'camvid')])
+def test_empty_pool_names_the_directory(tmp_path, dataset_type, converter):
+    """mmseg's own datasets fail obscurely on an empty directory; the pool
+    says what to do, for missing and for empty directories alike."""
+    cfg = dict(type='PixelSparseDataset',
+               dataset=camvid(str(tmp_path), type=dataset_type))
+    for _ in range(2):
+        with pytest.raises(
+                FileNotFoundError,
+                match=rf"{dataset_type} found no images ending in '.*' under "
+                rf"'{tmp_path}/img_dir/train'.*python "
+                rf'tools/dataset_converters/{converter}.py'):
+            DATASETS.build(cfg)
+        (tmp_path / 'img_dir' / 'train').mkdir(parents=True, exist_ok=True)
