@@ -25,9 +25,10 @@ def entropy(log_probs: Tensor) -> Tensor:
     Returns:
         ``[...]`` entropies in nats, ``0 <= H <= log C``.
     """
-    # log 0 -> the smallest finite float, so that 0 log 0 is exactly 0
+    # log 0 -> the smallest finite float, so that 0 log 0 is exactly 0;
+    # the clamp keeps rounding of log p > 0 from making H negative
     finite_logs = log_probs.clamp_min(torch.finfo(log_probs.dtype).min)
-    return -(log_probs.exp() * finite_logs).sum(-1)
+    return (-(log_probs.exp() * finite_logs).sum(-1)).clamp_min(0)
 
 
 def margin(log_probs: Tensor) -> Tensor:
@@ -48,7 +49,7 @@ def least_confidence(log_probs: Tensor) -> Tensor:
     Args:
         log_probs: ``[n, C]`` log-probabilities.
     """
-    return 1 - log_probs.max(-1).values.exp()
+    return (1 - log_probs.max(-1).values.exp()).clamp_min(0)
 
 
 def mean_log_probs(draw_log_probs: Tensor) -> Tensor:

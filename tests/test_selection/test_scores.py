@@ -40,6 +40,12 @@ def test_entropy_is_finite_with_zero_probabilities():
     assert entropy(log_probs).item() == 0.0
 
 
+def test_scores_stay_non_negative_when_log_probs_round_above_zero():
+    log_probs = torch.tensor([[1e-7, -math.inf], [2e-7, -30.0]])
+    assert torch.equal(entropy(log_probs), torch.zeros(2))
+    assert torch.equal(least_confidence(log_probs), torch.zeros(2))
+
+
 def test_mean_log_probs_is_the_log_of_the_mean():
     draws = logs([[0.9, 0.1]], [[0.3, 0.7]])
     assert torch.allclose(mean_log_probs(draws).exp(),
