@@ -243,7 +243,7 @@ class MaxHerding(SplitGreedy):
                  max_memory: Union[int, str] = '4GB',
                  kernel_dtype: str = 'float32',
                  sigma_subsample: float = 0.01,
-                 eval_batch: int = 4) -> None:
+                 eval_batch: int = 8) -> None:
         if kernel_dtype not in _KERNEL_DTYPES:
             raise ValueError(f'kernel_dtype={kernel_dtype!r} is not one of '
                              f'{sorted(_KERNEL_DTYPES)}')
@@ -282,17 +282,18 @@ class MaxHerding(SplitGreedy):
         if nearest is not None:
             # the storage precision of the kernel applies to all coverage
             coverage = nearest.to(matrix.dtype).float()
-        covered = coverage.sum(dtype=torch.float64)
+        # sum_x max(0, k - c) = sum_x max(k, c) - sum_x c, all sums exact
+        covered = float(coverage.sum(dtype=torch.float64))
 
-        def gain_sums(rows: Tensor) -> Tensor:
-            # sum_x max(0, k - c) = sum_x max(k, c) - sum_x c, all exact
-            values = torch.maximum(matrix[rows].float(), coverage)
-            return values.sum(1, dtype=torch.float64) - covered
+        def gain_sums(rows: Tensor) -> List[float]:
+            values = torch.maximum(rows.float(), coverage)
+            sums = values.sum(1, dtype=torch.float64).tolist()
+            return [total - covered for total in sums]
 
-        all_rows = torch.arange(num_points, device=matrix.device)
-        sums = torch.cat([gain_sums(rows) for rows in
-                          all_rows.split(max(1, 2**22 // num_points))])
-        queue = [(-total, index) for index, total in enumerate(sums.tolist())]
+        block = max(1, 2**22 // num_points)
+        sums = [total for start in range(0, num_points, block)
+                for total in gain_sums(matrix[start:start + block])]
+        queue = [(-total, index) for index, total in enumerate(sums)]
         heapq.heapify(queue)
         fresh_at = [0] * num_points
         picks: List[int] = []
@@ -301,13 +302,14 @@ class MaxHerding(SplitGreedy):
             while fresh_at[queue[0][1]] != step:
                 stale = [heapq.heappop(queue)[1]
                          for _ in range(min(self.eval_batch, len(queue)))]
-                rows = torch.tensor(stale, device=matrix.device)
-                for index, total in zip(stale, gain_sums(rows).tolist()):
+                rows = matrix.index_select(
+                    0, torch.tensor(stale, device=matrix.device))
+                for index, total in zip(stale, gain_sums(rows)):
                     heapq.heappush(queue, (-total, index))
                     fresh_at[index] = step
             neg_total, index = heapq.heappop(queue)
             picks.append(index)
             gains.append(-neg_total / num_points)
             torch.maximum(coverage, matrix[index].float(), out=coverage)
-            covered = coverage.sum(dtype=torch.float64)
+            covered = float(coverage.sum(dtype=torch.float64))
         return torch.tensor(picks), torch.tensor(gains, dtype=torch.float64)

@@ -12,19 +12,22 @@ from torch import Tensor
 
 from mmseg_al.selection.kernels import GaussianKernel
 
-#: Rows of the kernel summed at once (bounds temporaries for large n).
-ROW_CHUNK = 4096
+#: Kernel entries processed at once (bounds temporaries for large n).
+CHUNK_ENTRIES = 2**20
 
 
 def dense_gains(kernel: Tensor, coverage: Tensor) -> Tensor:
-    """``gain(j) = mean_x max(0, k(x, j) - c_x)`` for every column ``j``,
-    accumulated in float64 over chunks of rows."""
-    total = torch.zeros(kernel.shape[1], dtype=torch.float64)
-    for start in range(0, kernel.shape[0], ROW_CHUNK):
-        rows = kernel[start:start + ROW_CHUNK].float()
-        cover = coverage[start:start + ROW_CHUNK, None]
-        total += (rows - cover).clamp(min=0).sum(0, dtype=torch.float64)
-    return total / kernel.shape[0]
+    """``gain(j) = mean_x max(0, k(x, j) - c_x)`` for every ``j``, summed
+    in float64. The kernel is symmetric, so column ``j`` is read as row
+    ``j`` (contiguous), a chunk of rows at a time."""
+    num_points = kernel.shape[0]
+    rows_per_chunk = max(1, CHUNK_ENTRIES // num_points)
+    gains = []
+    for start in range(0, num_points, rows_per_chunk):
+        rows = kernel[start:start + rows_per_chunk].float()
+        terms = (rows - coverage[None, :]).clamp(min=0)
+        gains.append(terms.sum(1, dtype=torch.float64))
+    return torch.cat(gains) / num_points
 
 
 def dense_max_herding(kernel: Tensor, budget: int,
@@ -33,7 +36,7 @@ def dense_max_herding(kernel: Tensor, budget: int,
     """Greedy picks (lowest index on ties) and their gains.
 
     Args:
-        kernel: ``[n, n]`` kernel, column ``j`` = k(., j).
+        kernel: symmetric ``[n, n]`` kernel.
         budget: number of picks.
         coverage: ``[n]`` initial coverage (zeros if None).
     """
@@ -50,7 +53,7 @@ def dense_max_herding(kernel: Tensor, budget: int,
         picks.append(best)
         gains.append(float(gain[best]))
         picked[best] = True
-        coverage = torch.maximum(coverage, kernel[:, best].float())
+        coverage = torch.maximum(coverage, kernel[best].float())
     return picks, gains
 
 

@@ -1,0 +1,195 @@
+"""MaxHerding against the plain dense greedy: time, memory, identical picks.
+
+Prints one JSON line per case::
+
+    {"case", "n", "d", "budget", "identical", "time_s", "ref_time_s",
+     "speedup", "peak_rss_mb", ...}
+
+The reference (tests/test_selection/reference_herding.py) recomputes every
+gain at every step, so its cost per pick is constant: it runs its first
+``ref_picks`` picks and its time is extrapolated linearly to the budget
+(plus its bandwidth and kernel computations). ``identical`` says whether
+our first ``ref_picks`` picks, in order, equal the reference's. Data are a
+seeded Gaussian mixture, L2-normalised like the diffusion features.
+
+Cases:
+    n4000            n=4000, d=512, b=2000 (``--quick`` runs only this one).
+    n4000_float16    the same with a float16 / bfloat16 kernel: overlap of
+    n4000_bfloat16   the picks with the float32 ones.
+    ade_bed_global   the ADE-Bed global pool, n=48,200, d=6144, b=24,100,
+                     unsplit (the n^2 kernel, built once, serves both the
+                     lazy greedy and the reference's first picks).
+    ade_bed_split    the same pool with the default max_memory='4GB'
+                     (split-and-herd), end to end: overlap with unsplit.
+
+Each case runs in its own process, so ``peak_rss_mb`` (measured right after
+our selection, before the reference runs) is per case. Child processes get
+``OMP_WAIT_POLICY=PASSIVE`` unless it is set: on a busy shared machine
+spinning OpenMP barriers otherwise cost more than the work.
+
+Usage::
+
+    python benchmarks/bench_herding.py --quick
+    nice python benchmarks/bench_herding.py --cases ade_bed_global
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / 'tests')]
+
+from mmseg_al.selection.herding import MaxHerding, single_thread  # noqa: E402
+from mmseg_al.selection.kernels import (GaussianKernel,  # noqa: E402
+                                        median_distance_sigma)
+from mmseg_al.utils import torch_generator  # noqa: E402
+from test_selection.reference_herding import dense_max_herding  # noqa: E402
+
+CASES: Dict[str, dict] = {
+    'n4000': dict(n=4000, d=512, budget=2000, clusters=64, ref_picks=200),
+    'n4000_float16': dict(n=4000, d=512, budget=2000, clusters=64,
+                          kernel_dtype='float16', compare_to='n4000'),
+    'n4000_bfloat16': dict(n=4000, d=512, budget=2000, clusters=64,
+                           kernel_dtype='bfloat16', compare_to='n4000'),
+    'ade_bed_global': dict(n=48200, d=6144, budget=24100, clusters=300,
+                           ref_picks=100, shared_kernel=True),
+    'ade_bed_split': dict(n=48200, d=6144, budget=24100, clusters=300,
+                          compare_to='ade_bed_global'),
+}
+QUICK = ['n4000']
+
+
+def mixture(num_points: int, dim: int, clusters: int, seed: int
+            ) -> torch.Tensor:
+    """L2-normalised Gaussian mixture with clusters of different spread,
+    generated in chunks to keep the peak near the output size."""
+    gen = torch_generator('bench_herding', seed)
+    centers = torch.randn(clusters, dim, generator=gen)
+    spread = 0.5 + torch.rand(clusters, generator=gen)
+    assign = torch.randint(0, clusters, (num_points, ), generator=gen)
+    points = torch.empty(num_points, dim)
+    for chunk in torch.arange(num_points).split(4096):
+        noise = torch.randn(chunk.numel(), dim, generator=gen)
+        points[chunk] = centers[assign[chunk]] + spread[assign[chunk],
+                                                        None] * noise
+    return torch.nn.functional.normalize(points, dim=1)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(name: str, spec: dict, seed: int, out_dir: Path) -> dict:
+    """Measure one case (in a child process); save the picks."""
+    points = mixture(spec['n'], spec['d'], spec['clusters'], seed)
+    budget, ref_picks = spec['budget'], spec.get('ref_picks', 0)
+    herding = MaxHerding(kernel_dtype=spec.get('kernel_dtype', 'float32'))
+    record = dict(threads=torch.get_num_threads(),
+                  load_avg=os.getloadavg()[0])
+    start = time.perf_counter()
+    if spec.get('shared_kernel'):
+        sigma = median_distance_sigma(
+            points, generator=torch_generator(seed, 'herding'))
+        kernel = GaussianKernel(sigma).matrix(points)
+        setup_s = time.perf_counter() - start
+        with single_thread():
+            picks = herding.greedy(kernel, budget, None)[0]
+        record['parts'] = 1
+    else:
+        picks = herding.select(points, budget,
+                               generator=torch_generator(seed,
+                                                         'herding')).indices
+        record['parts'] = herding.num_parts(spec['n'])
+    record.update(time_s=time.perf_counter() - start,
+                  peak_rss_mb=peak_rss_mb())
+    torch.save(picks, out_dir / f'{name}.pt')
+    if ref_picks:
+        if not spec.get('shared_kernel'):
+            start = time.perf_counter()
+            sigma = median_distance_sigma(
+                points, generator=torch_generator(seed, 'herding'))
+            kernel = GaussianKernel(sigma).matrix(points)
+            setup_s = time.perf_counter() - start
+        start = time.perf_counter()
+        reference = dense_max_herding(kernel, ref_picks)[0]
+        per_pick = (time.perf_counter() - start) / ref_picks
+        record.update(ref_picks=ref_picks,
+                      ref_time_s=setup_s + per_pick * budget,
+                      ref_kernel_mb=spec['n']**2 * 4 / 2**20,
+                      identical=picks[:ref_picks].tolist() == reference)
+    return record
+
+
+def overlap(ours: torch.Tensor, other: torch.Tensor) -> float:
+    common = set(ours.tolist()) & set(other.tolist())
+    return len(common) / max(1, ours.numel())
+
+
+def report(name: str, spec: dict, record: dict, out_dir: Path) -> dict:
+    line = dict(case=name, n=spec['n'], d=spec['d'], budget=spec['budget'],
+                identical=record.pop('identical', None),
+                time_s=round(record.pop('time_s'), 2),
+                ref_time_s=None, speedup=None,
+                peak_rss_mb=round(record.pop('peak_rss_mb')))
+    if 'ref_time_s' in record:
+        line['ref_time_s'] = round(record.pop('ref_time_s'), 1)
+        line['speedup'] = round(line['ref_time_s'] / line['time_s'], 1)
+    compare_to = spec.get('compare_to')
+    if compare_to and (out_dir / f'{compare_to}.pt').exists():
+        ours = torch.load(out_dir / f'{name}.pt')
+        other = torch.load(out_dir / f'{compare_to}.pt')
+        line[f'overlap_with_{compare_to}'] = round(overlap(ours, other), 4)
+        line[f'same_order_as_{compare_to}'] = torch.equal(ours, other)
+    line.update(record)
+    return line
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='only the n=4000 case (under a minute)')
+    parser.add_argument('--cases', nargs='+', choices=sorted(CASES),
+                        help='cases to run (default: all)')
+    parser.add_argument('--ref-picks', type=int,
+                        help='override the number of reference picks')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out-dir', type=Path,
+                        help='where picks are kept (default: a temp dir)')
+    parser.add_argument('--child', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    out_dir = args.out_dir or Path(tempfile.mkdtemp(prefix='bench_herding_'))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.child:
+        spec = json.loads(args.child)
+        print(json.dumps(run_case(spec.pop('name'), spec, args.seed,
+                                  out_dir)))
+        return
+    names = QUICK if args.quick else (args.cases or list(CASES))
+    env = dict(os.environ)
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    for name in names:
+        spec = dict(CASES[name], name=name)
+        if args.ref_picks is not None and spec.get('ref_picks'):
+            spec['ref_picks'] = args.ref_picks
+        if args.quick:
+            spec['ref_picks'] = 100
+        child = subprocess.run(
+            [sys.executable, __file__, '--child', json.dumps(spec),
+             '--seed', str(args.seed), '--out-dir', str(out_dir)],
+            env=env, check=True, stdout=subprocess.PIPE, text=True)
+        record = json.loads(child.stdout.strip().splitlines()[-1])
+        print(json.dumps(report(name, CASES[name], record, out_dir)),
+              flush=True)
+
+
+if __name__ == '__main__':
+    main()
