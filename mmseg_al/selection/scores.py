@@ -111,11 +111,13 @@ def balanced_entropy(draw_log_probs: Tensor, floor: float = 1e-9) -> Tensor:
         MJEnt = sum_c min(pbar_c h_c, 0) + H(pbar)
         score = (H(pbar) + ln 2) / (MJEnt + H(pbar))
 
-    and a negative score is replaced by its reciprocal. To keep every score
-    finite, the Beta fit additionally uses ``pbar_c <= 1 - floor`` and
-    ``a_c, b_c >= floor`` (an invalid fit, variance above ``pbar(1-pbar)``,
-    would otherwise give negative Beta parameters), and a denominator of
-    magnitude below ``floor`` is set to ``floor``. Computed in float64.
+    where ``H(pbar)`` is the entropy of the mean prediction itself (before
+    flooring), and a negative score is replaced by its reciprocal. To keep
+    every score finite, the Beta fit additionally uses
+    ``pbar_c <= 1 - floor`` and ``a_c, b_c >= floor`` (an invalid fit,
+    variance above ``pbar(1-pbar)``, would otherwise give negative Beta
+    parameters), and a denominator of magnitude below ``floor`` is set to
+    ``floor``. Computed in float64.
 
     Args:
         draw_log_probs: ``[M, n, C]`` log-probabilities, ``M >= 2``.
