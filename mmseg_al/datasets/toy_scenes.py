@@ -15,6 +15,7 @@ import tempfile
 from typing import Any, Dict, Optional
 
 import cv2
+import numpy as np
 
 from mmseg.registry import DATASETS
 
@@ -66,8 +67,13 @@ def _render_split(root: str, split: str, count: int, image_size: int,
         image, label = render_toy_scene(
             numpy_rng(seed, 'toy_scenes', split, i), image_size)
         name = f'{i:04d}.png'
-        cv2.imwrite(osp.join(img_dir, name), image[..., ::-1])
-        cv2.imwrite(osp.join(ann_dir, name), label)
+        _write_png(osp.join(img_dir, name), image[..., ::-1])
+        _write_png(osp.join(ann_dir, name), label)
+
+
+def _write_png(path: str, array: np.ndarray) -> None:
+    if not cv2.imwrite(path, array):
+        raise OSError(f'Could not write {path} (disk full or read-only?)')
 
 
 def write_toy_scenes(data_root: str, image_size: int = 64,
