@@ -19,6 +19,7 @@ does not fit in ``max_memory``, the pool is split and herded part by part
 """
 import heapq
 import math
+import numbers
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,12 +62,14 @@ class PickResult:
 
 def check_pick_inputs(points: Tensor, budget: int,
                       labelled: Optional[Tensor]) -> None:
-    """Raise ValueError for a budget out of ``[0, n]``, wrong shapes or
+    """Raise for a budget that is not an int in ``[0, n]``, wrong shapes or
     non-finite features."""
     if points.dim() != 2:
         raise ValueError(
             f'points must be [n, d], got shape {tuple(points.shape)}')
     num_points = points.shape[0]
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral):
+        raise TypeError(f'budget must be an int, got {budget!r}')
     if not 0 <= budget <= num_points:
         raise ValueError(f'budget must be between 0 and the number of points '
                          f'({num_points}), got {budget}')
@@ -133,16 +136,16 @@ class SplitGreedy(metaclass=ABCMeta):
                  matrix_dtype: torch.dtype) -> None:
         self.max_memory = parse_memory(max_memory)
         self.matrix_dtype = matrix_dtype
-        itemsize = torch.empty(0, dtype=matrix_dtype).element_size()
-        if WORKSPACE_BYTES + itemsize > self.max_memory:
+        if WORKSPACE_BYTES + matrix_dtype.itemsize > self.max_memory:
             raise ValueError(
                 f'max_memory={max_memory!r} leaves no room for the matrix: '
-                f'at least {WORKSPACE_BYTES + itemsize} bytes are needed')
+                f'at least {WORKSPACE_BYTES + matrix_dtype.itemsize} bytes '
+                'are needed')
 
     def num_parts(self, num_points: int) -> int:
         """Fewest parts whose ``ceil(n / parts)^2`` matrix fits."""
-        itemsize = torch.empty(0, dtype=self.matrix_dtype).element_size()
-        side = math.isqrt((self.max_memory - WORKSPACE_BYTES) // itemsize)
+        side = math.isqrt((self.max_memory - WORKSPACE_BYTES) //
+                          self.matrix_dtype.itemsize)
         return max(1, math.ceil(num_points / side))
 
     def select(self, points: Tensor, budget: int,

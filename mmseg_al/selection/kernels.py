@@ -156,15 +156,21 @@ class PairwiseFunction:
 
     def nearest(self, points: Tensor, others: Tensor) -> Tensor:
         """float32 ``[n]``: each point's value with its nearest other point
-        (max for similarities, min for distances), tile by tile."""
-        reduce = torch.amax if self.nearest_is_max else torch.amin
+        (max for similarities, min for distances), one block at a time."""
+        reduce, combine = ((torch.amax, torch.maximum) if self.nearest_is_max
+                           else (torch.amin, torch.minimum))
         num_others = others.shape[0]
         other_tiles = self._tiles(others)
         best = []
         for rows in self._tiles(points):
-            values = torch.cat([self._block(rows, cols) for cols in
-                                other_tiles], 1)[:, :num_others]
-            best.append(reduce(values, 1))
+            row_best = None
+            for start, cols in zip(range(0, num_others, self.tile),
+                                   other_tiles):
+                values = self._block(rows, cols)[:, :num_others - start]
+                block_best = reduce(values, 1)
+                row_best = (block_best if row_best is None else combine(
+                    row_best, block_best))
+            best.append(row_best)
         return torch.cat(best)[:points.shape[0]]
 
 

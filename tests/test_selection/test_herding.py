@@ -296,6 +296,9 @@ def test_budget_edge_cases():
         MaxHerding().select(points, 11)
     with pytest.raises(ValueError, match=r'got -1'):
         MaxHerding().select(points, -1)
+    with pytest.raises(TypeError, match='budget must be an int, got 2.0'):
+        MaxHerding().select(points, 2.0)
+    assert len(MaxHerding().select(points, np.int64(2))) == 2
     everything = MaxHerding().select(points, 10)
     assert sorted(everything.indices.tolist()) == list(range(10))
     empty = MaxHerding().select(torch.zeros(0, 3), 0)
