@@ -1,0 +1,4 @@
+# BalEntAcq over 5 diffusion-noise draws, over the unlabelled candidates (no
+# Stage 1); CamVid, paper Tables 1-2.
+_base_ = ['./_base_/one_stage_camvid.py']
+train_cfg = dict(selector=dict(stage2=dict(score='balentacq')))

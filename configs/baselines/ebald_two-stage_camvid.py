@@ -1,0 +1,6 @@
+# eBALD: BALD + entropy of one more MC-dropout pass, over the MaxHerding pool
+# (herding -> UC); CamVid, paper Tables 1-2.
+_base_ = ['../edald/camvid.py']
+train_cfg = dict(selector=dict(stage2=dict(score='ebald')))
+# MC dropout on the pixel head's hidden activations (seeded per pass).
+model = dict(decode_head=dict(dropout_ratio=0.1))

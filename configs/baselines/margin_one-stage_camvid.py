@@ -1,0 +1,4 @@
+# Margin (smallest p1 - p2 first), over the unlabelled candidates (no Stage 1);
+# CamVid, paper Tables 1-2.
+_base_ = ['./_base_/one_stage_camvid.py']
+train_cfg = dict(selector=dict(stage2=dict(score='margin')))

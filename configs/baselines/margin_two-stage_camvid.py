@@ -1,0 +1,4 @@
+# Margin (smallest p1 - p2 first), over the MaxHerding pool (herding -> UC);
+# CamVid, paper Tables 1-2.
+_base_ = ['../edald/camvid.py']
+train_cfg = dict(selector=dict(stage2=dict(score='margin')))

@@ -1,0 +1,48 @@
+# The built-in demo: `python tools/al_train.py configs/edald/toy.py` runs the
+# whole method on CPU in a few minutes, with nothing to download. The toy
+# street scenes (6 classes, 64x64) are generated on first use; a small
+# guided-diffusion UNet gets a short denoising pretraining on the pool images
+# on first use too (DiffusionPretrainHook), cached in checkpoints/ and
+# reused by later runs. Everything else is the paper's method at toy scale.
+_base_ = [
+    '../_base_/models/edald_imagenet256.py',
+    '../_base_/datasets/toy_scenes.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/al_10rounds.py',
+]
+toy_checkpoint = 'checkpoints/toy_scenes_ddpm_64px_c32.pt'
+model = dict(
+    backbone=dict(
+        # 4 resolution levels (64, 32, 16, 8), one res-block per level.
+        # Output blocks 1, 3, 5, 7 read the decoder at 1/4, 1/2, 1/1 and 1/1
+        # of the input: multi-scale like blocks 5, 8, 12, 17 of the 256 UNet.
+        unet=dict(
+            image_size=64,
+            num_channels=32,
+            num_res_blocks=1,
+            num_head_channels=16,
+            attention_resolutions='16,8',
+            learn_sigma=False),
+        checkpoint=toy_checkpoint,
+        blocks=(1, 3, 5, 7)),
+    decode_head=dict(num_classes=6))
+custom_hooks = [
+    dict(
+        type='DiffusionPretrainHook',
+        checkpoint=toy_checkpoint,
+        iterations=300,
+        batch_size=8,
+        lr=1e-3)
+]
+# 120 pool images: b = 0.5 N = 60 pixels per round, 600 after 10 rounds.
+stage1 = dict(
+    type='LocalGlobalPool',
+    picker=dict(type='MaxHerding'),
+    candidates_per_image=1000,
+    local_budget=20,
+    keep_ratio=0.5)
+train_cfg = dict(
+    budget=dict(per_image=0.5),
+    cold_start=dict(stage1=stage1),
+    selector=dict(stage1=stage1, stage2=dict(num_draws=3)))
+default_hooks = dict(logger=dict(interval=10))

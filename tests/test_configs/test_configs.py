@@ -1,0 +1,293 @@
+"""Every shipped config parses, names only registered types, and says what
+its file name promises."""
+import copy
+import functools
+import glob
+import os.path as osp
+import re
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS,
+                            MODELS, OPTIM_WRAPPERS, OPTIMIZERS,
+                            PARAM_SCHEDULERS, TASK_UTILS, TRANSFORMS,
+                            VISBACKENDS, VISUALIZERS)
+
+import mmseg_al  # noqa: F401  (registers everything)
+from mmseg_al.registry import SELECTORS
+from mmseg_al.selection import build_selector
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                       recursive=True))
+EXPERIMENTS = [
+    p for p in CONFIGS if '_base_' not in p.split(osp.sep)
+]
+
+#: The registry a ``type`` is looked up in, by the key that holds its dict.
+#: Keys not listed inherit the registry of the enclosing dict. Top-level
+#: keys that are not listed are the config's own variables (shared dicts);
+#: they are checked where the runner keys use them.
+KEY_REGISTRIES = {
+    'model': MODELS,
+    'dataset': DATASETS,
+    'pipeline': TRANSFORMS,
+    'sampler': DATA_SAMPLERS,
+    'train_cfg': LOOPS,
+    'val_cfg': LOOPS,
+    'test_cfg': LOOPS,
+    'cold_start': SELECTORS,
+    'selector': SELECTORS,
+    'stage1': SELECTORS,
+    'stage2': SELECTORS,
+    'picker': SELECTORS,
+    'oracle': TASK_UTILS,
+    'optim_wrapper': OPTIM_WRAPPERS,
+    'optimizer': OPTIMIZERS,
+    'param_scheduler': PARAM_SCHEDULERS,
+    'val_evaluator': METRICS,
+    'test_evaluator': METRICS,
+    'default_hooks': HOOKS,
+    'custom_hooks': HOOKS,
+    'visualizer': VISUALIZERS,
+    'vis_backends': VISBACKENDS,
+}
+
+#: score and power flag of each baseline method name.
+BASELINE_SCORES = {
+    'random': ('random', False),
+    'entropy': ('entropy', False),
+    'margin': ('margin', False),
+    'bald': ('bald', False),
+    'dald': ('dald', False),
+    'powerbald': ('bald', True),
+    'powerdald': ('dald', True),
+    'ebald': ('ebald', False),
+    'edald': ('edald', False),
+    'balentacq': ('balentacq', False),
+}
+MC_DROPOUT_SCORES = ('bald', 'ebald')
+
+
+RUNNER_KEYS = ('model', 'train_dataloader', 'val_dataloader',
+               'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+               'optim_wrapper', 'param_scheduler', 'val_evaluator',
+               'test_evaluator', 'default_hooks', 'custom_hooks',
+               'visualizer')
+
+
+def runner_typed_dicts(cfg):
+    """:func:`typed_dicts` of the keys the runner builds from."""
+    for key in RUNNER_KEYS:
+        if key in cfg:
+            yield from typed_dicts(cfg[key], KEY_REGISTRIES.get(key),
+                                   f'cfg.{key}')
+
+
+def typed_dicts(node, registry=None, path='cfg'):
+    """Yield ``(path, registry, dict)`` for every dict with a ``type``."""
+    if isinstance(node, dict):
+        if 'type' in node:
+            yield path, registry, node
+        for key, value in node.items():
+            yield from typed_dicts(value, KEY_REGISTRIES.get(key, registry),
+                                   f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from typed_dicts(value, registry, f'{path}[{i}]')
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path):
+    return Config.fromfile(osp.join(REPO, path))
+
+
+def load(path):
+    """The parsed config (parsed once per session; callers get a copy)."""
+    return copy.deepcopy(_parsed(path))
+
+
+def test_the_walker_catches_unknown_types():
+    cfg = dict(model=dict(type='EncoderDecoder',
+                          backbone=dict(type='NoSuchNet')),
+               train_cfg=dict(selector=dict(type='TwoStageSelector')))
+    found = {p: (r, d['type']) for p, r, d in runner_typed_dicts(cfg)}
+    assert found['cfg.model.backbone'] == (MODELS, 'NoSuchNet')
+    assert found['cfg.train_cfg.selector'] == (SELECTORS, 'TwoStageSelector')
+    assert MODELS.get('NoSuchNet') is None
+
+
+def test_every_config_is_found():
+    assert len(EXPERIMENTS) >= 28
+    for name in ('camvid', 'ade_bed', 'cityscapes', 'pascal_context', 'toy',
+                 'camvid_deeplabv3'):
+        assert osp.join('configs', 'edald', f'{name}.py') in EXPERIMENTS
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_parses_and_every_type_is_registered(path):
+    cfg = load(path).to_dict()
+    init_default_scope('mmseg')
+    for where, registry, node in runner_typed_dicts(cfg):
+        assert registry.get(node['type']) is not None, (
+            f'{path}: {where}.type={node["type"]!r} is not in the '
+            f'{registry.name} registry')
+
+
+@pytest.mark.parametrize('path', EXPERIMENTS)
+def test_experiment_is_a_complete_mmseg_al_job(path):
+    cfg = load(path)
+    assert cfg.default_scope == 'mmseg'
+    assert cfg.custom_imports == dict(imports=['mmseg_al'],
+                                      allow_failed_imports=False)
+    assert cfg.train_cfg.type == 'ActiveLearningLoop'
+    assert cfg.train_dataloader.dataset.type == 'PixelSparseDataset'
+    inner = cfg.train_dataloader.dataset.dataset.type
+    classes = DATASETS.get(inner).METAINFO['classes']
+    assert cfg.model.decode_head.num_classes == len(classes)
+    assert cfg.val_dataloader.dataset.type == inner
+
+
+PAPER_SETTINGS = {
+    'camvid': ('256x256_diffusion_uncond.pt', 'CamVidDataset', 'test'),
+    'ade_bed': ('lsun_bedroom.pt', 'ADEBedDataset', 'test'),
+    'cityscapes': ('256x256_diffusion_uncond.pt', 'CityscapesDataset', 'val'),
+    'pascal_context': ('256x256_diffusion_uncond.pt', 'PascalContext33Dataset',
+                       'val'),
+}
+
+
+@pytest.mark.parametrize('name', sorted(PAPER_SETTINGS))
+def test_paper_setting(name):
+    checkpoint, dataset, eval_split = PAPER_SETTINGS[name]
+    cfg = load(osp.join('configs', 'edald', f'{name}.py'))
+    backbone = cfg.model.backbone
+    assert osp.basename(backbone.checkpoint) == checkpoint
+    assert backbone.unet.num_channels == 256
+    assert backbone.unet.dropout == (0.1 if name == 'ade_bed' else 0.0)
+    assert tuple(backbone.steps) == (50, 150, 250)
+    assert tuple(backbone.blocks) == (5, 8, 12, 17)
+    assert cfg.train_dataloader.dataset.dataset.type == dataset
+    assert eval_split in cfg.val_dataloader.dataset.data_prefix.img_path
+    loop = cfg.train_cfg
+    assert (loop.rounds, loop.budget) == (10, dict(per_image=0.1))
+    assert loop.cold_start.type == 'HerdingSelector'
+    assert loop.selector.type == 'TwoStageSelector'
+    stage1, stage2 = loop.selector.stage1, loop.selector.stage2
+    assert stage1.picker.type == 'MaxHerding'
+    assert (stage1.candidates_per_image, stage1.local_budget,
+            stage1.keep_ratio) == (10000, 50, 0.5)
+    assert (stage2.score, stage2.num_draws) == ('edald', 5)
+    assert not stage2.get('power', False)
+    assert cfg.model.decode_head.dropout_ratio == 0.0
+
+
+BASELINES = sorted(
+    p for p in EXPERIMENTS
+    if re.fullmatch(r'configs/baselines/\w+_(one|two)-stage_camvid\.py', p)
+    and osp.basename(p).split('_')[0] in BASELINE_SCORES)
+
+
+def test_every_uncertainty_baseline_exists_in_both_variants():
+    names = {osp.basename(p) for p in BASELINES}
+    assert names == {
+        f'{m}_{s}_camvid.py'
+        for m in BASELINE_SCORES for s in ('one-stage', 'two-stage')
+    }
+
+
+@pytest.mark.parametrize('path', BASELINES)
+def test_baseline_selector_matches_its_name(path):
+    method, stages = osp.basename(path).split('_')[:2]
+    score, power = BASELINE_SCORES[method]
+    cfg = load(path)
+    selector = cfg.train_cfg.selector
+    assert selector.stage2.type == 'ScoreRanking'
+    assert selector.stage2.score == score
+    assert selector.stage2.get('power', False) == power
+    if stages == 'one-stage':
+        assert selector.type == 'OneStageSelector'
+        assert 'stage1' not in selector
+        assert selector.candidates_per_image == 10000
+    else:
+        assert selector.type == 'TwoStageSelector'
+        assert selector.stage1.picker.type == 'MaxHerding'
+    dropout = cfg.model.decode_head.dropout_ratio
+    assert (dropout > 0) == (score in MC_DROPOUT_SCORES), dropout
+    # Only the selector (and the head's dropout) differ from the method.
+    assert cfg.model.backbone == load('configs/edald/camvid.py').model.backbone
+    assert cfg.train_cfg.cold_start.type == 'HerdingSelector'
+
+
+def test_other_baselines():
+    herding = load('configs/baselines/herding_one-stage_camvid.py')
+    assert herding.train_cfg.selector.type == 'HerdingSelector'
+    assert herding.train_cfg.selector.stage1.picker.type == 'MaxHerding'
+
+    coreset = load('configs/baselines/coreset-edald_two-stage_camvid.py')
+    assert coreset.train_cfg.selector.stage1.picker.type == 'CoreSet'
+    assert coreset.train_cfg.selector.stage2.score == 'edald'
+
+    cbda = load('configs/baselines/edald-cbda_two-stage_camvid.py')
+    assert cbda.train_cfg.selector.stage2.class_balance is True
+    assert cbda.train_cfg.selector.stage2.score == 'edald'
+
+    scheduled = load(
+        'configs/baselines/edald-then-margin_scheduled_camvid.py')
+    assert scheduled.train_cfg.rounds == 20
+    first, then = scheduled.train_cfg.selector.schedule
+    assert first.until_round == 9
+    assert first.selector == load(
+        'configs/edald/camvid.py').train_cfg.selector
+    assert then.selector.type == 'OneStageSelector'
+    assert then.selector.stage2.score == 'margin'
+
+
+@pytest.mark.parametrize('path', EXPERIMENTS)
+def test_selectors_build(path):
+    loop = load(path).train_cfg
+    for key in ('cold_start', 'selector'):
+        assert build_selector(loop[key]) is not None
+
+
+def test_deeplabv3_config_builds_without_pretraining():
+    cfg = load('configs/edald/camvid_deeplabv3.py')
+    assert cfg.model.pretrained == 'open-mmlab://resnet50_v1c'
+    assert cfg.train_cfg.selector.stage2.score == 'ebald'
+    assert cfg.train_cfg.selector.stage1.picker.type == 'MaxHerding'
+    cfg.model.pretrained = None
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'DecodeHeadPointModel'
+    assert (model.feature_dim, model.num_classes) == (512, 11)
+    assert model.dropout_ratio > 0
+
+
+def test_toy_config_builds_its_model_and_dataset(tmp_path):
+    cfg = load('configs/edald/toy.py')
+    hook, = cfg.custom_hooks
+    assert hook.type == 'DiffusionPretrainHook'
+    assert hook.checkpoint == cfg.model.backbone.checkpoint
+    assert hook.checkpoint.startswith('checkpoints/')
+
+    init_default_scope('mmseg')
+    pool_cfg = cfg.train_dataloader.dataset
+    pool_cfg.dataset.update(data_root=str(tmp_path / 'toy'), num_train=3,
+                            num_val=1)
+    pool = DATASETS.build(pool_cfg)
+    assert len(pool.image_ids) == 3
+    model = MODELS.build(cfg.model)
+    item = pool.pool_item(0)
+    data = model.data_preprocessor(
+        dict(inputs=[item['inputs']], data_samples=[item['data_samples']]))
+    maps = model.backbone(data['inputs'], pool.image_ids[:1])
+    sizes = sorted({m.shape[-1] for m in maps})
+    assert sizes == [16, 32, 64]  # 1/4, 1/2 and full resolution
+    assert model.feature_dim == sum(m.shape[1] for m in maps)
+    point = model.point_features(data['inputs'], pool.image_ids[:1],
+                                 [torch.tensor([0, 4095])])[0]
+    assert point.shape == (2, model.feature_dim)
