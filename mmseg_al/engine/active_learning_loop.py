@@ -21,12 +21,10 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from mmengine.dist import barrier, is_main_process
 from mmengine.model import is_model_wrapper
-from mmengine.registry import DefaultScope
 from mmengine.runner.base_loop import BaseLoop
 from mmseg.registry import LOOPS, TASK_UTILS
 
-from mmseg_al.registry import SELECTORS
-from mmseg_al.selection.context import Selection
+from mmseg_al.selection import Selection, build_selector
 from mmseg_al.state import LabelStore, atomic_write_json, write_queries
 from .class_iou import capture_class_iou
 from .feature_cache import FeatureCache
@@ -36,7 +34,7 @@ from .metrics_log import MetricsLog
 from .oracles import QueryRound
 from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
-from .query_overlays import write_query_overlays
+from .query_overlays import overlay_file_name, write_query_overlays
 
 RUN_FILE = 'al_run.json'
 QUERY_DIR = 'queries'
@@ -74,16 +72,6 @@ def resolve_budget(budget: dict, num_images: int) -> int:
             f'{per_image} * {num_images} images) = {pixels} pixels per '
             'round; raise it or use budget=dict(per_image=None, pixels=n)')
     return pixels
-
-
-def build_selector(cfg: dict):
-    """Build from ``SELECTORS`` whatever the runner's default scope is.
-
-    Runs use ``default_scope='mmseg'``, under which a plain type name would
-    be looked up in mmseg's registries instead of mmseg-al's selectors.
-    """
-    with DefaultScope.overwrite_default_scope(SELECTORS.scope):
-        return SELECTORS.build(cfg)
 
 
 @LOOPS.register_module()
@@ -199,9 +187,8 @@ class ActiveLearningLoop(BaseLoop):
             self._epoch = self._iter = round_idx
             seconds: Dict[str, float] = {}
             if round_idx > last_saved:
-                if round_idx > 0 and trained_round != round_idx - 1:
-                    self._train(store, cache, round_idx - 1)
-                self._acquire(store, cache, round_idx, seconds)
+                needs_head = round_idx > 0 and trained_round != round_idx - 1
+                self._acquire(store, cache, round_idx, seconds, needs_head)
                 last_saved = round_idx
             if metrics.entry(round_idx) is None:
                 runner.call_hook('before_train_epoch')
@@ -296,21 +283,29 @@ class ActiveLearningLoop(BaseLoop):
         self.runner.logger.info(
             f'Round {round_idx}: mIoU {miou:.2f} with {store.num_labelled} '
             'labelled pixels')
+        metrics.record(round_idx, store.num_labelled, miou, per_class,
+                       seconds)
         if is_main_process():
-            metrics.record(round_idx, store.num_labelled, miou, per_class,
-                           seconds)
+            metrics.save()
             plot_learning_curve(
                 metrics.entries, os.path.join(self.work_dir, CURVE_FILE),
                 title=self.runner.experiment_name)
 
     def _acquire(self, store: LabelStore, cache: FeatureCache,
-                 round_idx: int, seconds: Dict[str, float]) -> None:
+                 round_idx: int, seconds: Dict[str, float],
+                 needs_head: bool) -> None:
         """Select the round's pixels (or reuse a pending selection), have
-        the oracle label them, and save the labels."""
+        the oracle label them, and save the labels.
+
+        ``needs_head``: the previous round's head is not in memory (resumed
+        run); it is retrained, identically, if a selection has to be made.
+        """
         pending = PendingQueries(
             os.path.join(self.work_dir, QUERY_DIR), round_idx)
         image_ids, pixels, scores = pending.load() or (None, None, None)
         if image_ids is None:
+            if needs_head:
+                self._train(store, cache, round_idx - 1)
             start = time.perf_counter()
             image_ids, pixels, scores = self._select(store, cache, round_idx)
             seconds['select'] = time.perf_counter() - start
@@ -354,10 +349,15 @@ class ActiveLearningLoop(BaseLoop):
                       store.image_shapes, self._image_paths(),
                       pending.round_idx, scores=scores.tolist())
         if self.overlays > 0:
-            overlay_dir = write_query_overlays(
+            overlays = write_query_overlays(
                 self.pool, image_ids, pixels, pending.overlay_dir,
                 max_images=self.overlays)
-            self.runner.logger.info(f'Query overlays in {overlay_dir}')
+            for image_id, overlay in overlays.items():
+                self.runner.visualizer.add_image(
+                    'queries_' + overlay_file_name(image_id)[:-len('.png')],
+                    overlay[..., ::-1], step=pending.round_idx)
+            self.runner.logger.info(
+                f'Query overlays in {pending.overlay_dir}')
 
     def _image_paths(self) -> Optional[Dict[str, str]]:
         paths = getattr(self.pool, 'image_paths', None)

@@ -55,7 +55,7 @@ class MetricsLog:
     def record(self, round_idx: int, labelled_pixels: int, miou: float,
                per_class_iou: Dict[str, float],
                seconds: Dict[str, float]) -> dict:
-        """Add (or replace) the entry of ``round_idx`` and save the file."""
+        """Add (or replace) the entry of ``round_idx``."""
         entry = {
             'round': round_idx,
             'labelled_pixels': int(labelled_pixels),
@@ -69,8 +69,11 @@ class MetricsLog:
         self.entries = [e for e in self.entries if e['round'] != round_idx]
         self.entries.append(entry)
         self.entries.sort(key=lambda e: e['round'])
-        atomic_write_json(self.path, {'rounds': self.entries})
         return entry
+
+    def save(self) -> None:
+        """Rewrite the file atomically (a crash leaves the previous one)."""
+        atomic_write_json(self.path, {'rounds': self.entries})
 
     def table(self) -> str:
         """A plain-text table: round, labelled pixels, mIoU."""

@@ -108,10 +108,10 @@ class FileOracle:
                           dtype=np.int64)
 
     def _instructions(self, queries: QueryRound, problem: str) -> str:
-        overlay_dir = write_query_overlays(
-            queries.dataset, queries.image_ids, queries.pixels,
-            os.path.splitext(queries.query_file)[0], max_images=None,
-            radius=self.overlay_radius)
+        overlay_dir = os.path.splitext(queries.query_file)[0]
+        write_query_overlays(queries.dataset, queries.image_ids,
+                             queries.pixels, overlay_dir, max_images=None,
+                             radius=self.overlay_radius)
         return (
             f'Round {queries.round_idx} needs labels for '
             f'{len(queries.pixels)} pixels.\n'

@@ -51,7 +51,8 @@ def draw_queries(image: np.ndarray, points: Sequence[int],
 def write_query_overlays(dataset, image_ids: Sequence[str],
                          pixels: Sequence[int], out_dir: str,
                          max_images: Optional[int] = 4,
-                         radius: Optional[int] = None) -> str:
+                         radius: Optional[int] = None
+                         ) -> Dict[str, np.ndarray]:
     """Write one overlay PNG per queried image into ``out_dir``.
 
     Args:
@@ -64,13 +65,14 @@ def write_query_overlays(dataset, image_ids: Sequence[str],
         radius: marker radius (see :func:`draw_queries`).
 
     Returns:
-        ``out_dir``.
+        ``{image id: BGR overlay}`` of the images drawn.
     """
     per_image: Dict[str, List[int]] = {}
     for image_id, pixel in zip(image_ids, pixels):
         per_image.setdefault(image_id, []).append(int(pixel))
     chosen = list(per_image)[:max_images]
     os.makedirs(out_dir, exist_ok=True)
+    overlays = {}
     for image_id in chosen:
         item = dataset.pool_item(dataset.index_of(image_id))
         image = item['inputs'].permute(1, 2, 0).cpu().numpy().astype(np.uint8)
@@ -78,4 +80,5 @@ def write_query_overlays(dataset, image_ids: Sequence[str],
         path = os.path.join(out_dir, overlay_file_name(image_id))
         if not cv2.imwrite(path, overlay):
             raise OSError(f'could not write the query overlay {path}')
-    return out_dir
+        overlays[image_id] = overlay
+    return overlays

@@ -17,6 +17,7 @@ def test_record_load_and_truncate(tmp_path):
     for r in range(3):
         log.record(r, 5 * (r + 1), 10.0 + r + 0.004,
                    {'sky': 20.0, 'road': math.nan}, {'train': 1.23456})
+    log.save()
     with open(tmp_path / 'metrics.json') as file:
         saved = json.load(file)
     assert saved['rounds'][1] == {
