@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from mmseg_al.datasets import ToyScenesDataset, write_toy_scenes
+from mmseg_al.datasets import (ToyScenesDataset, render_toy_scene,
+                               write_toy_scenes)
 from mmseg_al.datasets.metainfo import TOY_SCENES_CLASSES, TOY_SCENES_PALETTE
 from mmseg_al.datasets.toy_scenes import MARKER_NAME, toy_scenes_params
+from mmseg_al.utils import numpy_rng
 from .fake_layout import PIPELINE
 
 SMALL = dict(image_size=48, num_train=6, num_val=3, seed=1)
@@ -24,6 +26,15 @@ def read_tree(root: str) -> dict:
                 with open(osp.join(folder, name), 'rb') as f:
                     files[f'{sub}/{split}/{name}'] = f.read()
     return files
+
+
+def test_renderer_sizes():
+    image, label = render_toy_scene(numpy_rng(0, 'test'), 96)
+    assert image.shape == (96, 96, 3) and image.dtype == np.uint8
+    assert label.shape == (96, 96) and label.dtype == np.uint8
+    assert label.max() < len(TOY_SCENES_CLASSES)
+    with pytest.raises(ValueError, match='size >= 32, got 16'):
+        render_toy_scene(numpy_rng(0, 'test'), 16)
 
 
 def test_same_parameters_give_identical_bytes(tmp_path):
