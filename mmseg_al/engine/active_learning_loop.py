@@ -19,7 +19,7 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from mmengine.dist import barrier, is_main_process
+from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
 from mmseg.registry import LOOPS, TASK_UTILS
@@ -206,17 +206,17 @@ class ActiveLearningLoop(BaseLoop):
         ids, shapes = self.pool.image_ids, self.pool.image_shapes
         latest = LabelStore.latest_round(self.work_dir)
         run_file = os.path.join(self.work_dir, RUN_FILE)
-        if not self._resume and (latest is not None or
-                                 os.path.exists(run_file)):
+        started = os.path.exists(run_file)
+        if not self._resume and (latest is not None or started):
             raise FileExistsError(
                 f'{self.work_dir} already holds an active-learning run '
                 f'(labels up to round {latest}). Continue it with --resume, '
                 'or choose another --work-dir.')
-        if os.path.exists(run_file):
+        barrier()  # every rank has looked before the main rank writes
+        if started:
             self._check_run_file(run_file)
         elif is_main_process():
-            atomic_write_json(run_file, dict(seed=self.seed,
-                                             budget=self.budget))
+            atomic_write_json(run_file, dict(seed=self.seed))
         if latest is None:
             return LabelStore(ids, shapes, num_classes), -1
         store = LabelStore.load(self.work_dir, ids, shapes, num_classes)
@@ -289,7 +289,7 @@ class ActiveLearningLoop(BaseLoop):
             metrics.save()
             plot_learning_curve(
                 metrics.entries, os.path.join(self.work_dir, CURVE_FILE),
-                title=self.runner.experiment_name)
+                title=os.path.basename(os.path.normpath(self.work_dir)))
 
     def _acquire(self, store: LabelStore, cache: FeatureCache,
                  round_idx: int, seconds: Dict[str, float],
@@ -309,6 +309,11 @@ class ActiveLearningLoop(BaseLoop):
             start = time.perf_counter()
             image_ids, pixels, scores = self._select(store, cache, round_idx)
             seconds['select'] = time.perf_counter() - start
+            # ranks select alike, but only up to non-deterministic kernels:
+            # label exactly the main rank's choice everywhere
+            picked = [image_ids, pixels, scores]
+            broadcast_object_list(picked, src=0)
+            image_ids, pixels, scores = picked
             if is_main_process():
                 self._write_queries(store, pending, image_ids, pixels, scores)
             barrier()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Tuple
 
 import numpy as np
+from mmengine.dist import is_main_process
 from mmseg.registry import TASK_UTILS
 
 from mmseg_al.state.annotations import AnnotationFileError, read_annotations
@@ -109,9 +110,10 @@ class FileOracle:
 
     def _instructions(self, queries: QueryRound, problem: str) -> str:
         overlay_dir = os.path.splitext(queries.query_file)[0]
-        write_query_overlays(queries.dataset, queries.image_ids,
-                             queries.pixels, overlay_dir, max_images=None,
-                             radius=self.overlay_radius)
+        if is_main_process():
+            write_query_overlays(queries.dataset, queries.image_ids,
+                                 queries.pixels, overlay_dir,
+                                 max_images=None, radius=self.overlay_radius)
         return (
             f'Round {queries.round_idx} needs labels for '
             f'{len(queries.pixels)} pixels.\n'
