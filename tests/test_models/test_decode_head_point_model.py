@@ -1,4 +1,6 @@
 """DecodeHeadPointModel: the point API over a DeepLabV3-style mmseg model."""
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -218,3 +220,46 @@ def test_properties_and_config_errors():
         num_classes=NUM_CLASSES)
     with pytest.raises(ValueError, match='remove auxiliary_head'):
         MODELS.build(ConfigDict(cfg))
+
+
+def test_two_round_active_learning_run(tmp_path):
+    """The DeepLabV3 config runs the loop: herding cold start on the head's
+    features, then two-stage eBALD with MC dropout."""
+    from test_engine.toy_run import REPO, al_train_main
+
+    toy = dict(type='ToyScenesDataset', data_root=str(tmp_path / 'data'),
+               image_size=32, num_train=4, num_val=2, seed=0)
+    split = {
+        s: dict(img_path=f'img_dir/{s}', seg_map_path=f'ann_dir/{s}')
+        for s in ('train', 'val')
+    }
+    config = tmp_path / 'deeplabv3_toy.py'
+    config.write_text(f'''
+_base_ = [{REPO + '/configs/edald/camvid_deeplabv3.py'!r}]
+loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(
+    dataset=dict(dataset=dict({toy!r}, data_prefix={split['train']!r})),
+    **loader)
+val_dataloader = dict(
+    dataset=dict({toy!r}, data_prefix={split['val']!r}), **loader)
+test_dataloader = val_dataloader
+model = dict(
+    pretrained=None,
+    backbone=dict(depth=18, stem_channels=8, base_channels=8),
+    decode_head=dict(in_channels=64, channels=16, dilations=(1, 2, 3, 4),
+                     num_classes=6))
+stage1 = dict(type='LocalGlobalPool', picker=dict(type='MaxHerding'),
+              candidates_per_image=64, local_budget=4)
+train_cfg = dict(
+    rounds=2, budget=dict(per_image=None, pixels=5),
+    cold_start=dict(stage1=stage1),
+    selector=dict(stage1=stage1, stage2=dict(num_draws=2)),
+    head_training=dict(max_epochs=4), feature_batch_size=4)
+''')
+    work_dir = tmp_path / 'work'
+    assert al_train_main([str(config), '--work-dir', str(work_dir)]) == 0
+    with open(work_dir / 'metrics.json') as f:
+        rounds = json.load(f)['rounds']
+    assert [r['labelled_pixels'] for r in rounds] == [5, 10]
+    assert all(0 <= r['mIoU'] <= 100 for r in rounds)
+    assert (work_dir / 'queries' / 'round_01.json').is_file()
