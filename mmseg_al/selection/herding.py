@@ -184,7 +184,8 @@ class SplitGreedy(metaclass=ABCMeta):
         for number, (part, share) in enumerate(zip(parts, shares)):
             if share == 0:
                 continue
-            part_points = points[part.to(points.device)].float()
+            part_points = (points if num_parts == 1 else
+                           points[part.to(points.device)])
             others = torch.cat(conditions) if conditions else None
             start = (None if others is None or others.shape[0] == 0 else
                      pairwise.nearest(part_points, others))
@@ -194,7 +195,7 @@ class SplitGreedy(metaclass=ABCMeta):
             with single_thread():
                 picks, part_gains = self.greedy(matrix, share, start)
             del matrix
-            conditions.append(part_points[picks.to(points.device)])
+            conditions.append(part_points[picks.to(points.device)].float())
             indices.append(part[picks.cpu()])
             gains.append(part_gains.cpu())
         return PickResult(torch.cat(indices), torch.cat(gains))

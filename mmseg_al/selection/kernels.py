@@ -19,7 +19,7 @@ either.
 """
 import math
 import re
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -108,14 +108,20 @@ class PairwiseFunction:
         """Map float32 squared distances to values (in place allowed)."""
         return sq_distances
 
-    def _tiles(self, points: Tensor) -> Tensor:
-        """``points`` as float32 ``[num_tiles, tile, d]``, zero padded."""
-        num_points, dim = points.shape
-        num_tiles = max(1, math.ceil(num_points / self.tile))
-        tiles = points.new_zeros((num_tiles * self.tile, dim),
-                                 dtype=torch.float32)
-        tiles[:num_points] = points
-        return tiles.view(num_tiles, self.tile, dim)
+    def _tiles(self, points: Tensor) -> List[Tensor]:
+        """``points`` as contiguous float32 ``[tile, d]`` tiles, the last
+        one zero padded (full tiles are views when possible)."""
+        tiles = []
+        for start in range(0, max(1, points.shape[0]), self.tile):
+            rows = points[start:start + self.tile]
+            if not (rows.shape[0] == self.tile and rows.is_contiguous()
+                    and rows.dtype == torch.float32):
+                padded = rows.new_zeros((self.tile, rows.shape[1]),
+                                        dtype=torch.float32)
+                padded[:rows.shape[0]] = rows
+                rows = padded
+            tiles.append(rows)
+        return tiles
 
     def _block(self, rows: Tensor, cols: Tensor) -> Tensor:
         """Values of one ``tile x tile`` block of two padded tiles."""

@@ -68,6 +68,8 @@ def test_pairwise_values_do_not_depend_on_blocking(function):
     reduce = torch.amax if function.nearest_is_max else torch.amin
     assert torch.equal(function.nearest(points, others), reduce(cross, 1))
     assert torch.equal(function(points[subset], others), cross[subset])
+    strided = points.T.contiguous().T  # same values, not contiguous
+    assert torch.equal(function.matrix(strided), full)
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
