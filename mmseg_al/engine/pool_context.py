@@ -101,11 +101,14 @@ class PoolSelectionContext(SelectionContext):
             int(i): torch.as_tensor(p, dtype=torch.long).cpu()
             for i, p in request.items()
         }
-        found: Dict[int, torch.Tensor] = {}
+        found: Dict[int, torch.Tensor] = {
+            i: torch.zeros(0, self.model.feature_dim, device=self.device)
+            for i, pixels in request.items() if pixels.numel() == 0
+        }
         if draw is None:
             for i, pixels in request.items():
                 hit, rows = self.cache.lookup(self.image_ids[i], pixels)
-                if bool(hit.all()):
+                if i not in found and bool(hit.all()):
                     found[i] = rows
         missing = {i: p for i, p in request.items() if i not in found}
         found.update(self._extract(missing, draw))

@@ -50,6 +50,9 @@ def test_features_are_batched_and_in_request_order():
         torch.testing.assert_close(feats[i], rgb_at(pool, i, pixels))
     draw = context.features({0: torch.tensor([0])}, draw=1)
     torch.testing.assert_close(draw[0], rgb_at(pool, 0, [0]) + 0.02 + 1)
+    calls = len(model.backbone_calls)
+    empty = context.features({1: torch.zeros(0, dtype=torch.long)})
+    assert empty[1].shape == (0, 3) and len(model.backbone_calls) == calls
 
 
 def test_labelled_set_is_cached_across_rounds():
