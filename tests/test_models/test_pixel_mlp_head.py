@@ -94,12 +94,18 @@ def test_dense_forward_never_upsamples_more_than_a_chunk(head, monkeypatch):
         return interpolate(x, *args, **kwargs)
 
     monkeypatch.setattr(head_module.F, 'interpolate', recording)
-    monkeypatch.setattr(head_module, 'NORM_CHUNK', 16)
+    monkeypatch.setattr(head_module, 'CHANNEL_CHUNK', 16)
+    monkeypatch.setattr(head_module, 'PIXEL_CHUNK', 100)  # several chunks
+    maps = native_maps()
     with torch.no_grad():
-        head(native_maps(), SIZE)
-    assert upsampled_channels
-    assert max(upsampled_channels) <= max(16, head.hidden_channels[0])
-    assert max(upsampled_channels) < sum(CHANNELS)
+        chunked = head(maps, SIZE)
+    # Only the h1-channel projections of the three maps below full size are
+    # upsampled, 16 channels at a time.
+    assert upsampled_channels and max(upsampled_channels) == 16
+    assert sum(upsampled_channels) == 3 * head.hidden_channels[0]
+    monkeypatch.setattr(head_module, 'PIXEL_CHUNK', 10**6)
+    with torch.no_grad():
+        torch.testing.assert_close(chunked, head(maps, SIZE))
 
 
 def test_default_size_is_the_largest_map(head):

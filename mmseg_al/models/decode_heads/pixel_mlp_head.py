@@ -9,9 +9,9 @@ weights:
   full-resolution logits without building the ``D x H x W`` feature tensor:
   the first Linear commutes with bilinear upsampling, so each map is
   projected with its slice of the weight at native resolution and only the
-  ``h1``-channel projections are upsampled and summed. The L2 norm of the
-  upsampled feature is accumulated map by map (in channel chunks), and
-  scales the sum because normalisation is a per-pixel scalar.
+  ``h1``-channel projections are upsampled and summed. Normalisation is a
+  per-pixel scalar ``1 / ||f(x)||``; ``||f(x)||^2`` of the upsampled feature
+  is accumulated map by map (see :mod:`.upsampled_norm`).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -22,9 +22,13 @@ from mmseg.models.losses import accuracy
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-#: Channels upsampled at once while accumulating the feature norm; bounds
-#: the extra memory of the dense forward to ``NORM_CHUNK x H x W`` floats.
-NORM_CHUNK = 64
+from .upsampled_norm import upsampled_square_norm
+
+#: Hidden channels projected and upsampled at once, and pixels classified
+#: at once, by the dense forward: they bound its working memory beyond the
+#: ``h1 x H x W`` accumulator.
+CHANNEL_CHUNK = 32
+PIXEL_CHUNK = 2048
 
 #: Plain cross-entropy averaged over labelled pixels.
 DEFAULT_LOSS = dict(
@@ -42,21 +46,20 @@ def default_hidden_channels(num_classes: int) -> Tuple[int, int]:
     return (128, 32) if num_classes < 30 else (256, 128)
 
 
-def _upsample(x: Tensor, size: Tuple[int, int]) -> Tensor:
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-
-
-def upsampled_square_norm(feature_map: Tensor, size: Tuple[int, int]
-                          ) -> Tensor:
-    """``[B, 1, H, W]`` squared L2 norm over channels of the map upsampled
-    to ``size``, computed ``NORM_CHUNK`` channels at a time."""
-    total = None
-    for chunk in torch.split(feature_map, NORM_CHUNK, dim=1):
-        part = _upsample(chunk, size).square().sum(dim=1, keepdim=True)
-        total = part if total is None else total + part
-    return total
+def add_projected_(hidden: Tensor, feature_map: Tensor,
+                   weight: Tensor) -> None:
+    """``hidden += up(weight @ feature_map)``: project a native-resolution
+    map with its slice ``[h1, C]`` of the first Linear, upsample (bilinear,
+    ``align_corners=False``) and accumulate, ``CHANNEL_CHUNK`` hidden
+    channels at a time."""
+    size = tuple(hidden.shape[-2:])
+    for start in range(0, weight.shape[0], CHANNEL_CHUNK):
+        stop = start + CHANNEL_CHUNK
+        part = F.conv2d(feature_map, weight[start:stop, :, None, None])
+        if tuple(part.shape[-2:]) != size:
+            part = F.interpolate(part, size=size, mode='bilinear',
+                                 align_corners=False)
+        hidden[:, start:stop].add_(part)
 
 
 @MODELS.register_module()
@@ -198,21 +201,25 @@ class PixelMLPHead(BaseDecodeHead):
             size = max((tuple(m.shape[-2:]) for m in maps),
                        key=lambda hw: hw[0] * hw[1])
         size = tuple(int(s) for s in size)
-        projected, norm_sq = None, None
+        batch = maps[0].shape[0]
+        hidden = maps[0].new_zeros((batch, self.hidden_channels[0], *size))
+        norm_sq = maps[0].new_zeros((batch, 1, *size)) if normalize else None
         for feature_map, weight in zip(
                 maps, torch.split(self.fc1.weight, channels, dim=1)):
-            part = _upsample(F.conv2d(feature_map, weight[:, :, None, None]),
-                             size)
-            projected = part if projected is None else projected + part
+            add_projected_(hidden, feature_map, weight)
             if normalize:
-                part = upsampled_square_norm(feature_map, size)
-                norm_sq = part if norm_sq is None else norm_sq + part
+                norm_sq.add_(upsampled_square_norm(feature_map, size))
         if normalize:
-            projected = projected / norm_sq.sqrt().clamp_min(NORM_EPS)
-        batch, hidden, height, width = projected.shape
-        hidden_flat = projected.permute(0, 2, 3, 1).reshape(-1, hidden)
-        logits = self._after_first_linear(hidden_flat + self.fc1.bias)
-        return logits.view(batch, height, width, -1).permute(0, 3, 1, 2)
+            hidden.div_(norm_sq.sqrt_().clamp_min_(NORM_EPS))
+        hidden.add_(self.fc1.bias[:, None, None])
+        hidden = hidden.flatten(2)  # [B, h1, H*W]
+        logits = hidden.new_empty((batch, self.out_channels, hidden.shape[2]))
+        for image in range(batch):
+            for start in range(0, hidden.shape[2], PIXEL_CHUNK):
+                stop = start + PIXEL_CHUNK
+                logits[image, :, start:stop] = self._after_first_linear(
+                    hidden[image, :, start:stop].t()).t()
+        return logits.view(batch, -1, *size)
 
     # ------------------------------------------------------------- loss --
     def loss_by_points(self, logits: Tensor, labels: Tensor) -> dict:
