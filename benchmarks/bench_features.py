@@ -23,26 +23,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from mmseg_al.models.backbones import DiffusionBackbone  # noqa: E402
 from mmseg_al.models.decode_heads import PixelMLPHead  # noqa: E402
 
-#: Flags of the imagenet_256 UNet; the width is set per case.
-UNET = dict(
-    image_size=256,
-    num_res_blocks=2,
-    attention_resolutions='32,16,8',
-    resblock_updown=True,
-    use_scale_shift_norm=True,
-    learn_sigma=True,
-    diffusion_steps=1000,
-    noise_schedule='linear')
+PRESET = ROOT / 'configs/_base_/models/edald_imagenet256.py'
 
 #: name -> (UNet width, input size, number of classes)
 CASES: Dict[str, Tuple[int, int, int]] = {
@@ -55,9 +48,11 @@ REPEATS = 3
 
 def build(width: int, num_classes: int
           ) -> Tuple[DiffusionBackbone, PixelMLPHead]:
+    """The preset's UNet architecture at another width, random weights."""
+    unet = Config.fromfile(str(PRESET)).model.backbone.unet
     torch.manual_seed(0)
     backbone = DiffusionBackbone(
-        unet=dict(UNET, num_channels=width, num_head_channels=width // 4))
+        unet=dict(unet, num_channels=width, num_head_channels=width // 4))
     head = PixelMLPHead(
         in_channels=backbone.feature_dim, num_classes=num_classes).eval()
     return backbone, head

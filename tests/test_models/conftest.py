@@ -10,6 +10,12 @@ SIZE = 32
 NUM_CLASSES = 4
 
 
+def random_images(batch: int = 2, seed: int = 0) -> torch.Tensor:
+    """``[batch, 3, SIZE, SIZE]`` images in ``[-1, 1]``, as preprocessed."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, SIZE, SIZE, generator=gen) * 2 - 1
+
+
 @pytest.fixture(autouse=True)
 def mmseg_scope():
     """Build nested modules (data preprocessor, losses) in mmseg's scope."""

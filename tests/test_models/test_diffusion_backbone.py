@@ -6,7 +6,7 @@ from torch import nn
 
 from mmseg_al.models.backbones import DiffusionBackbone
 from mmseg_al.utils import torch_generator
-from .conftest import SIZE
+from .conftest import SIZE, random_images
 
 #: ALGORITHM.md: (sqrt abar_t, sqrt(1 - abar_t)) of the linear schedule.
 REFERENCE_COEFFICIENTS = {
@@ -14,11 +14,6 @@ REFERENCE_COEFFICIENTS = {
     150: (0.886503, 0.462723),
     250: (0.722096, 0.691793),
 }
-
-
-def images(batch=2, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, 3, SIZE, SIZE, generator=gen) * 2 - 1
 
 
 @pytest.fixture
@@ -31,7 +26,7 @@ def test_layout_and_map_shapes(backbone):
     assert backbone.layout.block_channels == (128, 64, 32, 32)
     assert backbone.feature_dim == 3 * (128 + 64 + 32 + 32)
     assert backbone.layout.part_channels == [128, 64, 32, 32] * 3
-    maps = backbone(images(), ['a', 'b'])
+    maps = backbone(random_images(), ['a', 'b'])
     expected = [(2, c, SIZE // s, SIZE // s)
                 for c, s in zip((128, 64, 32, 32), (8, 4, 2, 1))] * 3
     assert [tuple(m.shape) for m in maps] == expected
@@ -57,7 +52,7 @@ def test_unet_sees_x_t_with_the_clean_noise_and_integer_timestep(
     seen = []
     monkeypatch.setattr(backbone, '_read_out',
                         lambda x_t, t: seen.append((x_t, t)) or [])
-    x0 = images()
+    x0 = random_images()
     backbone(x0, ['a', 'b'])
     eps = torch.stack([
         torch.randn(3, SIZE, SIZE, generator=torch_generator(7, 'clean', i))
@@ -70,7 +65,7 @@ def test_unet_sees_x_t_with_the_clean_noise_and_integer_timestep(
 
 
 def test_read_out_equals_hooks_on_the_stock_unet_forward(backbone):
-    x_t = images(1)
+    x_t = random_images(1)
     hooked = {}
     handles = [
         backbone.unet.output_blocks[b].register_forward_hook(
@@ -94,7 +89,7 @@ def test_stops_after_the_last_needed_block(tiny_backbone_cfg):
 
     backbone.unet.out.register_forward_hook(fail)
     backbone.unet.output_blocks[9].register_forward_hook(fail)
-    maps = backbone(images(1), ['a'])
+    maps = backbone(random_images(1), ['a'])
     assert [m.shape[1] for m in maps] == [128, 64] * 3
 
 
@@ -123,7 +118,7 @@ def test_noise_keys_are_deterministic_and_distinct(backbone):
 
 
 def test_features_follow_the_noise_keys(backbone):
-    x0 = images(1)
+    x0 = random_images(1)
     clean = backbone(x0, ['a'])
     assert all(torch.equal(u, v) for u, v in zip(clean, backbone(x0, ['a'])))
     draw = backbone(x0, ['a'], draw=0)
@@ -142,7 +137,7 @@ def test_frozen_and_eval_whatever_train_is_called_with(backbone):
                    if not isinstance(m, nn.Dropout))
     backbone.set_dropout(False)
     assert not any(m.training for m in backbone.modules())
-    x0 = images(1).requires_grad_()
+    x0 = random_images(1).requires_grad_()
     assert not any(m.requires_grad for m in backbone(x0, ['a']))
 
 
@@ -152,7 +147,8 @@ def test_bf16_autocast_gives_close_float32_maps(tiny_backbone_cfg):
     bf16 = MODELS.build(dict(tiny_backbone_cfg, steps=(50, ),
                              precision='bf16'))
     bf16.load_state_dict(fp32.state_dict())
-    ref, low = fp32(images(1), ['a'])[-1], bf16(images(1), ['a'])[-1]
+    image = random_images(1)
+    ref, low = fp32(image, ['a'])[-1], bf16(image, ['a'])[-1]
     assert low.dtype == torch.float32
     assert not torch.equal(ref, low)
     assert (ref - low).abs().max() < 0.1 * ref.abs().max()
@@ -182,7 +178,7 @@ def test_input_errors(backbone):
     with pytest.raises(ValueError, match='multiple of 32'):
         backbone(torch.zeros(1, 3, 48, 32), ['a'])
     with pytest.raises(ValueError, match='1 image ids for a batch of 2'):
-        backbone(images(2), ['a'])
+        backbone(random_images(2), ['a'])
 
 
 def test_random_weights_warn_loudly(backbone):

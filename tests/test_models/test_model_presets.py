@@ -9,31 +9,21 @@ PRESETS = {
     'edald_lsun_bedroom': ('checkpoints/lsun_bedroom.pt', 0.1),
 }
 
-#: ALGORITHM.md "Features": flags of both released UNets.
-ARCHITECTURE = dict(
-    image_size=256,
-    num_channels=256,
-    num_res_blocks=2,
-    num_head_channels=64,
-    attention_resolutions='32,16,8',
-    resblock_updown=True,
-    use_scale_shift_norm=True,
-    learn_sigma=True,
-    class_cond=False,
-    diffusion_steps=1000,
-    noise_schedule='linear')
-
 
 def load(name):
     return Config.fromfile(f'configs/_base_/models/{name}.py').model
 
 
 @pytest.mark.parametrize('name', PRESETS)
-def test_preset_flags_follow_the_method(name):
+def test_preset_flags_follow_the_method(name, tiny_unet_cfg):
     checkpoint, dropout = PRESETS[name]
     backbone = load(name).backbone
     assert backbone.checkpoint == checkpoint
-    assert dict(backbone.unet) == dict(ARCHITECTURE, dropout=dropout)
+    # ALGORITHM.md "Features": the tiny test UNet's architecture at full
+    # width (num_channels 256, 64 channels per attention head).
+    assert dict(backbone.unet) == dict(
+        tiny_unet_cfg, num_channels=256, num_head_channels=64,
+        dropout=dropout)
     assert tuple(backbone.steps) == (50, 150, 250)
     assert tuple(backbone.blocks) == (5, 8, 12, 17)
     assert backbone.normalize is True

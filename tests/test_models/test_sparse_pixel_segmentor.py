@@ -7,7 +7,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from .conftest import NUM_CLASSES, SIZE
+from .conftest import NUM_CLASSES, SIZE, random_images
 
 
 def sample(labels, **metainfo):
@@ -22,11 +22,6 @@ def sample(labels, **metainfo):
                       **metainfo))
     data_sample.gt_sem_seg = PixelData(data=label_map)
     return data_sample
-
-
-def images(batch=2, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, 3, SIZE, SIZE, generator=gen) * 2 - 1
 
 
 @pytest.fixture
@@ -64,7 +59,7 @@ def test_in_channels_mismatch_and_slide_mode_are_rejected(tiny_segmentor_cfg):
 
 
 def test_point_features_equal_the_dense_normalised_reference(model):
-    inputs, ids = images(), ['a', 'b']
+    inputs, ids = random_images(), ['a', 'b']
     points = [torch.tensor([0, 33, 1023, 500]), torch.tensor([7, 64])]
     features = model.point_features(inputs, ids, points)
     maps = model.backbone(inputs, ids)
@@ -79,7 +74,7 @@ def test_point_features_equal_the_dense_normalised_reference(model):
 
 
 def test_point_features_draws(model):
-    inputs, points = images(1), [torch.arange(0, 1024, 97)]
+    inputs, points = random_images(1), [torch.arange(0, 1024, 97)]
 
     def features(**kwargs):
         return model.point_features(inputs, ['a'], points, **kwargs)[0]
@@ -94,7 +89,7 @@ def test_point_features_draws(model):
 
 def test_point_features_reject_pixels_outside_the_image(model):
     with pytest.raises(IndexError, match="image 'a'.*1024"):
-        model.point_features(images(1), ['a'], [torch.tensor([1024])])
+        model.point_features(random_images(1), ['a'], [torch.tensor([1024])])
 
 
 def test_point_logits_with_reproducible_mc_dropout(model):
@@ -116,7 +111,7 @@ def test_loss_uses_only_labelled_pixels_and_caches_their_features(model):
     model.train()
     model.decode_head.dropout_ratio = 0.0  # deterministic training forward
     calls = BackboneCalls(model)
-    inputs = images()
+    inputs = random_images()
     samples = [
         sample({(0, 0): 1, (5, 9): 2, (31, 31): 3}, image_id='train/a.png'),
         sample({(12, 3): 0, (20, 30): 2}, img_path='/data/b.png'),
@@ -147,7 +142,7 @@ def test_loss_uses_only_labelled_pixels_and_caches_their_features(model):
 
 def test_loss_trains_the_head_only(model):
     model.train()
-    losses = model.loss(images(1), [sample({(3, 4): 1, (8, 8): 2},
+    losses = model.loss(random_images(1), [sample({(3, 4): 1, (8, 8): 2},
                                            image_id='a')])
     losses['decode.loss_ce'].backward()
     assert model.decode_head.fc1.weight.grad is not None
@@ -156,13 +151,14 @@ def test_loss_trains_the_head_only(model):
 
 def test_loss_without_labelled_pixels_is_zero(model):
     model.train()
-    losses = model.loss(images(1), [sample({}, image_id='a')])
+    losses = model.loss(random_images(1), [sample({}, image_id='a')])
     assert float(losses['decode.loss_ce']) == 0.0
 
 
 def test_init_weights_clears_the_cache_and_reset_head_reinitialises(model):
     model.train()
-    model.loss(images(1), [sample({(3, 4): 1, (8, 8): 2}, image_id='a')])
+    model.loss(random_images(1),
+               [sample({(3, 4): 1, (8, 8): 2}, image_id='a')])
     with pytest.warns(UserWarning, match='RANDOM'):
         model.init_weights()
     assert len(model.feature_cache) == 0
@@ -207,7 +203,7 @@ def test_predict_through_mmseg_and_iou_metric(model):
 
 def test_dense_modes_need_image_ids(model):
     with pytest.raises(ValueError, match='needs data_samples'):
-        model(images(1), None, mode='tensor')
+        model(random_images(1), None, mode='tensor')
     no_id = SegDataSample(metainfo=dict(ori_shape=(SIZE, SIZE)))
     with pytest.raises(KeyError, match="'image_id' \\(or 'img_path'\\)"):
-        model(images(1), [no_id], mode='tensor')
+        model(random_images(1), [no_id], mode='tensor')

@@ -26,8 +26,8 @@ def saved(tiny_backbone_cfg, tmp_path):
     return source, str(path)
 
 
-def test_round_trip_in_init_weights_not_in_constructor(tiny_backbone_cfg,
-                                                        saved):
+def test_round_trip_in_init_weights_not_in_constructor(
+        tiny_backbone_cfg, saved):
     source, path = saved
     torch.manual_seed(2)
     target = MODELS.build(dict(tiny_backbone_cfg, checkpoint=path))

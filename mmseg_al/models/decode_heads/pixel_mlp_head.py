@@ -181,7 +181,9 @@ class PixelMLPHead(BaseDecodeHead):
 
         Equal to upsampling every map to ``size``, concatenating them,
         L2-normalising each pixel (if ``normalize``) and applying the MLP,
-        without materialising the ``D x H x W`` tensor.
+        without materialising the ``D x H x W`` tensor. Meant for
+        inference (eval mode): pixels are classified in chunks, so
+        training-mode BN would see per-chunk statistics.
 
         Args:
             inputs (Sequence[Tensor]): maps ``[B, C_i, h_i, w_i]`` in feature
