@@ -81,7 +81,8 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
     Args:
         model: segmentor with ``reset_head`` and ``point_logits``.
         features: ``[n, D]`` clean features of the labelled pixels.
-        labels: ``[n]`` their stored classes (``ignore_index`` is skipped).
+        labels: ``[n]`` their stored classes (``ignore_index``, a pixel
+            the annotator marked void, is skipped).
         optim_wrapper_cfg: the runner's ``optim_wrapper`` config, built
             afresh so each round starts with a new optimizer.
         param_scheduler_cfg: the runner's ``param_scheduler`` config(s);
@@ -105,10 +106,12 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
             cfg, default_args=dict(optimizer=optim_wrapper))
         for cfg in _as_list(copy.deepcopy(param_scheduler_cfg))
     ]
-    device = next(model.parameters()).device
-    features, labels = features.to(device), labels.to(device)
+    # annotator-void pixels carry no class: leave them out of the batches
+    # (and of the batch-norm statistics)
     usable = labels != ignore_index
-    if not bool(usable.any()):  # nothing but annotator-void pixels yet
+    device = next(model.parameters()).device
+    features, labels = features[usable].to(device), labels[usable].to(device)
+    if len(labels) == 0:
         model.eval()
         return optim_wrapper, schedulers, HeadTrainingResult(
             epochs=0, iterations=0, loss=math.nan, accuracy=math.nan)
@@ -124,13 +127,11 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
             batch = batch.to(device)
             target = labels[batch]
             logits = model.point_logits(features[batch])
-            loss = F.cross_entropy(logits, target, ignore_index=ignore_index)
+            loss = F.cross_entropy(logits, target)
             optim_wrapper.update_params(loss)
             iterations += 1
             loss_value = loss.item()
-            keep = usable[batch]
-            accuracy = (logits[keep].argmax(1) == target[keep]).float().mean(
-            ).item() if bool(keep.any()) else math.nan
+            accuracy = (logits.argmax(1) == target).float().mean().item()
             if loss_value < best_loss:
                 best_loss, stale = loss_value, 0
             else:

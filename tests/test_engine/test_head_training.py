@@ -77,17 +77,23 @@ def test_early_stop_after_patience_once_accurate():
 
 def test_void_labels_are_skipped():
     features, labels = blobs(12)
-    noisy = labels.clone()
-    noisy[:4] = 255
+    settings = HeadTrainingConfig(max_epochs=2, batch_size=4)
+    with_void = torch.cat([features, 100 * torch.ones(5, 3)])
+    heads = []
+    for feats, labs in ((features, labels),
+                        (with_void, torch.cat([labels, torch.full((5, ),
+                                                                  255)]))):
+        model = PointModel()
+        _, _, result = train_head(model, feats, labs, OPTIM, None, settings,
+                                  seed=0, round_idx=0)
+        assert result.iterations == 6 and math.isfinite(result.loss)
+        heads.append(model.head.state_dict())
+    for key in heads[0]:
+        torch.testing.assert_close(heads[0][key], heads[1][key])
     model = PointModel()
-    _, _, result = train_head(model, features, noisy, OPTIM, None,
-                              HeadTrainingConfig(max_epochs=2), seed=0,
-                              round_idx=0)
-    assert math.isfinite(result.loss)
     all_void = torch.full_like(labels, 255)
     _, _, result = train_head(model, features, all_void, OPTIM, None,
-                              HeadTrainingConfig(max_epochs=2), seed=0,
-                              round_idx=0)
+                              settings, seed=0, round_idx=0)
     assert result.iterations == 0
 
 
