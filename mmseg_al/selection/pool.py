@@ -18,8 +18,8 @@ from mmseg_al.registry import SELECTORS
 from mmseg_al.utils import track
 from .builder import build_selector
 from .context import Selection, SelectionContext
-from .requests import (ImagePixels, chunk_requests, empty_selection,
-                       sample_candidates)
+from .pixel_requests import (ImagePixels, chunk_requests,
+                             empty_selection, sample_candidates)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from mmseg_al.registry import SELECTORS
 from mmseg_al.utils import track
 from .class_balance import ClassBalance
 from .context import Selection, SelectionContext
-from .requests import ImagePixels, chunk_requests, empty_selection
+from .pixel_requests import ImagePixels, chunk_requests, empty_selection
 from .scores import (balanced_entropy, check_power_args,
                      entropy, entropy_augmented_mi, least_confidence,
                      margin, mutual_information, power_keys)

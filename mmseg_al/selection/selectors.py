@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 from mmseg_al.registry import SELECTORS
 from .builder import build_selector
 from .context import Selection, SelectionContext
-from .requests import group_by_image, sample_candidates
+from .pixel_requests import group_by_image, sample_candidates
 
 
 class BaseSelector(metaclass=ABCMeta):

@@ -1,8 +1,9 @@
 """Pixel requests: seeded candidate subsets, chunking, grouping."""
 import torch
 
-from mmseg_al.selection.requests import (chunk_requests, group_by_image,
-                                         sample_candidates)
+from mmseg_al.selection.pixel_requests import (chunk_requests,
+                                               group_by_image,
+                                               sample_candidates)
 from .tensor_context import random_context
 
 
