@@ -1,5 +1,4 @@
 """Denoising pretraining: it learns, it is reproducible, its output loads."""
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -117,8 +116,7 @@ def test_cli_writes_a_checkpoint(tmp_path):
          '--batch-size', '2', '--image_size', '32', '--num_channels', '32',
          '--channel_mult', '1,2', '--num_res_blocks', '1',
          '--attention_resolutions', '16', '--learn_sigma', 'False'],
-        capture_output=True, text=True, timeout=300, cwd=root,
-        env=dict(os.environ, PYTHONPATH=root))
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert '"iterations": 2' in proc.stdout
     state = torch.load(out, weights_only=True)
