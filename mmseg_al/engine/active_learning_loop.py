@@ -41,8 +41,8 @@ QUERY_DIR = 'queries'
 CURVE_FILE = 'curve.png'
 POINT_API = ('point_features', 'point_logits', 'reset_head', 'feature_dim',
              'num_classes')
-POOL_API = ('image_ids', 'image_shapes', 'index_of', 'pool_item',
-            'ground_truth', 'set_label_store')
+POOL_API = ('image_ids', 'image_paths', 'image_shapes', 'index_of',
+            'pool_item', 'ground_truth', 'set_label_store')
 
 
 def resolve_budget(budget: dict, num_images: int) -> int:
@@ -351,7 +351,8 @@ class ActiveLearningLoop(BaseLoop):
         pending.save(image_ids, pixels, scores)
         write_queries(pending.query_file,
                       list(zip(image_ids, pixels.tolist())),
-                      store.image_shapes, self._image_paths(),
+                      store.image_shapes,
+                      dict(zip(self.pool.image_ids, self.pool.image_paths)),
                       pending.round_idx, scores=scores.tolist())
         if self.overlays > 0:
             overlays = write_query_overlays(
@@ -363,7 +364,3 @@ class ActiveLearningLoop(BaseLoop):
                     overlay[..., ::-1], step=pending.round_idx)
             self.runner.logger.info(
                 f'Query overlays in {pending.overlay_dir}')
-
-    def _image_paths(self) -> Optional[Dict[str, str]]:
-        paths = getattr(self.pool, 'image_paths', None)
-        return dict(zip(self.pool.image_ids, paths)) if paths else None

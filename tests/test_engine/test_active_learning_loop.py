@@ -68,6 +68,7 @@ def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
         '*.png'))) >= 1
     queries = read_json(osp.join(full, 'queries', 'round_01.json'))
     assert len(queries) == 5 and all(q['round'] == 1 for q in queries)
+    assert all(osp.isfile(q['path']) for q in queries)  # for annotators
     state = labelled_state(full, 1)
     assert sorted(state['rounds']) == [0] * 5 + [1] * 5
     # the queried pixels are exactly the pixels labelled in round 1
