@@ -40,12 +40,13 @@ class MetricsLog:
         try:
             with open(self.path, encoding='utf-8') as file:
                 data = json.load(file)
-            entries = data['rounds']
+            self.entries = [
+                e for e in data['rounds'] if e['round'] <= last_round
+            ]
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(
                 f'{self.path} is not a metrics file of this format '
                 f'({exc!r}); move it away to recompute it') from None
-        self.entries = [e for e in entries if e['round'] <= last_round]
         return self
 
     def entry(self, round_idx: int) -> Optional[dict]:

@@ -34,9 +34,10 @@ def test_record_load_and_truncate(tmp_path):
 
 
 def test_unreadable_metrics_file_names_itself(tmp_path):
-    (tmp_path / 'metrics.json').write_text('{"rows": []}')
-    with pytest.raises(ValueError, match='metrics.json is not a metrics'):
-        MetricsLog(str(tmp_path)).load(last_round=0)
+    for text in ('{"rows": []}', '{"rounds": [{"mIoU": 1}]}', '[1, 2'):
+        (tmp_path / 'metrics.json').write_text(text)
+        with pytest.raises(ValueError, match='metrics.json is not a metrics'):
+            MetricsLog(str(tmp_path)).load(last_round=0)
 
 
 def test_curve_is_written(tmp_path):
