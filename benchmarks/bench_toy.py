@@ -1,0 +1,138 @@
+"""Toy benchmark: random vs one-stage eDALD vs two-stage eDALD.
+
+Runs ``configs/edald/toy.py`` once per (method, seed) through
+``tools/al_train.py`` in a subprocess and prints one JSON line per method::
+
+    {"method": "edald_two-stage", "seeds": [0, 1, 2], "rounds": 10,
+     "final_labelled_pixels": 600, "final_mIoU_mean": ..., "final_mIoU_std":
+     ..., "wall_s_mean": ..., "wall_s_std": ..., "final_mIoU": [...]}
+
+The three methods differ only in the selector of rounds >= 1 (the cold
+start is the same herding); one-stage ranks the same 300 seeded candidates
+per image that Stage 1 herds from. The toy UNet checkpoint is made before
+the first timed run, so wall times measure the active-learning loop alone.
+
+    python benchmarks/bench_toy.py            # 3 seeds, 10 rounds
+    python benchmarks/bench_toy.py --quick    # 1 seed, 4 rounds
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_CONFIG = osp.join(REPO, 'configs', 'edald', 'toy.py')
+
+#: Config lines each method adds to the toy config.
+METHODS: Dict[str, str] = {
+    'random': """
+train_cfg = dict(selector=dict(
+    _delete_=True, type='OneStageSelector',
+    stage2=dict(type='ScoreRanking', score='random'),
+    candidates_per_image=300))
+""",
+    'edald_one-stage': """
+train_cfg = dict(selector=dict(
+    _delete_=True, type='OneStageSelector',
+    stage2=dict(type='ScoreRanking', score='edald', num_draws=2),
+    candidates_per_image=300))
+""",
+    'edald_two-stage': '',
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='1 seed and 4 rounds')
+    parser.add_argument('--seeds', type=int, nargs='+', default=None)
+    parser.add_argument('--rounds', type=int, default=None)
+    parser.add_argument('--methods', nargs='+', choices=sorted(METHODS),
+                        default=list(METHODS))
+    parser.add_argument('--work-dir', default=None,
+                        help='keep the runs here (default: a temp dir)')
+    return parser.parse_args()
+
+
+def ensure_toy_checkpoint() -> None:
+    """Make the toy UNet checkpoint as the config's hook would."""
+    sys.path.insert(0, REPO)
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from mmseg_al.models.pretraining import pretrain_denoiser
+
+    cfg = Config.fromfile(TOY_CONFIG)
+    hook = dict(cfg.custom_hooks[0])
+    if osp.isfile(hook['checkpoint']):
+        return
+    init_default_scope('mmseg')
+    pool = DATASETS.build(cfg.train_dataloader.dataset)
+    hook.pop('type')
+    checkpoint = hook.pop('checkpoint')
+    pretrain_denoiser(pool.image_paths, checkpoint,
+                      unet=dict(cfg.model.backbone.unet), **hook)
+
+
+def run_once(method: str, seed: int, rounds: int, work_root: str) -> Dict:
+    name = f'{method}_seed{seed}'
+    config = osp.join(work_root, f'{name}.py')
+    with open(config, 'w', encoding='utf-8') as f:
+        f.write(f'_base_ = [{TOY_CONFIG!r}]\n' + METHODS[method])
+    work_dir = osp.join(work_root, name)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'al_train.py'), config,
+         '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
+         f'train_cfg.rounds={rounds}'],
+        cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f'{name} failed (exit {proc.returncode}):\n'
+                           f'{proc.stderr[-3000:]}')
+    with open(osp.join(work_dir, 'metrics.json'), encoding='utf-8') as f:
+        last = json.load(f)['rounds'][-1]
+    return dict(mIoU=last['mIoU'], pixels=last['labelled_pixels'],
+                wall=wall)
+
+
+def summary(method: str, seeds: List[int], rounds: int,
+            runs: List[Dict]) -> Dict:
+    mious = [r['mIoU'] for r in runs]
+    walls = [r['wall'] for r in runs]
+
+    def std(values):
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    return dict(
+        method=method, seeds=seeds, rounds=rounds,
+        final_labelled_pixels=runs[-1]['pixels'],
+        final_mIoU_mean=round(statistics.mean(mious), 2),
+        final_mIoU_std=round(std(mious), 2),
+        wall_s_mean=round(statistics.mean(walls), 1),
+        wall_s_std=round(std(walls), 1),
+        final_mIoU=[round(m, 2) for m in mious])
+
+
+def main() -> None:
+    args = parse_args()
+    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    rounds = args.rounds or (4 if args.quick else 10)
+    os.chdir(REPO)  # the toy config's data and checkpoint paths
+    ensure_toy_checkpoint()
+    work_root = args.work_dir or tempfile.mkdtemp(prefix='bench_toy-')
+    os.makedirs(work_root, exist_ok=True)
+    for method in args.methods:
+        runs = [run_once(method, seed, rounds, work_root) for seed in seeds]
+        print(json.dumps(summary(method, seeds, rounds, runs)), flush=True)
+
+
+if __name__ == '__main__':
+    main()
