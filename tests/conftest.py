@@ -22,3 +22,18 @@ def tiny_unet_cfg():
         class_cond=False,
         diffusion_steps=1000,
         noise_schedule='linear')
+
+
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Forget the registry scopes a test's runners made current.
+
+    Every mmengine Runner makes its ``default_scope`` the current
+    ``DefaultScope``; registry builds in later tests would silently look
+    types up in that scope.
+    """
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in set(DefaultScope._instance_dict) - before:
+        del DefaultScope._instance_dict[name]

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
+from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -12,7 +13,8 @@ from mmseg.utils import register_all_modules
 
 import mmseg_al  # noqa: F401  (registers the model)
 
-register_all_modules()
+# register mmseg's modules, but leave the default scope to each test
+register_all_modules(init_default_scope=False)
 
 SIZE = 64
 NUM_CLASSES = 5
@@ -41,7 +43,8 @@ def tiny_deeplabv3_cfg(dropout_ratio=0.1):
 @pytest.fixture(scope='module')
 def model():
     torch.manual_seed(0)
-    net = MODELS.build(ConfigDict(tiny_deeplabv3_cfg()))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        net = MODELS.build(ConfigDict(tiny_deeplabv3_cfg()))
     net.init_weights()
     # Non-trivial BN statistics, so eval-mode features are not degenerate.
     for module in net.modules():
