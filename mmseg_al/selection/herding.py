@@ -304,8 +304,11 @@ class MaxHerding(SplitGreedy):
         gains: List[float] = []
         for step in track(range(budget), desc='MaxHerding', total=budget):
             while fresh_at[queue[0][1]] != step:
-                stale = [heapq.heappop(queue)[1]
-                         for _ in range(min(self.eval_batch, len(queue)))]
+                # the stale entries above the first fresh one, at most a batch
+                stale = []
+                while (queue and len(stale) < self.eval_batch
+                       and fresh_at[queue[0][1]] != step):
+                    stale.append(heapq.heappop(queue)[1])
                 rows = matrix.index_select(
                     0, torch.tensor(stale, device=matrix.device))
                 for index, total in zip(stale, gain_sums(rows)):

@@ -125,8 +125,8 @@ class PairwiseFunction:
 
     def _block(self, rows: Tensor, cols: Tensor) -> Tensor:
         """Values of one ``tile x tile`` block of two padded tiles."""
-        sq = rows.mul(rows).sum(1)[:, None] + cols.mul(cols).sum(1)[None, :]
-        sq.sub_(rows @ cols.T, alpha=2).clamp_(min=0)
+        norms = rows.mul(rows).sum(1)[:, None] + cols.mul(cols).sum(1)
+        sq = torch.addmm(norms, rows, cols.T, alpha=-2).clamp_(min=0)
         return self.transform(sq)
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
