@@ -1,4 +1,5 @@
 """End-to-end runs of the loop on a tiny toy pool (CPU, random tiny UNet)."""
+import glob
 import json
 import os.path as osp
 
@@ -148,3 +149,21 @@ def test_file_oracle_round_trip(tmp_path, tiny_unet_cfg, capsys):
         state['image_ids'], state['pixels'], state['classes'])}
     assert all(labelled[(a['image'], a['y'] * 32 + a['x'])] == a['class']
                for a in answers)
+
+
+def test_runner_checkpoints_resume_and_rounds_extend(tmp_path, tiny_unet_cfg):
+    """With CheckpointHook on, --resume also restores mmengine's checkpoint
+    (torch.load with weights_only=True) and the run grows by a round."""
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra='default_hooks = dict(checkpoint=dict(interval=1))\n')
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work, '--cfg-options',
+                          'train_cfg.rounds=1']) == 0
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
+    logs = sorted(glob.glob(osp.join(work, '*', '*.log')))
+    with open(logs[-1], encoding='utf-8') as file:
+        assert 'resumed epoch: 1' in file.read()
+    metrics = read_json(osp.join(work, 'metrics.json'))
+    assert [e['labelled_pixels'] for e in metrics['rounds']] == [5, 10]
