@@ -208,10 +208,12 @@ class ActiveLearningLoop(BaseLoop):
         run_file = os.path.join(self.work_dir, RUN_FILE)
         started = os.path.exists(run_file)
         if not self._resume and (latest is not None or started):
+            labels = ('no labels saved yet' if latest is None else
+                      f'labels up to round {latest}')
             raise FileExistsError(
                 f'{self.work_dir} already holds an active-learning run '
-                f'(labels up to round {latest}). Continue it with --resume, '
-                'or choose another --work-dir.')
+                f'({labels}). Continue it with --resume, or choose another '
+                '--work-dir.')
         barrier()  # every rank has looked before the main rank writes
         if started:
             self._check_run_file(run_file)

@@ -104,6 +104,10 @@ def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
     assert labelled_state(resumed, 0) == labelled_state(full, 0)
     assert without_timing(read_json(osp.join(resumed, 'metrics.json'))) == \
         without_timing(metrics)
+    # another seed would choose other pixels: refused, files untouched
+    with pytest.raises(ValueError, match='resume with --seed 0'):
+        al_train_main([cfg, '--work-dir', resumed, '--resume', '--seed', '5'])
+    assert labelled_state(resumed, 1) == state
 
 
 def answer_from_ground_truth(query_file, ann_dir):
