@@ -28,11 +28,11 @@ class CoreSet(SplitGreedy):
     each pick costs ``O(n)``; pools whose ``n x n`` matrix exceeds
     ``max_memory`` are split as in :class:`~.herding.SplitGreedy`.
 
-    Args:
-        max_memory (int | str): bytes for the stored distance matrix.
-
     ``select`` returns as gains the distance of each pick to its nearest
     centre at the time it was picked (inf for a first pick without centre).
+
+    Args:
+        max_memory (int | str): bytes for the stored distance matrix.
     """
 
     def __init__(self, max_memory: Union[int, str] = '4GB') -> None:

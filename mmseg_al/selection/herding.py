@@ -156,8 +156,8 @@ class SplitGreedy(metaclass=ABCMeta):
         Args:
             points: ``[n, d]`` features (any float dtype, CPU or CUDA).
             budget: number of picks, ``0 <= budget <= n``.
-            labelled: ``[m, d]`` features already labelled; they shape the
-                starting state but are never picked.
+            labelled: ``[m, d]`` features already labelled (same device);
+                they shape the starting state but are never picked.
             generator: CPU generator for the random choices (bandwidth
                 subsample, partition); None = a fixed seed.
 
@@ -187,14 +187,14 @@ class SplitGreedy(metaclass=ABCMeta):
             part_points = (points if num_parts == 1 else
                            points[part.to(points.device)])
             others = torch.cat(conditions) if conditions else None
-            start = (None if others is None or others.shape[0] == 0 else
-                     pairwise.nearest(part_points, others))
+            nearest = (None if others is None or others.shape[0] == 0 else
+                       pairwise.nearest(part_points, others))
             matrix = pairwise.matrix(
                 part_points, self.matrix_dtype,
                 desc=f'{type(self).__name__}: matrix of part {number}')
             with single_thread():
-                picks, part_gains = self.greedy(matrix, share, start)
-            del matrix
+                picks, part_gains = self.greedy(matrix, share, nearest)
+            del matrix  # before the next part's matrix is built
             conditions.append(part_points[picks.to(points.device)].float())
             indices.append(part[picks.cpu()])
             gains.append(part_gains.cpu())
