@@ -1,4 +1,4 @@
-"""Denoising (DDPM) pretraining of a guided-diffusion UNet on a folder of images.
+"""Denoising (DDPM) pretraining of a guided-diffusion UNet on an image folder.
 
 Writes a plain state dict that ``DiffusionBackbone`` loads with
 ``checkpoint=OUT``. UNet flags are guided-diffusion's own

@@ -144,6 +144,14 @@ class DenoisingPretrainer:
             ) -> Tuple[List[float], float, float]:
         """Train for ``iterations`` steps on random batches of the images.
 
+        Args:
+            image_paths: the training images.
+            iterations: optimisation steps.
+            batch_size: images per step (drawn with replacement, randomly
+                flipped left-right).
+            eval_images: the first images, corrupted with fixed noise, on
+                which the denoising MSE is reported before and after.
+
         Returns:
             (per-iteration losses, eval MSE before, eval MSE after).
         """

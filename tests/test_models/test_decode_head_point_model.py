@@ -57,8 +57,8 @@ def model():
 
 @pytest.fixture(scope='module')
 def inputs():
-    return torch.rand(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(
-        1)) * 2 - 1
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(2, 3, SIZE, SIZE, generator=gen) * 2 - 1
 
 
 def some_pixels(seed, n=40):
