@@ -54,3 +54,9 @@ train_cfg = dict(
     cold_start=dict(stage1=stage1),
     selector=dict(stage1=stage1, stage2=dict(num_draws=2)))
 default_hooks = dict(logger=dict(interval=10))
+# One cosine decay over the 50 head epochs: with the paper's T_max = 5 the
+# learning rate swings back up every 5 epochs, so a head stopped early (or at
+# epoch 50) ends at an arbitrary rate, which on this small pool made the
+# per-round mIoU jump by +-15 points; with one decay the curve is smooth.
+param_scheduler = dict(
+    type='CosineAnnealingLR', T_max=50, eta_min=1e-6, by_epoch=True)
