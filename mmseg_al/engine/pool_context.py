@@ -62,6 +62,7 @@ class PoolSelectionContext(SelectionContext):
         self.oracle_void = oracle_void
         self.ignore_index = ignore_index
         self._void: Dict[int, torch.Tensor] = {}
+        self._last_clean: Optional[Tuple[tuple, Dict[int, torch.Tensor]]] = None
 
     @property
     def has_model(self) -> bool:
@@ -125,8 +126,13 @@ class PoolSelectionContext(SelectionContext):
         if mc_dropout and draw is None:
             raise ValueError('mc_dropout=True needs a draw index so that the '
                              'dropout mask is reproducible.')
+        # MC dropout perturbs the head, not the input: its passes all see
+        # the clean features, extracted once for the request.
+        clean = mc_dropout or draw is None
+        features = (self._clean_features(request)
+                    if clean else self.features(request, draw))
         log_probs = {}
-        for i, feats in self.features(request, draw).items():
+        for i, feats in features.items():
             generator = None
             if mc_dropout:
                 generator = torch_generator(
@@ -136,6 +142,17 @@ class PoolSelectionContext(SelectionContext):
                 feats, mc_dropout=mc_dropout, generator=generator)
             log_probs[i] = F.log_softmax(logits.float(), dim=1)
         return log_probs
+
+    def _clean_features(self, request: PixelRequest
+                        ) -> Dict[int, torch.Tensor]:
+        """Clean features of ``request``, remembered for the next calls with
+        the same request (the clean prediction and the M + 1 passes of an
+        MC-dropout score)."""
+        key = tuple((int(i), torch.as_tensor(p).cpu().numpy().tobytes())
+                    for i, p in request.items())
+        if self._last_clean is None or self._last_clean[0] != key:
+            self._last_clean = (key, self.features(request))
+        return self._last_clean[1]
 
     @torch.no_grad()
     def labelled_set(self) -> Tuple[torch.Tensor, torch.Tensor]:

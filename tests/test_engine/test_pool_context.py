@@ -86,3 +86,19 @@ def test_log_probs_need_a_model_and_seeded_dropout():
     torch.testing.assert_close(first[2], again[2])
     assert not torch.allclose(first[2], other[2])
     assert not torch.allclose(first[0], first[2])
+
+
+def test_mc_dropout_passes_see_the_clean_features_once():
+    context, _, model = make_context()
+    request = {0: torch.arange(20), 2: torch.arange(20)}
+    model.dropout = 0.0  # a pass without dropout is the clean prediction
+    clean = context.log_probs(request)
+    calls = len(model.backbone_calls)
+    passes = [context.log_probs(request, draw=k, mc_dropout=True)
+              for k in range(4)]
+    for result in passes:
+        for i in request:
+            torch.testing.assert_close(result[i], clean[i])
+    # The noise draws are never run for MC dropout; the clean features of
+    # the request were extracted once, for the clean prediction.
+    assert len(model.backbone_calls) == calls
