@@ -6,8 +6,9 @@ classification of those vectors and never runs the backbone.
 """
 import copy
 import math
+from collections import deque
 from dataclasses import dataclass
-from typing import List, Union
+from typing import Deque, List, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -66,6 +67,35 @@ def batch_indices(num: int, batch_size: int,
     return batches
 
 
+class RecentAccuracy:
+    """Accuracy over the most recent ``span`` training pixels.
+
+    With ``span`` = the number of labelled pixels this is the labelled-pixel
+    accuracy of (about) the last epoch, available at every iteration
+    without an extra pass over the labelled set.
+
+    Args:
+        span (int): how many of the latest pixels to count.
+    """
+
+    def __init__(self, span: int) -> None:
+        self.span = span
+        self._batches: Deque[Tuple[int, int]] = deque()
+        self._correct = 0
+        self._count = 0
+
+    def update(self, correct: int, count: int) -> float:
+        """Add a batch; return the accuracy over the recent window."""
+        self._batches.append((correct, count))
+        self._correct += correct
+        self._count += count
+        while self._count - self._batches[0][1] >= self.span:
+            old_correct, old_count = self._batches.popleft()
+            self._correct -= old_correct
+            self._count -= old_count
+        return self._correct / self._count
+
+
 def train_head(model, features: torch.Tensor, labels: torch.Tensor,
                optim_wrapper_cfg: dict, param_scheduler_cfg: Union[dict, list,
                                                                    None],
@@ -73,10 +103,16 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
                round_idx: int, ignore_index: int = 255):
     """Re-initialise the head and fit it to ``(features, labels)``.
 
-    The head's initial weights are drawn under ``derive_seed(seed, 'head',
-    round_idx)`` and the batch order under ``(seed, 'batches', round_idx,
-    epoch)``, so a resumed run retrains exactly the same head. The global
-    RNG state is left untouched.
+    The head's initial weights and its training-time dropout masks are
+    drawn under ``derive_seed(seed, 'head', round_idx)`` and the batch order
+    under ``(seed, 'batches', round_idx, epoch)``, so a resumed run retrains
+    exactly the same head. The global RNG state is left untouched.
+
+    Early stopping (ALGORITHM.md): once the loss has not improved for
+    ``patience`` iterations *and* the accuracy on the labelled pixels
+    exceeds ``acc_threshold``; that accuracy is measured over the most
+    recent epoch's worth of training pixels (:class:`RecentAccuracy`), not
+    over a single batch.
 
     Args:
         model: segmentor with ``reset_head`` and ``point_logits``.
@@ -96,9 +132,22 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
         tuple: the optim wrapper, the schedulers and a
         :class:`HeadTrainingResult`.
     """
-    with torch.random.fork_rng(devices=[]):
+    device = next(model.parameters()).device
+    cuda_devices = [device] if device.type == 'cuda' else []
+    # Initial weights *and* training-time dropout masks come from the
+    # round's key, so a resumed process retrains exactly the same head.
+    with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(derive_seed(seed, 'head', round_idx))
         model.reset_head()
+        return _fit(model, features, labels, optim_wrapper_cfg,
+                    param_scheduler_cfg, settings, seed, round_idx,
+                    ignore_index)
+
+
+def _fit(model, features, labels, optim_wrapper_cfg, param_scheduler_cfg,
+         settings: HeadTrainingConfig, seed: int, round_idx: int,
+         ignore_index: int):
+    """The optimisation of :func:`train_head` on a freshly reset head."""
     optim_wrapper = build_optim_wrapper(model,
                                         copy.deepcopy(optim_wrapper_cfg))
     schedulers = [
@@ -118,6 +167,7 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
     model.train()
     best_loss, stale, iterations = math.inf, 0, 0
     loss_value, accuracy = math.nan, math.nan
+    recent = RecentAccuracy(span=len(labels))
     stopped, epoch = False, 0
     epochs = track(range(settings.max_epochs), desc=f'head round {round_idx}')
     for epoch in epochs:
@@ -131,7 +181,8 @@ def train_head(model, features: torch.Tensor, labels: torch.Tensor,
             optim_wrapper.update_params(loss)
             iterations += 1
             loss_value = loss.item()
-            accuracy = (logits.argmax(1) == target).float().mean().item()
+            accuracy = recent.update(
+                int((logits.argmax(1) == target).sum()), target.numel())
             if loss_value < best_loss:
                 best_loss, stale = loss_value, 0
             else:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmseg_al.engine import HeadTrainingConfig, train_head
-from mmseg_al.engine.head_training import batch_indices
+from mmseg_al.engine.head_training import RecentAccuracy, batch_indices
 from mmseg_al.utils import torch_generator
 from .point_model import PointModel
 
@@ -100,3 +100,34 @@ def test_void_labels_are_skipped():
 def test_bad_settings_name_the_key():
     with pytest.raises(ValueError, match='head_training.batch_size'):
         HeadTrainingConfig(batch_size=0)
+
+
+def test_dropout_head_is_retrained_identically_whatever_the_global_rng():
+    """A resumed process starts from another global RNG state; training-time
+    dropout must not depend on it."""
+    features, labels = blobs()
+    settings = HeadTrainingConfig(max_epochs=3, batch_size=8)
+    heads = []
+    for global_seed in (1, 2):
+        model = PointModel()
+        model.head = torch.nn.Sequential(
+            torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+            torch.nn.Linear(8, 3))
+        torch.manual_seed(global_seed)
+        train_head(model, features, labels, OPTIM, None, settings, seed=3,
+                   round_idx=1)
+        heads.append(model.head.state_dict())
+        assert torch.initial_seed() == global_seed  # global state untouched
+    for key in heads[0]:
+        torch.testing.assert_close(heads[0][key], heads[1][key])
+
+
+def test_recent_accuracy_counts_the_last_epoch_of_pixels():
+    recent = RecentAccuracy(span=10)
+    assert recent.update(2, 4) == pytest.approx(2 / 4)
+    assert recent.update(4, 4) == pytest.approx(6 / 8)
+    # 12 pixels seen: the first batch drops out only once the other
+    # batches alone cover the span
+    assert recent.update(1, 4) == pytest.approx(7 / 12)
+    assert recent.update(4, 4) == pytest.approx(9 / 12)
+    assert recent.update(6, 6) == pytest.approx(10 / 10)
