@@ -7,6 +7,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmseg_al.models.segmentors.sparse_pixel_segmentor import image_id_of
 from .conftest import NUM_CLASSES, SIZE, random_images
 
 
@@ -124,7 +125,7 @@ def test_loss_uses_only_labelled_pixels_and_caches_their_features(model):
     pixels = [torch.tensor([0, 5 * SIZE + 9, 31 * SIZE + 31]),
               torch.tensor([12 * SIZE + 3, 20 * SIZE + 30])]
     features = torch.cat(model.point_features(
-        inputs, ['train/a.png', '/data/b.png'], pixels))
+        inputs, ['train/a.png', 'b.png'], pixels))
     logits = model.decode_head.forward_points(features)
     expected = F.cross_entropy(logits, torch.tensor([1, 2, 3, 0, 2]))
     torch.testing.assert_close(losses['decode.loss_ce'], expected)
@@ -188,7 +189,7 @@ def test_predict_through_mmseg_and_iou_metric(model):
 
     inputs = model.data_preprocessor(dict(inputs=raw), False)['inputs']
     every_pixel = torch.arange(SIZE * SIZE)
-    features = model.point_features(inputs, ['/data/a.png', '/data/b.png'],
+    features = model.point_features(inputs, ['a.png', 'b.png'],
                                     [every_pixel, every_pixel])
     for result, feats in zip(results, features):
         expected = model.point_logits(feats).t().reshape(-1, SIZE, SIZE)
@@ -207,3 +208,10 @@ def test_dense_modes_need_image_ids(model):
     no_id = SegDataSample(metainfo=dict(ori_shape=(SIZE, SIZE)))
     with pytest.raises(KeyError, match="'image_id' \\(or 'img_path'\\)"):
         model(random_images(1), [no_id], mode='tensor')
+
+
+def test_image_id_does_not_depend_on_where_the_data_lives():
+    assert image_id_of(dict(image_id='train/a.png', img_path='/x/a.png')) \
+        == 'train/a.png'
+    assert image_id_of(dict(img_path='/mnt/one/data/camvid/test/a.png')) \
+        == image_id_of(dict(img_path='data/camvid/test/a.png')) == 'a.png'

@@ -7,6 +7,7 @@ with a fixed noise per image makes them constants). Prediction goes through
 mmseg's usual path, so IoUMetric and SegLocalVisualizer work unchanged.
 """
 import copy
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -23,9 +24,16 @@ from .point_feature_cache import PointFeatureCache
 
 
 def image_id_of(metainfo: dict) -> str:
-    """An image's stable id: ``metainfo['image_id']``, else its
-    ``img_path``."""
-    image_id = metainfo.get('image_id', metainfo.get('img_path'))
+    """An image's stable id: ``metainfo['image_id']``, else the file name of
+    its ``img_path``.
+
+    The id keys the diffusion noise, so it must not depend on where the
+    data lives: an evaluation set read from another directory or machine
+    sees the same noise (hence the same features and mIoU).
+    """
+    image_id = metainfo.get('image_id')
+    if image_id is None and metainfo.get('img_path') is not None:
+        image_id = osp.basename(metainfo['img_path'])
     if image_id is None:
         raise KeyError(
             'SparsePixelSegmentor needs an image id to key the diffusion '
