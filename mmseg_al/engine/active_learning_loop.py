@@ -127,6 +127,9 @@ class ActiveLearningLoop(BaseLoop):
         self.head_training = HeadTrainingConfig(**(head_training or {}))
         self.feature_batch_size = feature_batch_size
         self.seed = runner.seed if seed is None else seed
+        backbone = getattr(self.model, 'backbone', None)
+        if hasattr(backbone, 'noise_seed') and backbone.noise_seed is None:
+            backbone.noise_seed = self.seed  # noise follows the run's seed
         self.overlays = overlays
         cfg = runner.cfg
         if cfg.get('optim_wrapper') is None:

@@ -184,3 +184,13 @@ def test_input_errors(backbone):
 def test_random_weights_warn_loudly(backbone):
     with pytest.warns(UserWarning, match='RANDOM'):
         backbone.init_weights()
+
+
+def test_noise_seed_none_waits_for_the_run_seed(tiny_backbone_cfg):
+    backbone = MODELS.build(dict(tiny_backbone_cfg, noise_seed=None))
+    with pytest.raises(RuntimeError, match='follows the run'):
+        backbone.noise_generator('a.png')
+    backbone.noise_seed = 7  # what ActiveLearningLoop does with its seed
+    expected = torch.rand(3, generator=torch_generator(7, 'clean', 'a.png'))
+    got = torch.rand(3, generator=backbone.noise_generator('a.png'))
+    assert torch.equal(got, expected)

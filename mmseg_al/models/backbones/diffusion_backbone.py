@@ -90,7 +90,9 @@ class DiffusionBackbone(BaseModule):
         steps (Sequence[int]): timesteps ``t`` (0-indexed) to read out.
         blocks (Sequence[int]): strictly increasing ``output_blocks``
             indices to read out.
-        noise_seed (int): seed of every noise this backbone draws.
+        noise_seed (int, optional): seed of every noise this backbone
+            draws; None follows the run's seed (set by ActiveLearningLoop),
+            so runs with different seeds also differ in their noise.
         normalize (bool): whether pixel features are L2-normalised over all
             ``D`` channels (applied by the consumers of the maps).
         precision (str): 'fp32', 'fp16' or 'bf16' (the last two via
@@ -103,7 +105,7 @@ class DiffusionBackbone(BaseModule):
                  checkpoint: Optional[str] = None,
                  steps: Sequence[int] = (50, 150, 250),
                  blocks: Sequence[int] = (5, 8, 12, 17),
-                 noise_seed: int = 0,
+                 noise_seed: Optional[int] = 0,
                  normalize: bool = True,
                  precision: str = 'fp32',
                  init_cfg: Optional[dict] = None) -> None:
@@ -113,7 +115,7 @@ class DiffusionBackbone(BaseModule):
             raise ValueError(f'DiffusionBackbone: precision={precision!r} is '
                              f'not one of {sorted(PRECISIONS)}.')
         self.checkpoint = checkpoint
-        self.noise_seed = int(noise_seed)
+        self.noise_seed = None if noise_seed is None else int(noise_seed)
         self.normalize = bool(normalize)
         self.precision = precision
         self._dropout_enabled = False
@@ -224,6 +226,11 @@ class DiffusionBackbone(BaseModule):
                         round_idx: int = 0) -> torch.Generator:
         """The generator of an image's clean noise (``draw=None``) or of
         stochastic draw ``draw`` of round ``round_idx``."""
+        if self.noise_seed is None:
+            raise RuntimeError(
+                'DiffusionBackbone: noise_seed=None follows the run\'s seed, '
+                'which ActiveLearningLoop sets when the run starts; outside '
+                'a run set model.backbone.noise_seed to an integer.')
         if draw is None:
             return torch_generator(self.noise_seed, 'clean', image_id)
         return torch_generator(self.noise_seed, 'draw', int(round_idx),
