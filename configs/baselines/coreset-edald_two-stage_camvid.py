@@ -1,4 +1,8 @@
 # Core-set (k-center greedy) instead of MaxHerding as Stage 1, eDALD as
-# Stage 2 (paper Table 8); CamVid.
+# Stage 2 (paper Table 8); CamVid. The cold start uses Core-set too, so the
+# comparison with MaxHerding is clean from round 0.
 _base_ = ['../edald/camvid.py']
-train_cfg = dict(selector=dict(stage1=dict(picker=dict(type='CoreSet'))))
+coreset_pool = dict(picker=dict(type='CoreSet'))
+train_cfg = dict(
+    cold_start=dict(stage1=coreset_pool),
+    selector=dict(stage1=coreset_pool))

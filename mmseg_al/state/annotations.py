@@ -87,11 +87,13 @@ def _image_size(image_shapes: ImageShapes, image_id: str) -> Tuple[int, int]:
 
 
 def _optional_number(value: Any) -> Optional[float]:
-    """``None`` for NaN so that JSON stays strict and CSV cells stay empty."""
+    """``None`` for NaN and infinities (e.g. the first Core-set pick, whose
+    distance to no centre is infinite) so that JSON stays strict and CSV
+    cells stay empty."""
     if value is None:
         return None
     value = float(value)
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None
 
 
 def write_annotations(path: PathLike, image_ids: Sequence[str],

@@ -230,6 +230,7 @@ def test_other_baselines():
 
     coreset = load('configs/baselines/coreset-edald_two-stage_camvid.py')
     assert coreset.train_cfg.selector.stage1.picker.type == 'CoreSet'
+    assert coreset.train_cfg.cold_start.stage1.picker.type == 'CoreSet'
     assert coreset.train_cfg.selector.stage2.score == 'edald'
 
     cbda = load('configs/baselines/edald-cbda_two-stage_camvid.py')

@@ -39,6 +39,14 @@ def test_csv_queries_leave_class_empty_for_the_annotator(tmp_path):
     ]
 
 
+def test_infinite_scores_are_written_as_null(tmp_path):
+    scores = [float('inf'), float('-inf'), 0.125]
+    path = write_queries(tmp_path / 'q.json', QUERIES, SHAPES, None, 0, scores)
+    text = open(path).read()
+    assert 'Infinity' not in text
+    assert [row['score'] for row in json.loads(text)] == [None, None, 0.125]
+
+
 def test_json_queries_are_strict_json_with_nulls(tmp_path):
     path = write_queries(tmp_path / 'q.json', QUERIES, SHAPES, None, 3, SCORES)
     text = open(path).read()
