@@ -184,6 +184,17 @@ def test_paper_setting(name):
     assert (stage2.score, stage2.num_draws) == ('edald', 5)
     assert not stage2.get('power', False)
     assert cfg.model.decode_head.dropout_ratio == 0.0
+    assert backbone.normalize is True
+    assert (backbone.unet.diffusion_steps,
+            backbone.unet.noise_schedule) == (1000, 'linear')
+    assert dict(loop.head_training) == dict(
+        max_epochs=50, batch_size=64, patience=50, acc_threshold=0.95)
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == (
+        'Adam', 1e-3, 1e-5)
+    scheduler = cfg.param_scheduler
+    assert (scheduler.type, scheduler.T_max, scheduler.eta_min,
+            scheduler.by_epoch) == ('CosineAnnealingLR', 5, 1e-6, True)
 
 
 BASELINES = sorted(
