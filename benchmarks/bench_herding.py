@@ -7,12 +7,17 @@ Prints one JSON line per case::
 
 The reference (tests/test_selection/reference_herding.py) recomputes every
 gain at every step, so its cost per pick is constant: it runs its first
-``ref_picks`` picks and its time is extrapolated linearly to the budget
-(plus its bandwidth and kernel computations). ``identical`` says whether
-our first ``ref_picks`` picks, in order, equal the reference's. Both pay
-for the kernel (``kernel_s``), which bounds the total ``speedup``;
-``greedy_speedup`` is the ratio of the greedy phases alone. Data are a
-seeded Gaussian mixture, L2-normalised like the diffusion features.
+``ref_picks`` picks, each timed, and its time is the median pick time
+times the budget, plus the kernel (``kernel_s``). ``identical`` says
+whether our first ``ref_picks`` picks, in order, equal the reference's.
+``time_s`` is our median over ``repeats`` whole selections (bandwidth,
+kernel, greedy); ``first_time_s`` is the first one, which also pays
+one-off costs such as thread-pool start-up. Our selections and the
+reference's picks take turns and the figures are medians, so a shared
+machine whose speed drifts during the run affects both alike. Both pay
+for the kernel, which bounds the total ``speedup``; ``greedy_speedup`` is
+the ratio of the greedy phases alone. Data are a seeded Gaussian mixture,
+L2-normalised like the diffusion features.
 
 Cases:
     n4000            n=4000, d=512, b=2000 (``--quick`` runs only this one).
@@ -25,9 +30,7 @@ Cases:
                      (split-and-herd), end to end: overlap with unsplit.
 
 Each case runs in its own process, so ``peak_rss_mb`` (measured right after
-our selection, before the reference runs) is per case. Child processes get
-``OMP_WAIT_POLICY=PASSIVE`` unless it is set: on a busy shared machine
-spinning OpenMP barriers otherwise cost more than the work.
+our first selection, before the reference runs) is per case.
 
 Usage::
 
@@ -38,6 +41,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,18 +54,21 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / 'tests')]
 
-from mmseg_al.selection.herding import MaxHerding, single_thread  # noqa: E402
+from mmseg_al.selection.herding import MaxHerding  # noqa: E402
 from mmseg_al.selection.kernels import (GaussianKernel,  # noqa: E402
                                         median_distance_sigma)
 from mmseg_al.utils import torch_generator  # noqa: E402
-from test_selection.reference_herding import dense_max_herding  # noqa: E402
+from test_selection.reference_herding import dense_herding_steps  # noqa: E402
 
 CASES: Dict[str, dict] = {
-    'n4000': dict(n=4000, d=512, budget=2000, clusters=64, ref_picks=200),
+    'n4000': dict(n=4000, d=512, budget=2000, clusters=64, ref_picks=200,
+                  repeats=3),
     'n4000_float16': dict(n=4000, d=512, budget=2000, clusters=64,
-                          kernel_dtype='float16', compare_to='n4000'),
+                          kernel_dtype='float16', compare_to='n4000',
+                          repeats=3),
     'n4000_bfloat16': dict(n=4000, d=512, budget=2000, clusters=64,
-                           kernel_dtype='bfloat16', compare_to='n4000'),
+                           kernel_dtype='bfloat16', compare_to='n4000',
+                           repeats=3),
     'ade_bed_global': dict(n=48200, d=6144, budget=24100, clusters=300,
                            ref_picks=100, shared_kernel=True),
     'ade_bed_split': dict(n=48200, d=6144, budget=24100, clusters=300,
@@ -100,35 +107,55 @@ def build_kernel(points: torch.Tensor, seed: int):
 
 
 def run_case(name: str, spec: dict, seed: int, out_dir: Path) -> dict:
-    """Measure one case (in a child process); save the picks."""
+    """Measure one case (in a child process); save the picks.
+
+    Our selection and the reference's picks take turns (``repeats``
+    rounds), so a change in the machine's speed affects both alike.
+    """
     points = mixture(spec['n'], spec['d'], spec['clusters'], seed)
     budget, ref_picks = spec['budget'], spec.get('ref_picks', 0)
+    repeats = spec.get('repeats', 1)
     herding = MaxHerding(kernel_dtype=spec.get('kernel_dtype', 'float32'))
     record = dict(threads=torch.get_num_threads(),
-                  load_avg=os.getloadavg()[0])
-    start = time.perf_counter()
-    if spec.get('shared_kernel'):
-        kernel, kernel_s = build_kernel(points, seed)
-        with single_thread():
+                  load_avg=os.getloadavg()[0], repeats=repeats)
+    times, kernel_times, pick_times, reference = [], [], [], []
+    steps = None
+    for round_ in range(repeats):
+        start = time.perf_counter()
+        if spec.get('shared_kernel'):
+            kernel, kernel_s = build_kernel(points, seed)
             picks = herding.greedy(kernel, budget, None)[0]
-        record['parts'] = 1
-    else:
-        picks = herding.select(points, budget,
-                               generator=torch_generator(seed,
-                                                         'herding')).indices
-        record['parts'] = herding.num_parts(spec['n'])
-    time_s = time.perf_counter() - start
-    record.update(time_s=time_s, peak_rss_mb=peak_rss_mb())
-    torch.save(picks, out_dir / f'{name}.pt')
-    if ref_picks:
+            record['parts'] = 1
+        else:
+            picks = herding.select(
+                points, budget,
+                generator=torch_generator(seed, 'herding')).indices
+            record['parts'] = herding.num_parts(spec['n'])
+        times.append(time.perf_counter() - start)
+        if round_ == 0:
+            record['peak_rss_mb'] = peak_rss_mb()
+        if not ref_picks:
+            continue
         if not spec.get('shared_kernel'):
             kernel, kernel_s = build_kernel(points, seed)
-        start = time.perf_counter()
-        reference = dense_max_herding(kernel, ref_picks)[0]
-        ref_greedy_s = (time.perf_counter() - start) / ref_picks * budget
+        kernel_times.append(kernel_s)
+        if steps is None:
+            steps = dense_herding_steps(kernel)
+        for _ in range(len(reference), ref_picks * (round_ + 1) // repeats):
+            start = time.perf_counter()
+            reference.append(next(steps)[0])
+            pick_times.append(time.perf_counter() - start)
+    time_s = statistics.median(times)
+    record.update(time_s=time_s, first_time_s=round(times[0], 2))
+    torch.save(picks, out_dir / f'{name}.pt')
+    if ref_picks:
+        kernel_s = statistics.median(kernel_times)
+        ref_greedy_s = statistics.median(pick_times) * budget
         record.update(
             ref_picks=ref_picks,
             ref_time_s=kernel_s + ref_greedy_s,
+            ref_pick_ms=[round(1e3 * min(pick_times), 1),
+                         round(1e3 * max(pick_times), 1)],
             kernel_s=round(kernel_s, 2),
             greedy_speedup=round(ref_greedy_s / (time_s - kernel_s), 1),
             ref_kernel_mb=round(spec['n']**2 * 4 / 2**20),
@@ -181,8 +208,6 @@ def main(argv: Optional[List[str]] = None) -> None:
                                   out_dir)))
         return
     names = QUICK if args.quick else (args.cases or list(CASES))
-    env = dict(os.environ)
-    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     for name in names:
         spec = dict(CASES[name], name=name)
         if args.ref_picks is not None and spec.get('ref_picks'):
@@ -192,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         child = subprocess.run(
             [sys.executable, __file__, '--child', json.dumps(spec),
              '--seed', str(args.seed), '--out-dir', str(out_dir)],
-            env=env, check=True, stdout=subprocess.PIPE, text=True)
+            check=True, stdout=subprocess.PIPE, text=True)
         record = json.loads(child.stdout.strip().splitlines()[-1])
         print(json.dumps(report(name, CASES[name], record, out_dir)),
               flush=True)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mmseg_al.registry import SELECTORS
 from mmseg_al.utils import track
-from .herding import SplitGreedy
+from .herding import SplitGreedy, single_thread
 from .kernels import SquaredEuclidean
 
 
@@ -54,11 +54,12 @@ class CoreSet(SplitGreedy):
             nearest[first] = -1  # picked points never win again
         else:
             nearest = nearest.clone()
-        for _ in track(range(len(picks), budget), desc='CoreSet',
-                       total=budget - len(picks)):
-            index = int(torch.argmax(nearest))
-            picks.append(index)
-            gains.append(math.sqrt(float(nearest[index])))
-            torch.minimum(nearest, matrix[index], out=nearest)
-            nearest[index] = -1
+        with single_thread():
+            for _ in track(range(len(picks), budget), desc='CoreSet',
+                           total=budget - len(picks)):
+                index = int(torch.argmax(nearest))
+                picks.append(index)
+                gains.append(math.sqrt(float(nearest[index])))
+                torch.minimum(nearest, matrix[index], out=nearest)
+                nearest[index] = -1
         return torch.tensor(picks), torch.tensor(gains, dtype=torch.float64)

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from mmseg_al.registry import SELECTORS
 from mmseg_al.utils import torch_generator, track
+from .coverage import CoverageGains
 from .kernels import (GaussianKernel, PairwiseFunction, median_distance_sigma,
                       parse_memory)
 
@@ -192,8 +193,7 @@ class SplitGreedy(metaclass=ABCMeta):
             matrix = pairwise.matrix(
                 part_points, self.matrix_dtype,
                 desc=f'{type(self).__name__}: matrix of part {number}')
-            with single_thread():
-                picks, part_gains = self.greedy(matrix, share, nearest)
+            picks, part_gains = self.greedy(matrix, share, nearest)
             del matrix  # before the next part's matrix is built
             conditions.append(part_points[picks.to(points.device)].float())
             indices.append(part[picks.cpu()])
@@ -239,7 +239,9 @@ class MaxHerding(SplitGreedy):
         kernel_dtype (str): kernel storage, 'float32', 'float16' or
             'bfloat16' (half the memory; picks may change slightly).
         sigma_subsample (float): share of the points used by 'auto'.
-        eval_batch (int): stale candidates re-evaluated together.
+        eval_batch (int): most stale candidates re-evaluated together.
+            Within a step the batches grow 1, 4, 16, ... up to this: most
+            steps need one or two evaluations, the first ones hundreds.
     """
 
     def __init__(self,
@@ -247,7 +249,7 @@ class MaxHerding(SplitGreedy):
                  max_memory: Union[int, str] = '4GB',
                  kernel_dtype: str = 'float32',
                  sigma_subsample: float = 0.01,
-                 eval_batch: int = 8) -> None:
+                 eval_batch: int = 64) -> None:
         if kernel_dtype not in _KERNEL_DTYPES:
             raise ValueError(f'kernel_dtype={kernel_dtype!r} is not one of '
                              f'{sorted(_KERNEL_DTYPES)}')
@@ -281,42 +283,31 @@ class MaxHerding(SplitGreedy):
         exact argmax with the lowest-index tie-break: every other bound is
         at least that entry's true gain, and gains never increase.
         """
-        num_points = matrix.shape[0]
-        coverage = matrix.new_zeros(num_points, dtype=torch.float32)
+        coverage = torch.zeros(matrix.shape[0], device=matrix.device)
         if nearest is not None:
             # the storage precision of the kernel applies to all coverage
             coverage = nearest.to(matrix.dtype).float()
-        # sum_x max(0, k - c) = sum_x max(k, c) - sum_x c, all sums exact
-        covered = float(coverage.sum(dtype=torch.float64))
-
-        def gain_sums(rows: Tensor) -> List[float]:
-            values = torch.maximum(rows.float(), coverage)
-            sums = values.sum(1, dtype=torch.float64).tolist()
-            return [total - covered for total in sums]
-
-        block = max(1, 2**22 // num_points)
-        sums = [total for start in range(0, num_points, block)
-                for total in gain_sums(matrix[start:start + block])]
+        gains_of = CoverageGains(matrix, coverage, self.eval_batch)
+        sums = gains_of.all_gain_sums()
         queue = [(-total, index) for index, total in enumerate(sums)]
         heapq.heapify(queue)
-        fresh_at = [0] * num_points
+        fresh_at = [0] * matrix.shape[0]
         picks: List[int] = []
         gains: List[float] = []
         for step in track(range(budget), desc='MaxHerding', total=budget):
+            batch = 1
             while fresh_at[queue[0][1]] != step:
                 # the stale entries above the first fresh one, at most a batch
                 stale = []
-                while (queue and len(stale) < self.eval_batch
+                while (queue and len(stale) < batch
                        and fresh_at[queue[0][1]] != step):
                     stale.append(heapq.heappop(queue)[1])
-                rows = matrix.index_select(
-                    0, torch.tensor(stale, device=matrix.device))
-                for index, total in zip(stale, gain_sums(rows)):
+                for index, total in zip(stale, gains_of.gain_sums(stale)):
                     heapq.heappush(queue, (-total, index))
                     fresh_at[index] = step
+                batch = min(4 * batch, self.eval_batch)
             neg_total, index = heapq.heappop(queue)
             picks.append(index)
-            gains.append(-neg_total / num_points)
-            torch.maximum(coverage, matrix[index].float(), out=coverage)
-            covered = float(coverage.sum(dtype=torch.float64))
+            gains.append(-neg_total / matrix.shape[0])
+            gains_of.cover(index)
         return torch.tensor(picks), torch.tensor(gains, dtype=torch.float64)

@@ -19,7 +19,7 @@ either.
 """
 import math
 import re
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -29,7 +29,7 @@ from mmseg_al.utils import track
 #: Every Gaussian kernel value is a multiple of this.
 KERNEL_RESOLUTION = 2.0**-24
 #: Side of the fixed-shape matrix products (a multiple of the SIMD width).
-TILE = 1024
+TILE = 512
 
 _MEMORY_UNITS = {'': 1, 'B': 1, 'KB': 2**10, 'MB': 2**20, 'GB': 2**30,
                  'TB': 2**40}
@@ -108,9 +108,10 @@ class PairwiseFunction:
         """Map float32 squared distances to values (in place allowed)."""
         return sq_distances
 
-    def _tiles(self, points: Tensor) -> List[Tensor]:
+    def _tiles(self, points: Tensor) -> List[Tuple[Tensor, Tensor]]:
         """``points`` as contiguous float32 ``[tile, d]`` tiles, the last
-        one zero padded (full tiles are views when possible)."""
+        one zero padded (full tiles are views when possible), each with its
+        squared row norms."""
         tiles = []
         for start in range(0, max(1, points.shape[0]), self.tile):
             rows = points[start:start + self.tile]
@@ -120,14 +121,18 @@ class PairwiseFunction:
                                         dtype=torch.float32)
                 padded[:rows.shape[0]] = rows
                 rows = padded
-            tiles.append(rows)
+            tiles.append((rows, rows.mul(rows).sum(1)))
         return tiles
 
-    def _block(self, rows: Tensor, cols: Tensor) -> Tensor:
-        """Values of one ``tile x tile`` block of two padded tiles."""
-        norms = rows.mul(rows).sum(1)[:, None] + cols.mul(cols).sum(1)
-        sq = torch.addmm(norms, rows, cols.T, alpha=-2).clamp_(min=0)
-        return self.transform(sq)
+    def _block(self, rows: Tuple[Tensor, Tensor],
+               cols: Tuple[Tensor, Tensor],
+               out: Optional[Tensor] = None) -> Tensor:
+        """Values of one ``tile x tile`` block of two padded tiles (written
+        to ``out`` if given)."""
+        (row_points, row_norms), (col_points, col_norms) = rows, cols
+        sq = torch.add(row_norms[:, None], col_norms, out=out)
+        sq = torch.addmm(sq, row_points, col_points.T, alpha=-2, out=sq)
+        return self.transform(sq.clamp_(min=0))
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         """Dense float32 ``[len(x), len(y)]`` values (for small inputs)."""
@@ -141,23 +146,34 @@ class PairwiseFunction:
         """Exactly symmetric ``[n, n]`` self matrix stored as ``dtype``.
 
         Only the upper tiles are computed (the lower ones are their
-        transposes), one ``tile x tile`` block of temporaries at a time.
+        transposes, the lower half of a diagonal tile mirrors its upper
+        half), one ``tile x tile`` block of temporaries at a time.
         """
         num_points = points.shape[0]
         tiles = self._tiles(points)
         bounds = [(start, min(start + self.tile, num_points))
                   for start in range(0, num_points, self.tile)]
         out = points.new_empty((num_points, num_points), dtype=dtype)
+        upper = torch.ones(self.tile, self.tile, dtype=torch.bool,
+                           device=points.device).triu_()
+        # reused for every block: fresh temporaries would page-fault
+        values = points.new_empty((self.tile, self.tile),
+                                  dtype=torch.float32)
+        mirrored = out.new_empty((self.tile, self.tile))
         pairs = [(i, j) for i in range(len(bounds))
                  for j in range(i, len(bounds))]
         for i, j in track(pairs, desc=desc, total=len(pairs)):
             (r0, r1), (c0, c1) = bounds[i], bounds[j]
-            block = self._block(tiles[i], tiles[j]).to(dtype)
+            block = self._block(tiles[i], tiles[j], out=values).to(dtype)
             if i == j:
-                block = block.triu() + block.triu(1).T
+                block = torch.where(upper, block, block.T, out=mirrored)
             block = block[:r1 - r0, :c1 - c0]
             out[r0:r1, c0:c1] = block
-            out[c0:c1, r0:r1] = block.T
+            if i != j:
+                # a contiguous transpose, then a plain copy: far faster
+                # than writing through transposed strides
+                transposed = mirrored[:c1 - c0, :r1 - r0].copy_(block.T)
+                out[c0:c1, r0:r1] = transposed
         return out
 
     def nearest(self, points: Tensor, others: Tensor) -> Tensor:

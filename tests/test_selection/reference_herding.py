@@ -5,7 +5,8 @@ costs ``O(n^2)``. Kernel values come from the same
 :class:`~mmseg_al.selection.kernels.GaussianKernel` as the real selector (the
 thing compared is the greedy, not the floating point of the kernel).
 """
-from typing import List, Optional, Tuple
+from itertools import islice
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -30,14 +31,13 @@ def dense_gains(kernel: Tensor, coverage: Tensor) -> Tensor:
     return torch.cat(gains) / num_points
 
 
-def dense_max_herding(kernel: Tensor, budget: int,
-                      coverage: Optional[Tensor] = None
-                      ) -> Tuple[List[int], List[float]]:
-    """Greedy picks (lowest index on ties) and their gains.
+def dense_herding_steps(kernel: Tensor,
+                        coverage: Optional[Tensor] = None
+                        ) -> Iterator[Tuple[int, float]]:
+    """Greedy picks (lowest index on ties) and their gains, one per step.
 
     Args:
         kernel: symmetric ``[n, n]`` kernel.
-        budget: number of picks.
         coverage: ``[n]`` initial coverage (zeros if None).
     """
     num_points = kernel.shape[0]
@@ -45,16 +45,22 @@ def dense_max_herding(kernel: Tensor, budget: int,
         coverage = torch.zeros(num_points)
     coverage = coverage.float().clone()
     picked = torch.zeros(num_points, dtype=torch.bool)
-    picks, gains = [], []
-    for _ in range(budget):
+    for _ in range(num_points):
         gain = dense_gains(kernel, coverage)
         gain[picked] = -1
         best = int(torch.argmax(gain))  # first maximum = lowest index
-        picks.append(best)
-        gains.append(float(gain[best]))
+        yield best, float(gain[best])
         picked[best] = True
         coverage = torch.maximum(coverage, kernel[best].float())
-    return picks, gains
+
+
+def dense_max_herding(kernel: Tensor, budget: int,
+                      coverage: Optional[Tensor] = None
+                      ) -> Tuple[List[int], List[float]]:
+    """The first ``budget`` picks of :func:`dense_herding_steps` and their
+    gains."""
+    steps = list(islice(dense_herding_steps(kernel, coverage), budget))
+    return [pick for pick, _ in steps], [gain for _, gain in steps]
 
 
 def reference_max_herding(points: Tensor, budget: int, sigma: float,
