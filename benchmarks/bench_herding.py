@@ -62,13 +62,13 @@ from test_selection.reference_herding import dense_herding_steps  # noqa: E402
 
 CASES: Dict[str, dict] = {
     'n4000': dict(n=4000, d=512, budget=2000, clusters=64, ref_picks=200,
-                  repeats=3),
+                  repeats=5),
     'n4000_float16': dict(n=4000, d=512, budget=2000, clusters=64,
                           kernel_dtype='float16', compare_to='n4000',
-                          repeats=3),
+                          repeats=5),
     'n4000_bfloat16': dict(n=4000, d=512, budget=2000, clusters=64,
                            kernel_dtype='bfloat16', compare_to='n4000',
-                           repeats=3),
+                           repeats=5),
     'ade_bed_global': dict(n=48200, d=6144, budget=24100, clusters=300,
                            ref_picks=100, shared_kernel=True),
     'ade_bed_split': dict(n=48200, d=6144, budget=24100, clusters=300,

@@ -40,8 +40,7 @@ class CoverageGains:
         self.coverage = coverage
         self.max_rows = max_rows
         # preallocated so that no step pays page faults for fresh memory
-        self._rows = kernel.new_empty((max(max_rows, NUMPY_ROWS),
-                                       num_points))
+        self._rows = kernel.new_empty((max_rows, num_points))
         self._values = coverage.new_empty(self._rows.shape)
         self._numpy = kernel.device.type == 'cpu' and kernel.dtype in (
             torch.float32, torch.float16)
