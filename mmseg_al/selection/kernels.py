@@ -112,8 +112,14 @@ class PairwiseFunction:
         """``points`` as contiguous float32 ``[tile, d]`` tiles, the last
         one zero padded (full tiles are views when possible), each with its
         squared row norms."""
+        starts = range(0, max(1, points.shape[0]), self.tile)
+        # allocated before the loop's temporaries, so that freeing those
+        # leaves no holes behind long-lived small tensors (on a large pool
+        # such holes add up to the size of the points)
+        norms = points.new_empty((len(starts), self.tile),
+                                 dtype=torch.float32)
         tiles = []
-        for start in range(0, max(1, points.shape[0]), self.tile):
+        for start, tile_norms in zip(starts, norms):
             rows = points[start:start + self.tile]
             if not (rows.shape[0] == self.tile and rows.is_contiguous()
                     and rows.dtype == torch.float32):
@@ -121,7 +127,8 @@ class PairwiseFunction:
                                         dtype=torch.float32)
                 padded[:rows.shape[0]] = rows
                 rows = padded
-            tiles.append((rows, rows.mul(rows).sum(1)))
+            torch.sum(rows.mul(rows), 1, out=tile_norms)
+            tiles.append((rows, tile_norms))
         return tiles
 
     def _block(self, rows: Tuple[Tensor, Tensor],
