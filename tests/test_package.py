@@ -1,6 +1,8 @@
 """The package as a user meets it: import, registration, the mmcv-ops guard."""
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,3 +44,34 @@ def test_torch_generator_reproduces_draws():
     y = torch.rand(4, generator=torch_generator(3, 'noise'))
     z = torch.rand(4, generator=torch_generator(4, 'noise'))
     assert x.equal(y) and not x.equal(z)
+
+
+def guided_diffusion_imports(path):
+    """Modules of guided_diffusion that a Python file imports."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f'{node.module}.{alias.name}'
+                                     for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        modules.update(name for name in names
+                       if name.split('.')[0] == 'guided_diffusion')
+    return modules
+
+
+def test_guided_diffusion_is_used_only_through_script_util_and_unet():
+    """Its other modules (dist_util needs MPI) are not part of the API."""
+    root = Path(__file__).resolve().parents[1]
+    allowed = ('guided_diffusion.script_util', 'guided_diffusion.unet')
+    found = {}
+    for folder in ('mmseg_al', 'tools', 'configs', 'benchmarks'):
+        for path in (root / folder).rglob('*.py'):
+            for module in guided_diffusion_imports(path):
+                found[module] = path.relative_to(root)
+    assert found, 'the scan found no import at all'
+    wrong = {module: str(path) for module, path in found.items()
+             if not module.startswith(allowed)}
+    assert not wrong

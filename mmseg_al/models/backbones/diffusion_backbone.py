@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from guided_diffusion.nn import timestep_embedding
 from guided_diffusion.script_util import (create_model_and_diffusion,
                                           model_and_diffusion_defaults)
+from guided_diffusion.unet import timestep_embedding
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
