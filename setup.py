@@ -31,6 +31,7 @@ setup(
         'ftfy',
         'regex',
         'numpy',
+        'numba',
         'scipy',
         'opencv-python-headless',
         'tqdm',

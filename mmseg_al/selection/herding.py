@@ -30,6 +30,7 @@ from torch import Tensor
 
 from mmseg_al.registry import SELECTORS
 from mmseg_al.utils import torch_generator, track
+from . import compiled_herding
 from .coverage import CoverageGains
 from .kernels import (GaussianKernel, PairwiseFunction, median_distance_sigma,
                       parse_memory)
@@ -239,9 +240,10 @@ class MaxHerding(SplitGreedy):
         kernel_dtype (str): kernel storage, 'float32', 'float16' or
             'bfloat16' (half the memory; picks may change slightly).
         sigma_subsample (float): share of the points used by 'auto'.
-        eval_batch (int): most stale candidates re-evaluated together.
-            Within a step the batches grow 1, 4, 16, ... up to this: most
-            steps need one or two evaluations, the first ones hundreds.
+        eval_batch (int): most stale candidates re-evaluated together by
+            :meth:`portable_greedy` (CUDA or half kernels). Within a step
+            the batches grow 1, 4, 16, ... up to this: most steps need one
+            or two evaluations, the first ones hundreds.
     """
 
     def __init__(self,
@@ -277,19 +279,33 @@ class MaxHerding(SplitGreedy):
 
     def greedy(self, matrix: Tensor, budget: int,
                nearest: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Lazy greedy over a priority queue keyed ``(-bound, index)``.
-
-        A popped entry whose bound was computed at the current step is the
-        exact argmax with the lowest-index tie-break: every other bound is
-        at least that entry's true gain, and gains never increase.
-        """
+        """Exact lazy greedy: compiled for CPU float32 kernels (the usual
+        case), :meth:`portable_greedy` for the others."""
         coverage = torch.zeros(matrix.shape[0], device=matrix.device)
         if nearest is not None:
             # the storage precision of the kernel applies to all coverage
             coverage = nearest.to(matrix.dtype).float()
+        if compiled_herding.supports(matrix):
+            return compiled_herding.lazy_greedy(matrix, coverage, budget)
+        return self.portable_greedy(matrix, coverage, budget)
+
+    def portable_greedy(self, matrix: Tensor, coverage: Tensor,
+                        budget: int) -> Tuple[Tensor, Tensor]:
+        """Lazy greedy in torch, for any device and kernel dtype.
+
+        A priority queue keyed ``(-bound, index)``: a popped entry whose
+        bound was computed at the current step is the exact argmax with the
+        lowest-index tie-break, since every other bound is at least that
+        entry's true gain and gains never increase.
+
+        Args:
+            matrix: symmetric ``[n, n]`` kernel.
+            coverage: ``[n]`` float32 starting coverage (updated in place).
+            budget: number of picks, ``1 <= budget <= n``.
+        """
         gains_of = CoverageGains(matrix, coverage, self.eval_batch)
-        sums = gains_of.all_gain_sums()
-        queue = [(-total, index) for index, total in enumerate(sums)]
+        queue = [(-total, index)
+                 for index, total in enumerate(gains_of.all_gain_sums())]
         heapq.heapify(queue)
         fresh_at = [0] * matrix.shape[0]
         picks: List[int] = []
