@@ -31,7 +31,7 @@ setup(
         'ftfy',
         'regex',
         'numpy',
-        'numba',
+        'numba>=0.60',
         'scipy',
         'opencv-python-headless',
         'tqdm',

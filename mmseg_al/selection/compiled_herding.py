@@ -9,7 +9,12 @@ costs nanoseconds, where the interpreter spends microseconds per call.
 
 ``fastmath`` lets the compiler reorder the sums to vectorise them. That
 changes no bit: every term is on the kernel's ``2^-24`` grid, so every
-partial sum is exact in float64 (see :mod:`.kernels`); inputs are finite.
+partial sum is exact in float64 (see :mod:`.kernels`); inputs are finite
+and non-negative. Only the two summing functions use it: elsewhere (the
+gain division in :func:`_herd_steps`) it could change results.
+
+Compiled code is cached on disk; where no cache directory is writable the
+functions are compiled in every process instead.
 """
 import math
 from typing import Tuple
@@ -25,13 +30,25 @@ from mmseg_al.utils import track
 PROGRESS_STEPS = 100
 
 
+def _compile(**options):
+    """``numba.njit`` with an on-disk cache when one can be written."""
+
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, **options)(function)
+        except RuntimeError:  # no writable cache location
+            return numba.njit(**options)(function)
+
+    return decorate
+
+
 def supports(kernel: Tensor) -> bool:
     """Whether the compiled loop can run on ``kernel`` (numba sees CPU
     float32 arrays; half kernels and CUDA use the portable loop)."""
     return kernel.device.type == 'cpu' and kernel.dtype == torch.float32
 
 
-@numba.njit(cache=True, fastmath=True)
+@_compile(fastmath=True)
 def _gain_sum(kernel, index, coverage, covered):
     """``n x gain`` of row ``index``: sum_x max(k(x, j), c_x) - sum_x c_x."""
     row = kernel[index]
@@ -41,7 +58,7 @@ def _gain_sum(kernel, index, coverage, covered):
     return total - covered
 
 
-@numba.njit(cache=True, fastmath=True)
+@_compile(fastmath=True)
 def _cover(kernel, index, coverage):
     """Raise the coverage to row ``index``; return the new sum."""
     row = kernel[index]
@@ -52,7 +69,7 @@ def _cover(kernel, index, coverage):
     return covered
 
 
-@numba.njit(cache=True)
+@_compile()
 def _sift_down(bounds, ids, position, size):
     """Restore the heap below ``position`` (larger bound first, then lower
     index)."""
@@ -70,7 +87,7 @@ def _sift_down(bounds, ids, position, size):
         position = first
 
 
-@numba.njit(cache=True)
+@_compile()
 def _start_heap(kernel, coverage, covered, bounds, ids):
     """Exact gains of every row, as a heap."""
     num_points = kernel.shape[0]
@@ -81,7 +98,7 @@ def _start_heap(kernel, coverage, covered, bounds, ids):
         _sift_down(bounds, ids, position, num_points)
 
 
-@numba.njit(cache=True)
+@_compile()
 def _herd_steps(kernel, coverage, covered, bounds, ids, fresh_at, first,
                 last, picks, gains):
     """Greedy steps ``first`` to ``last - 1``; the heap holds the
@@ -109,8 +126,9 @@ def lazy_greedy(kernel: Tensor, coverage: Tensor,
 
     Args:
         kernel: symmetric ``[n, n]`` kernel on the ``2^-24`` grid.
-        coverage: ``[n]`` float32 starting coverage (updated in place).
-        budget: number of picks, ``1 <= budget <= n``.
+        coverage: ``[n]`` float32 starting coverage on the same grid
+            (updated in place).
+        budget: number of picks, ``0 <= budget <= n``.
 
     Returns:
         Indices ``[budget]`` (int64) and gains ``[budget]`` (float64).
@@ -125,7 +143,7 @@ def lazy_greedy(kernel: Tensor, coverage: Tensor,
     fresh_at = np.zeros(num_points, dtype=np.int64)
     picks = np.empty(budget, dtype=np.int64)
     gains = np.empty(budget, dtype=np.float64)
-    chunk = math.ceil(budget / PROGRESS_STEPS)
+    chunk = max(1, math.ceil(budget / PROGRESS_STEPS))
     for first in track(range(0, budget, chunk), desc='MaxHerding',
                        total=math.ceil(budget / chunk)):
         covered = _herd_steps(values, covered_values, covered, bounds, ids,

@@ -6,15 +6,32 @@ points and the picks so far, so the picks cover the pool with the
 smallest radius the greedy can reach (a 2-approximation).
 """
 import math
-from typing import Optional, Tuple, Union
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from mmseg_al.registry import SELECTORS
 from mmseg_al.utils import track
-from .herding import SplitGreedy, single_thread
+from .herding import SplitGreedy
 from .kernels import SquaredEuclidean
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch CPU ops on one thread, restoring the setting after.
+
+    Each k-center step is a few ``O(n)`` vector operations, for which
+    thread start-up and joins cost more than they save (far more on a busy
+    machine).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @SELECTORS.register_module()

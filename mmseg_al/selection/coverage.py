@@ -26,24 +26,31 @@ class CoverageGains:
 
     def __init__(self, kernel: Tensor, coverage: Tensor,
                  max_rows: int) -> None:
+        num_points = kernel.shape[0]
         self.kernel = kernel
         self.coverage = coverage
         self.max_rows = max_rows
+        #: rows per block of :meth:`all_gain_sums` (about 4M values)
+        self.pass_rows = max(max_rows, 2**22 // max(1, num_points))
         # reused by every call: fresh temporaries would page-fault
-        self._rows = kernel.new_empty((max_rows, kernel.shape[0]))
-        self._values = coverage.new_empty(self._rows.shape)
+        self._rows = kernel.new_empty((max_rows, num_points))
+        self._values = coverage.new_empty((self.pass_rows, num_points))
         self.covered = self._coverage_sum()
 
     def gain_sums(self, indices: List[int]) -> List[float]:
         """``n x gain`` of rows ``indices`` (at most ``max_rows``), exact."""
-        index = torch.tensor(indices, device=self.kernel.device)
+        if len(indices) > self.max_rows:
+            raise ValueError(f'{len(indices)} rows asked for at once, more '
+                             f'than max_rows={self.max_rows}')
+        index = torch.tensor(indices, dtype=torch.long,
+                             device=self.kernel.device)
         return self._gain_sums(
             torch.index_select(self.kernel, 0, index,
                                out=self._rows[:len(indices)]))
 
     def all_gain_sums(self) -> List[float]:
         """``n x gain`` of every row, exact (one pass over the kernel)."""
-        num_points, step = self.kernel.shape[0], self.max_rows
+        num_points, step = self.kernel.shape[0], self.pass_rows
         return [
             total for start in range(0, num_points, step)
             for total in self._gain_sums(self.kernel[start:start + step])

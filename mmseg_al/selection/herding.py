@@ -21,9 +21,8 @@ import heapq
 import math
 import numbers
 from abc import ABCMeta, abstractmethod
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -99,22 +98,6 @@ def largest_remainder(total: int, sizes: List[int]) -> List[int]:
     for part in by_remainder[:total - sum(shares)]:
         shares[part] += 1
     return shares
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch CPU ops on one thread, restoring the setting after.
-
-    Each greedy step is a few ``O(n)`` vector operations, for which thread
-    start-up and joins cost more than they save (far more on a busy
-    machine).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class SplitGreedy(metaclass=ABCMeta):
@@ -281,10 +264,12 @@ class MaxHerding(SplitGreedy):
                nearest: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         """Exact lazy greedy: compiled for CPU float32 kernels (the usual
         case), :meth:`portable_greedy` for the others."""
-        coverage = torch.zeros(matrix.shape[0], device=matrix.device)
+        coverage = torch.zeros(matrix.shape[0], dtype=torch.float32,
+                               device=matrix.device)
         if nearest is not None:
-            # the storage precision of the kernel applies to all coverage
-            coverage = nearest.to(matrix.dtype).float()
+            # the storage precision of the kernel applies to all coverage;
+            # a copy, as both loops update it in place
+            coverage = nearest.to(matrix.dtype).to(torch.float32, copy=True)
         if compiled_herding.supports(matrix):
             return compiled_herding.lazy_greedy(matrix, coverage, budget)
         return self.portable_greedy(matrix, coverage, budget)
@@ -326,4 +311,5 @@ class MaxHerding(SplitGreedy):
             picks.append(index)
             gains.append(-neg_total / matrix.shape[0])
             gains_of.cover(index)
-        return torch.tensor(picks), torch.tensor(gains, dtype=torch.float64)
+        return (torch.tensor(picks, dtype=torch.long),
+                torch.tensor(gains, dtype=torch.float64))

@@ -23,12 +23,16 @@ def dense_gains(kernel: Tensor, coverage: Tensor) -> Tensor:
     ``j`` (contiguous), a chunk of rows at a time."""
     num_points = kernel.shape[0]
     rows_per_chunk = max(1, CHUNK_ENTRIES // num_points)
-    gains = []
+    # one output allocated up front: small per-chunk results kept alive
+    # between the chunk temporaries would fragment the heap (gigabytes on
+    # a large pool)
+    sums = torch.empty(num_points, dtype=torch.float64)
     for start in range(0, num_points, rows_per_chunk):
         rows = kernel[start:start + rows_per_chunk].float()
         terms = (rows - coverage[None, :]).clamp(min=0)
-        gains.append(terms.sum(1, dtype=torch.float64))
-    return torch.cat(gains) / num_points
+        torch.sum(terms, 1, dtype=torch.float64,
+                  out=sums[start:start + rows_per_chunk])
+    return sums / num_points
 
 
 def dense_herding_steps(kernel: Tensor,

@@ -37,6 +37,16 @@ def test_gain_sums_equal_the_formula(dtype, count):
         kernel, coverage, indices)
 
 
+def test_buffers_serve_calls_of_any_size():
+    kernel, coverage = kernel_and_coverage(torch.float32)
+    gains = CoverageGains(kernel, coverage.clone(), max_rows=16)
+    for indices in ([5, 9, 200, 7] * 4, [3], [], list(range(100, 111))):
+        assert gains.gain_sums(indices) == (
+            formula(kernel, coverage, indices) if indices else [])
+    with pytest.raises(ValueError, match='17 rows .* max_rows=16'):
+        gains.gain_sums(list(range(17)))
+
+
 @pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
 def test_all_gain_sums_cover_every_row(dtype):
     kernel, coverage = kernel_and_coverage(dtype)
@@ -76,6 +86,30 @@ def test_compiled_and_portable_loops_equal_the_dense_greedy(with_labelled):
     for indices, values in (compiled, portable):
         assert indices.tolist() == picks
         assert values.tolist() == gains
+
+
+def test_herding_uses_the_compiled_loop_for_cpu_float32(monkeypatch):
+    calls = []
+
+    def spy(*args):
+        calls.append(args[0].dtype)
+        return compiled_lazy_greedy(*args)
+
+    compiled_lazy_greedy = compiled_herding.lazy_greedy
+    monkeypatch.setattr(compiled_herding, 'lazy_greedy', spy)
+    points = clustered(5, 50, 4)
+    MaxHerding(sigma=3.0).select(points, 5)
+    MaxHerding(sigma=3.0, kernel_dtype='float16').select(points, 5)
+    assert calls == [torch.float32]
+
+
+def test_empty_budget_gives_empty_picks():
+    kernel, coverage = kernel_and_coverage(torch.float32, num_points=20)
+    for indices, gains in (
+            compiled_herding.lazy_greedy(kernel, coverage.clone(), 0),
+            MaxHerding().portable_greedy(kernel, coverage.clone(), 0)):
+        assert indices.dtype == torch.long and indices.numel() == 0
+        assert gains.dtype == torch.float64 and gains.numel() == 0
 
 
 def test_compiled_loop_only_for_cpu_float32():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from mmseg_al.registry import SELECTORS
+from mmseg_al.selection import compiled_herding
 from mmseg_al.selection.herding import (WORKSPACE_BYTES, MaxHerding,
                                         PickResult, largest_remainder)
 from mmseg_al.selection.kernels import (KERNEL_RESOLUTION, GaussianKernel,
@@ -129,9 +130,18 @@ def test_parse_memory():
 # ---------------------------------------------------------- exact greedy
 
 
+@pytest.fixture(params=['compiled', 'portable'])
+def greedy_loop(request, monkeypatch):
+    """Run a test with each greedy loop: the compiled one (CPU float32) and
+    the torch one (used for CUDA and half kernels, forced here)."""
+    if request.param == 'portable':
+        monkeypatch.setattr(compiled_herding, 'supports', lambda kernel: False)
+    return request.param
+
+
 @pytest.mark.parametrize('seed', range(16))
 @pytest.mark.parametrize('with_labelled', [False, True])
-def test_picks_equal_the_dense_greedy(seed, with_labelled):
+def test_picks_equal_the_dense_greedy(seed, with_labelled, greedy_loop):
     gen = torch_generator('sizes', seed)
     num_points = int(torch.randint(20, 160, (1, ), generator=gen))
     dim = int(torch.randint(2, 12, (1, ), generator=gen))
@@ -146,7 +156,7 @@ def test_picks_equal_the_dense_greedy(seed, with_labelled):
     assert result.gains.tolist() == gains
 
 
-def test_exact_ties_go_to_the_lowest_index():
+def test_exact_ties_go_to_the_lowest_index(greedy_loop):
     # 1 and 2 are mirror images: exactly equal mean kernels
     points = torch.tensor([[0.], [1.], [3.], [4.], [1.], [3.]])
     result = MaxHerding(sigma=2.0).select(points, 6)
