@@ -1,4 +1,7 @@
 """Exact coverage gain sums, and the two lazy greedy loops that use them."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -117,3 +120,20 @@ def test_compiled_loop_only_for_cpu_float32():
     assert compiled_herding.supports(kernel)
     assert not compiled_herding.supports(kernel.half())
     assert not compiled_herding.supports(kernel.bfloat16())
+
+
+def test_compiled_loop_works_without_a_writable_cache():
+    """Read-only installs compile in every process instead of failing."""
+    code = '\n'.join([
+        'import numba.core.caching as caching',
+        'caching.CacheImpl._locator_classes = []  # nowhere to cache',
+        'import torch',
+        'from mmseg_al.selection import compiled_herding',
+        'kernel = torch.tensor([[1.0, 0.5], [0.5, 1.0]])',
+        'picks, _ = compiled_herding.lazy_greedy(kernel, torch.zeros(2), 2)',
+        'print(picks.tolist())',
+    ])
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == '[0, 1]'
