@@ -62,7 +62,8 @@ class PoolSelectionContext(SelectionContext):
         self.oracle_void = oracle_void
         self.ignore_index = ignore_index
         self._void: Dict[int, torch.Tensor] = {}
-        self._last_clean: Optional[Tuple[tuple, Dict[int, torch.Tensor]]] = None
+        # (request key, its clean features): the last request served
+        self._last_clean: Optional[Tuple[tuple, Dict]] = None
 
     @property
     def has_model(self) -> bool:
