@@ -73,3 +73,13 @@ def test_guided_diffusion_is_used_only_through_script_util_and_unet():
     assert found, 'the scan found no import at all'
     assert [(module, path) for module, path in found
             if not module.startswith(allowed)] == []
+
+
+def test_guided_diffusion_deprecation_warnings_are_silenced():
+    """guided_diffusion warns about its own torch.cuda.amp decorators on
+    import; users see none of it."""
+    result = subprocess.run([
+        sys.executable, '-W', 'error::FutureWarning:guided_diffusion.nn',
+        '-c', 'import mmseg_al.models'
+    ], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

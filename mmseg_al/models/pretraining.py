@@ -18,11 +18,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
-from guided_diffusion.script_util import create_model_and_diffusion
 from torch import nn
 
 from mmseg_al.state.atomic_io import atomic_open
 from mmseg_al.utils import torch_generator, track
+from .guided_diffusion_api import create_model_and_diffusion
 from .backbones.diffusion_backbone import DiffusionBackbone
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from guided_diffusion.script_util import (create_model_and_diffusion,
-                                          model_and_diffusion_defaults)
-from guided_diffusion.unet import timestep_embedding
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from mmseg_al.utils import torch_generator
+from ..guided_diffusion_api import (create_model_and_diffusion,
+                                    model_and_diffusion_defaults,
+                                    timestep_embedding)
 from .unet_checkpoint import load_unet_checkpoint
 
 PRECISIONS: Dict[str, Optional[torch.dtype]] = {
