@@ -188,7 +188,7 @@ def test_loss_without_labels_is_zero(model, inputs):
             data=torch.full((1, SIZE, SIZE), 255, dtype=torch.long)))
         for _ in range(2)
     ]
-    assert float(model.loss(inputs, samples)['loss_ce']) == 0.0
+    assert model.loss(inputs, samples)['loss_ce'].item() == 0.0
 
 
 def test_reset_head_reinitialises_conv_seg_reproducibly():
