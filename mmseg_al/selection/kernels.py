@@ -166,14 +166,16 @@ class PairwiseFunction:
         # reused for every block: fresh temporaries would page-fault
         values = points.new_empty((self.tile, self.tile),
                                   dtype=torch.float32)
-        stored = out.new_empty((self.tile, self.tile))
+        # the half-precision copy of a block, when the matrix is stored so
+        stored = (None if dtype == torch.float32 else out.new_empty(
+            (self.tile, self.tile)))
         mirrored = out.new_empty((self.tile, self.tile))
         pairs = [(i, j) for i in range(len(bounds))
                  for j in range(i, len(bounds))]
         for i, j in track(pairs, desc=desc, total=len(pairs)):
             (r0, r1), (c0, c1) = bounds[i], bounds[j]
             block = self._block(tiles[i], tiles[j], out=values)
-            if dtype != torch.float32:
+            if stored is not None:
                 block = stored.copy_(block)
             if i == j:
                 block = torch.where(upper, block, block.T, out=mirrored)
