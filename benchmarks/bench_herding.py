@@ -125,7 +125,9 @@ def run_case(name: str, spec: dict, seed: int, out_dir: Path) -> dict:
     repeats = spec.get('repeats', 1)
     herding = MaxHerding(kernel_dtype=spec.get('kernel_dtype', 'float32'))
     record = dict(threads=torch.get_num_threads(),
-                  load_avg=os.getloadavg()[0], repeats=repeats)
+                  load_avg=os.getloadavg()[0], repeats=repeats,
+                  parts=(1 if spec.get('shared_kernel') else
+                         herding.num_parts(spec['n'])))
     times, kernel_times, greedy_times, pick_times, reference = (
         [], [], [], [], [])
     steps = None
@@ -134,12 +136,10 @@ def run_case(name: str, spec: dict, seed: int, out_dir: Path) -> dict:
         if spec.get('shared_kernel'):
             kernel, kernel_s = build_kernel(points, seed)
             picks, greedy_s = timed_greedy(herding, kernel, budget)
-            record['parts'] = 1
         else:
             picks = herding.select(
                 points, budget,
                 generator=torch_generator(seed, 'herding')).indices
-            record['parts'] = herding.num_parts(spec['n'])
         times.append(time.perf_counter() - start)
         if round_ == 0:
             record['peak_rss_mb'] = peak_rss_mb()
