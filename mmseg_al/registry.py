@@ -1,13 +1,14 @@
-"""The one registry mmseg-al adds: active-learning selectors.
+"""Where mmseg-al registers what it adds: mmseg's own registries.
 
-Everything else (models, datasets, loops, hooks) lives in mmseg's own
-registries so that ordinary mmseg configs can use it.
+Models, datasets, metrics, loops and hooks are registered in mmseg's
+``MODELS``, ``DATASETS``, ``METRICS``, ``LOOPS`` and ``HOOKS``. Every
+active-learning component (selectors, Stage-1 pools and pickers, class
+balance, oracles) is registered in mmseg's ``TASK_UTILS``, re-exported
+here as the one place to register and build them. One scope rule follows:
+configs run with ``default_scope='mmseg'`` (every mmseg config does), where
+``TASK_UTILS.build`` finds all of them, nested configs included, with no
+scope switching.
 """
-from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
-from mmengine.registry import Registry
+from mmseg.registry import TASK_UTILS
 
-SELECTORS = Registry(
-    'selector',
-    parent=MMENGINE_TASK_UTILS,
-    scope='mmseg_al',
-    locations=['mmseg_al.selection'])
+__all__ = ['TASK_UTILS']

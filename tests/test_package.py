@@ -1,5 +1,6 @@
 """The package as a user meets it: import, registration, the mmcv-ops guard."""
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,25 @@ def test_guided_diffusion_deprecation_warnings_are_silenced():
         '-c', 'import mmseg_al.models'
     ], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_importing_registers_and_changes_nothing_else():
+    """No matplotlib backend switch, no process-wide torch allow-list."""
+    code = '\n'.join([
+        'import matplotlib, torch, mmseg.models, mmseg.evaluation',
+        'backend = matplotlib.get_backend()',
+        'safe = list(torch.serialization.get_safe_globals())',
+        'import mmseg_al',
+        'from mmseg.registry import HOOKS, LOOPS, TASK_UTILS',
+        'assert LOOPS.get("ActiveLearningLoop") is not None',
+        'assert TASK_UTILS.get("TwoStageSelector") is not None',
+        'assert HOOKS.get("RoundMetricsHook") is not None',
+        'assert matplotlib.get_backend() == backend, matplotlib.get_backend()',
+        'assert list(torch.serialization.get_safe_globals()) == safe',
+        'print(backend)',
+    ])
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True, text=True,
+                            env={**os.environ, 'MPLBACKEND': 'svg'})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'svg'

@@ -1,8 +1,11 @@
 """Run (or continue) an active-learning experiment.
 
     python tools/al_train.py configs/edald/camvid.py [--work-dir DIR]
-        [--resume] [--seed S] [--deterministic] [--cfg-options k=v ...]
-        [--launcher {none,pytorch,slurm}]
+        [--resume] [--amp] [--seed S] [--deterministic]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm}]
+
+The flags are those of mmseg's ``tools/train.py`` (plus ``--seed`` and
+``--deterministic``), and a config may set ``runner_type``.
 
 Every round writes, in the work dir, al_state/round_XX.npz (the labelled
 pixels), metrics.json, queries/round_XX.json (+ overlays) and curve.png.
@@ -18,24 +21,16 @@ import os.path as osp
 import sys
 from typing import Iterator, List, Optional
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-# Run from a checkout without installing: the repository's package wins.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmseg_al.datasets import converter_of, generates_its_data
+from mmseg_al.engine import AnnotationRequired, mmengine_checkpoints_allowed
 
 #: Exit status while a round's queries wait for an annotator.
 EXIT_AWAITING_ANNOTATION = 3
-
-#: Which converter writes the converted layout of each dataset type.
-CONVERTERS = {
-    'CamVidDataset': 'tools/dataset_converters/camvid.py',
-    'ADEBedDataset': 'tools/dataset_converters/ade_bed.py',
-    'CityscapesDataset': 'tools/dataset_converters/cityscapes.py',
-    'PascalContext33Dataset': 'tools/dataset_converters/pascal_context.py',
-}
-#: Datasets that write their own files on first use.
-GENERATED_DATASETS = ('ToyScenesDataset', )
 #: Where the released diffusion checkpoints come from (guided-diffusion).
 CHECKPOINT_URLS = {
     '256x256_diffusion_uncond.pt':
@@ -59,6 +54,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--resume',
         action='store_true',
         help='continue the run in the work dir from its last complete round')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed-precision head training (AmpOptimWrapper on GPUs, '
+        'bfloat16 autocast on CPUs)')
     parser.add_argument(
         '--seed', type=int, help='random seed (default: the config\'s)')
     parser.add_argument(
@@ -97,6 +97,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.resume = args.resume
+    if args.amp:
+        enable_amp(cfg)
     randomness = dict(cfg.get('randomness', None) or {})
     if args.seed is not None:
         randomness['seed'] = args.seed
@@ -105,6 +107,21 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg.randomness = randomness
     add_tensorboard_backend(cfg)
     return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Mixed precision as mmseg's ``tools/train.py --amp`` sets it, with
+    bfloat16 autocasting where there is no GPU for AmpOptimWrapper."""
+    optim_wrapper = cfg.optim_wrapper
+    if optim_wrapper.get('type') in ('AmpOptimWrapper',
+                                     'AutocastOptimWrapper'):
+        return
+    if torch.cuda.is_available():
+        optim_wrapper.type = 'AmpOptimWrapper'
+        optim_wrapper.loss_scale = 'dynamic'
+    else:
+        optim_wrapper.type = 'AutocastOptimWrapper'
+        optim_wrapper.dtype = 'bfloat16'
 
 
 def add_tensorboard_backend(cfg: Config) -> None:
@@ -145,13 +162,13 @@ def check_inputs(cfg: Config) -> None:
 def check_data_root(dataset: dict, key: str) -> None:
     dataset_type = str(dataset.get('type', ''))
     root = dataset.get('data_root')
-    if root is None or dataset_type in GENERATED_DATASETS:
+    if root is None or generates_its_data(dataset_type):
         return
     prefix = dataset.get('data_prefix', None) or {}
     img_dir = osp.join(root, prefix.get('img_path', ''))
     if osp.isdir(img_dir):
         return
-    converter = CONVERTERS.get(dataset_type)
+    converter = converter_of(dataset_type)
     how = (f'Run {converter} (see python {converter} --help) to convert the '
            f'raw {dataset_type[:-len("Dataset")] or "dataset"} into {root}'
            if converter else
@@ -193,10 +210,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = build_config(args)
     check_inputs(cfg)
-    runner = Runner.from_cfg(cfg)
-    from mmseg_al.engine import AnnotationRequired
+    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
+              RUNNERS.build(cfg))
     try:
-        runner.train()
+        # --resume and load_from read mmengine checkpoints with torch's
+        # weights_only loader: allow exactly what they hold, here only
+        with mmengine_checkpoints_allowed():
+            runner.train()
     except AnnotationRequired as waiting:
         runner.logger.info(str(waiting))
         print(waiting, file=sys.stderr)

@@ -1,9 +1,3 @@
-# Two-stage eDALD on ADE-Bed (paper Table 1): the LSUN-bedroom DDPM
-# (dropout 0.1) as backbone, otherwise the setting of camvid.py.
-_base_ = [
-    '../_base_/models/edald_lsun_bedroom.py',
-    '../_base_/datasets/ade_bed.py',
-    '../_base_/default_runtime.py',
-    '../_base_/schedules/al_10rounds.py',
-]
-model = dict(decode_head=dict(num_classes=30))
+# The short, documented name of edald-2stage_adm256-lsun-t3b4_10r-b0.1n_ade-bed-256x256.py:
+# python tools/al_train.py configs/edald/ade_bed.py
+_base_ = ['./edald-2stage_adm256-lsun-t3b4_10r-b0.1n_ade-bed-256x256.py']

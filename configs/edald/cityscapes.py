@@ -1,9 +1,3 @@
-# Two-stage eDALD on Cityscapes at 256x256 (paper Table 1, 19 train ids):
-# ImageNet 256x256 DDPM, otherwise the setting of camvid.py.
-_base_ = [
-    '../_base_/models/edald_imagenet256.py',
-    '../_base_/datasets/cityscapes.py',
-    '../_base_/default_runtime.py',
-    '../_base_/schedules/al_10rounds.py',
-]
-model = dict(decode_head=dict(num_classes=19))
+# The short, documented name of edald-2stage_adm256-t3b4_10r-b0.1n_cityscapes-256x256.py:
+# python tools/al_train.py configs/edald/cityscapes.py
+_base_ = ['./edald-2stage_adm256-t3b4_10r-b0.1n_cityscapes-256x256.py']

@@ -107,8 +107,9 @@ def has_images(dataset: BaseDataset) -> bool:
 
 def no_images_error(dataset: BaseDataset) -> FileNotFoundError:
     """The error for a dataset without images: names the directory and the
-    converter that writes it (``dataset.CONVERTER`` where set)."""
-    converter = getattr(dataset, 'CONVERTER', None) or (
+    converter that writes it (see :func:`converter_of`)."""
+    from .sources import converter_of
+    converter = converter_of(type(dataset).__name__) or (
         'tools/dataset_converters/<dataset>.py')
     return FileNotFoundError(
         f'{type(dataset).__name__} found no images ending in '

@@ -1,21 +1,17 @@
-"""The active-learning pool: a dataset whose labels are the revealed pixels.
+"""The active-learning pool over any mmseg segmentation dataset.
 
-Wraps any mmseg segmentation dataset. As a training set it yields only the
-images with at least one revealed pixel, and their label maps carry the
-label store's classes at exactly those pixels (255 elsewhere), so nothing
-the annotator has not been asked leaks into training. For selection it
-also exposes the whole pool unmasked (:meth:`pool_item`), stable image ids,
-image sizes, and, for the simulated oracle, the stored ground truth.
+Selection needs the pool's images by index, stable image ids, image sizes
+and, for the simulated oracle only, the stored ground truth. The labels the
+head trains on never come from here: they are the label store's revealed
+pixels (``mmseg_al.state``), so nothing the annotator has not been asked
+can leak into training.
 """
 import copy
-import os.path as osp
 from collections import Counter
-from typing import Any, Dict, List, Optional, Protocol, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
-import torch
 from mmengine.dataset import BaseDataset
-from mmengine.structures import PixelData
 
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import DATASETS
@@ -23,19 +19,7 @@ from mmseg.registry import DATASETS
 from mmseg_al.utils import track
 from .file_checks import (check_label_values, has_images, no_images_error,
                           read_image_header)
-
-
-class PixelLabels(Protocol):
-    """What the wrapper needs of a label store (``mmseg_al.state``)."""
-
-    def pixels(self, image_id: str) -> np.ndarray:
-        """Revealed flat pixel indices (int64) of an image."""
-
-    def classes(self, image_id: str) -> np.ndarray:
-        """Their classes (int64; 255 where the annotator marked void)."""
-
-    def labelled_image_ids(self) -> List[str]:
-        """Ids of the images with at least one revealed pixel."""
+from .image_ids import image_id
 
 
 @DATASETS.register_module()
@@ -45,10 +29,6 @@ class PixelSparseDataset:
     The pipeline of the wrapped dataset must keep each image's geometry
     (no resizing, cropping or flipping), because revealed pixels are flat
     indices ``y * W + x`` into the image file's ``H x W`` grid.
-
-    Which images are iterated is re-read from the label store whenever
-    ``len()`` is taken (a DataLoader does so when it is built), so build
-    each round's dataloader after the round's labels are revealed.
 
     Args:
         dataset (BaseDataset | dict): the wrapped dataset or its config,
@@ -63,12 +43,10 @@ class PixelSparseDataset:
         # empty directory otherwise fails deep inside mmengine.
         self.dataset = (DATASETS.build(dict(dataset, lazy_init=True))
                         if isinstance(dataset, dict) else dataset)
-        self.label_store: Optional[PixelLabels] = None
         self._image_paths: List[str] = []
         self._image_ids: List[str] = []
         self._index: Dict[str, int] = {}
         self._image_shapes: Optional[List[Tuple[int, int]]] = None
-        self._labelled: Optional[List[int]] = None
         self._fully_initialized = False
         if not lazy_init:
             self.full_init()
@@ -97,7 +75,7 @@ class PixelSparseDataset:
             self.dataset.get_data_info(i)['img_path']
             for i in range(len(self.dataset))
         ]
-        ids = [osp.relpath(p, prefix).replace(osp.sep, '/') for p in paths]
+        ids = [image_id(path, prefix) for path in paths]
         repeated = [i for i, n in Counter(ids).items() if n > 1]
         if repeated:
             raise ValueError(f'Image ids must be unique; {repeated[:5]} '
@@ -136,24 +114,13 @@ class PixelSparseDataset:
                 f'{len(self._image_ids)} images under '
                 f"{self.dataset.data_prefix.get('img_path', '')}.") from None
 
-    def set_label_store(self, store: PixelLabels) -> None:
-        """Use ``store`` as the source of revealed pixels from now on."""
-        self.label_store = store
-        self._labelled = None
-
     def __len__(self) -> int:
-        self._labelled = self._labelled_indices()
-        return len(self._labelled)
+        self.full_init()
+        return len(self._image_ids)
 
-    def __getitem__(self, idx: int) -> dict:
-        """The ``idx``-th labelled image, labels masked to revealed pixels."""
-        if self._labelled is None:
-            self._labelled = self._labelled_indices()
-        index = self._labelled[idx]
-        results = self.pool_item(index)
-        results['data_samples'].gt_sem_seg = PixelData(
-            data=torch.from_numpy(self._revealed_label_map(index))[None])
-        return results
+    def __getitem__(self, index: int) -> dict:
+        """Pool image ``index`` (see :meth:`pool_item`)."""
+        return self.pool_item(index)
 
     def pool_item(self, index: int) -> dict:
         """The wrapped dataset's processed sample ``index``, unmasked.
@@ -202,28 +169,6 @@ class PixelSparseDataset:
             ]
         return self._image_shapes
 
-    def _labelled_indices(self) -> List[int]:
-        """Sorted pool indices of the images with revealed pixels."""
-        self.full_init()
-        if self.label_store is None:
-            return []
-        return sorted(
-            self.index_of(image_id)
-            for image_id in self.label_store.labelled_image_ids()
-            if len(self.label_store.pixels(image_id)))
-
-    def _revealed_label_map(self, index: int) -> np.ndarray:
-        """``[H, W]`` int64: stored classes at revealed pixels, else void."""
-        image_id = self._image_ids[index]
-        pixels = np.asarray(self.label_store.pixels(image_id), np.int64)
-        classes = np.asarray(self.label_store.classes(image_id), np.int64)
-        height, width = self._shapes()[index]
-        _check_revealed(image_id, pixels, classes, height * width,
-                        self.num_classes, self.ignore_index)
-        label = np.full(height * width, self.ignore_index, np.int64)
-        label[pixels] = classes
-        return label.reshape(height, width)
-
     def _check_geometry(self, index: int, meta: Dict[str, Any]) -> None:
         expected = self._shapes()[index]
         shape = meta.get('img_shape')
@@ -237,19 +182,3 @@ class PixelSparseDataset:
                 '(LoadImageFromFile, LoadAnnotations, PackSegInputs; no '
                 'Resize/Crop/Flip), because pixels are indices into the '
                 'image file.')
-
-
-def _check_revealed(image_id: str, pixels: np.ndarray, classes: np.ndarray,
-                    num_pixels: int, num_classes: int,
-                    ignore_index: int) -> None:
-    """Raise if the store's pixels/classes for an image are malformed."""
-    if pixels.shape != classes.shape or pixels.ndim != 1:
-        raise ValueError(
-            f'Label store gives {pixels.shape} pixels but {classes.shape} '
-            f'classes for image {image_id!r}; expected two equal 1-d arrays.')
-    if pixels.size and (pixels.min() < 0 or pixels.max() >= num_pixels):
-        raise ValueError(
-            f'Label store has pixel indices outside [0, {num_pixels}) for '
-            f'image {image_id!r} (min {pixels.min()}, max {pixels.max()}).')
-    check_label_values(classes, num_classes, ignore_index,
-                       f'The label store entry of image {image_id!r}')

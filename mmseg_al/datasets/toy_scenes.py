@@ -139,6 +139,8 @@ class ToyScenesDataset(ConvertedSegDataset):
             test_mode, ...).
     """
     METAINFO = dict(classes=TOY_SCENES_CLASSES, palette=TOY_SCENES_PALETTE)
+    #: Writes its own files on first use (no converter to run).
+    GENERATES_DATA = True
 
     def __init__(self,
                  data_root: str = 'data/toy_scenes',

@@ -12,7 +12,6 @@ matters is on disk after every step (``al_state/round_XX.npz``, the pending
 queries of a round, ``metrics.json``), so a resumed run repeats exactly the
 choices of an uninterrupted one.
 """
-import copy
 import json
 import os
 import time
@@ -22,27 +21,23 @@ import numpy as np
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
-from mmseg.registry import LOOPS, TASK_UTILS
+from mmseg.registry import LOOPS
 
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
 from mmseg_al.state import LabelStore, atomic_write_json, write_queries
-from .class_iou import capture_class_iou
 from .feature_cache import FeatureCache
-from .head_training import HeadTrainingConfig, train_head
-from .learning_curve import plot_learning_curve
+from .head_training import (HeadTrainer, HeadTrainingConfig,
+                            HeadTrainingResult, head_members,
+                            labelled_pixel_loader)
 from .metrics_log import MetricsLog
 from .oracles import QueryRound
 from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
-from .query_overlays import overlay_file_name, write_query_overlays
+from .protocols import PixelPool, PointModel, check_protocol
 
 RUN_FILE = 'al_run.json'
 QUERY_DIR = 'queries'
-CURVE_FILE = 'curve.png'
-POINT_API = ('point_features', 'point_logits', 'reset_head', 'feature_dim',
-             'num_classes')
-POOL_API = ('image_ids', 'image_paths', 'image_shapes', 'index_of',
-            'pool_item', 'ground_truth', 'set_label_store')
 
 
 def resolve_budget(budget: dict, num_images: int) -> int:
@@ -78,15 +73,30 @@ def resolve_budget(budget: dict, num_images: int) -> int:
 class ActiveLearningLoop(BaseLoop):
     """Select, reveal, retrain, evaluate: ``rounds`` times.
 
+    A round is one mmengine epoch (``before/after_train_epoch`` fire once
+    per trained head); the head's training iterations are the loop's
+    iterations (see :class:`~mmseg_al.engine.HeadTrainer`). Run outputs
+    (``metrics.json``, ``curve.png``, query overlays) are written by hooks
+    in :mod:`mmseg_al.engine.hooks`; the loop publishes what they need in
+    the runner's message hub (``al/labelled_pixels``, ``al/seconds``,
+    ``al/head``) and fires ``after_queries`` once a round's queries are
+    known.
+
     Args:
-        runner: the mmengine runner (its model must have the point API of
-            ``SparsePixelSegmentor``; its ``optim_wrapper`` and
-            ``param_scheduler`` configs are rebuilt for every round's head).
-        dataloader: the pool; its dataset must be a ``PixelSparseDataset``.
+        runner: the mmengine runner; its model must follow
+            :class:`~mmseg_al.engine.protocols.PointModel`, and its
+            ``optim_wrapper`` and ``param_scheduler`` configs are rebuilt
+            for every round's head.
+        dataloader: the pool; its dataset must follow
+            :class:`~mmseg_al.engine.protocols.PixelPool`
+            (``PixelSparseDataset``).
         rounds: number of labelled rounds ``R``.
         budget: ``dict(per_image=f)`` or ``dict(pixels=n)``.
         cold_start: selector config for round 0 (no model yet).
         selector: selector config for rounds ``1..R-1``.
+        stage1: the Stage-1 pool config, given to every selector of the
+            loop that takes one and does not set its own; a child config
+            overrides the pool once, here.
         oracle: ``dict(type='GroundTruthOracle')`` or
             ``dict(type='FileOracle')``.
         oracle_void: drop ground-truth void pixels from the candidates
@@ -94,54 +104,39 @@ class ActiveLearningLoop(BaseLoop):
         head_training: :class:`HeadTrainingConfig` fields.
         feature_batch_size: images per backbone call.
         seed: None takes the runner's seed.
-        overlays: images per round drawn with their queries in
-            ``queries/round_XX/``.
     """
 
     def __init__(self, runner, dataloader, rounds: int = 10,
                  budget: dict = dict(per_image=0.1),
                  cold_start: dict = dict(type='HerdingSelector'),
                  selector: dict = dict(type='TwoStageSelector'),
+                 stage1: Optional[dict] = None,
                  oracle: dict = dict(type='GroundTruthOracle'),
                  oracle_void: bool = False,
                  head_training: Optional[dict] = None,
-                 feature_batch_size: int = 8, seed: Optional[int] = None,
-                 overlays: int = 4) -> None:
+                 feature_batch_size: int = 8,
+                 seed: Optional[int] = None) -> None:
         super().__init__(runner, dataloader)
+        #: The pool; ``self.dataloader`` becomes each round's head-training
+        #: loader (LoggerHook reads the current loop's dataloader length).
         self.pool = self.dataloader.dataset
-        missing = [name for name in POOL_API if not hasattr(self.pool, name)]
-        if missing:
-            raise TypeError(
-                'ActiveLearningLoop needs train_dataloader.dataset to be a '
-                f'PixelSparseDataset; {type(self.pool).__name__} lacks '
-                f'{missing}. Wrap it: dataset=dict(type="PixelSparseDataset",'
-                ' dataset=dict(type=...))')
+        check_protocol(self.pool, PixelPool, 'train_dataloader.dataset',
+                       'Wrap it: dataset=dict(type="PixelSparseDataset", '
+                       'dataset=dict(type=...))')
         if rounds < 1:
             raise ValueError(f'train_cfg.rounds must be >= 1, got {rounds}')
         self.rounds = rounds
         self.budget = resolve_budget(budget, len(self.pool.image_ids))
-        self.cold_start = build_selector(cold_start)
-        self.selector = build_selector(selector)
+        self.cold_start = build_selector(cold_start, stage1)
+        self.selector = build_selector(selector, stage1)
         self.oracle = TASK_UTILS.build(oracle)
         self.oracle_void = oracle_void
-        self.head_training = HeadTrainingConfig(**(head_training or {}))
         self.feature_batch_size = feature_batch_size
         self.seed = runner.seed if seed is None else seed
-        backbone = getattr(self.model, 'backbone', None)
-        if hasattr(backbone, 'noise_seed') and backbone.noise_seed is None:
-            backbone.noise_seed = self.seed  # noise follows the run's seed
-        self.overlays = overlays
-        cfg = runner.cfg
-        if cfg.get('optim_wrapper') is None:
-            raise ValueError('ActiveLearningLoop rebuilds the head optimizer '
-                             'every round from the config key optim_wrapper,'
-                             ' which is missing')
-        self._optim_wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
-        self._param_scheduler_cfg = copy.deepcopy(
-            cfg.get('param_scheduler'))
-        self._resume = bool(cfg.get('resume', False))
+        self.head_trainer = HeadTrainer(
+            runner, HeadTrainingConfig(**(head_training or {})), self.seed)
+        self._resume = bool(runner.cfg.get('resume', False))
         self._epoch = 0
-        self._iter = 0
 
     @property
     def max_epochs(self) -> int:
@@ -149,18 +144,21 @@ class ActiveLearningLoop(BaseLoop):
 
     @property
     def max_iters(self) -> int:
-        return self.rounds
+        """Where ``iter`` ends if the current head runs all its epochs."""
+        return self.head_trainer.max_iters
 
     @property
     def epoch(self) -> int:
+        """The current round."""
         return self._epoch
 
     @property
     def iter(self) -> int:
-        return self._iter
+        """Head training iterations so far (in this process)."""
+        return self.head_trainer.iter
 
     @property
-    def model(self):
+    def model(self) -> PointModel:
         model = self.runner.model
         return model.module if is_model_wrapper(model) else model
 
@@ -171,37 +169,33 @@ class ActiveLearningLoop(BaseLoop):
     def run(self):
         """Run (or continue) the rounds; returns the model."""
         model, runner = self.model, self.runner
-        missing = [name for name in POINT_API if not hasattr(model, name)]
-        if missing:
-            raise TypeError(f'ActiveLearningLoop needs a model with the point'
-                            f' API {POINT_API}; {type(model).__name__} lacks '
-                            f'{missing}')
+        check_protocol(model, PointModel, 'model')
         if runner.val_loop is None:
             raise ValueError('ActiveLearningLoop evaluates every round: the '
                              'config needs val_dataloader, val_cfg and '
                              'val_evaluator')
+        model.seed_noise(self.seed)
         store, last_saved = self._restore_state(model.num_classes)
-        self.pool.set_label_store(store)
-        metrics = MetricsLog(self.work_dir).load(last_round=last_saved)
+        evaluated = MetricsLog(self.work_dir).load(last_round=last_saved)
         cache = FeatureCache()
         trained_round: Optional[int] = None
         runner.call_hook('before_train')
         for round_idx in range(self.rounds):
-            self._epoch = self._iter = round_idx
+            if round_idx <= last_saved and evaluated.entry(round_idx):
+                continue  # done before a resume
+            self._epoch = round_idx
+            runner.call_hook('before_train_epoch')
             seconds: Dict[str, float] = {}
             if round_idx > last_saved:
                 needs_head = round_idx > 0 and trained_round != round_idx - 1
                 self._acquire(store, cache, round_idx, seconds, needs_head)
                 last_saved = round_idx
-            if metrics.entry(round_idx) is None:
-                runner.call_hook('before_train_epoch')
-                self._train(store, cache, round_idx, seconds)
-                trained_round = round_idx
-                self._evaluate(store, metrics, round_idx, seconds)
-                runner.call_hook('after_train_epoch')
-        self._epoch = self._iter = self.rounds
+            self._train(store, cache, round_idx, seconds)
+            trained_round = round_idx
+            self._evaluate(store, seconds)
+            runner.call_hook('after_train_epoch')
+        self._epoch = self.rounds
         runner.call_hook('after_train')
-        runner.logger.info('Active learning finished:\n' + metrics.table())
         return model
 
     def _restore_state(self, num_classes: int) -> Tuple[LabelStore, int]:
@@ -248,53 +242,53 @@ class ActiveLearningLoop(BaseLoop):
             oracle_void=self.oracle_void)
 
     def _train(self, store: LabelStore, cache: FeatureCache, round_idx: int,
-               seconds: Optional[Dict[str, float]] = None) -> None:
+               seconds: Optional[Dict[str, float]] = None
+               ) -> HeadTrainingResult:
         """Fit a fresh head on the labels of rounds ``0..round_idx``."""
         start = time.perf_counter()
         context = self._context(store, cache, round_idx)
         features, labels = context.labelled_set()
-        optim_wrapper, schedulers, result = train_head(
-            self.model, features, labels, self._optim_wrapper_cfg,
-            self._param_scheduler_cfg, self.head_training, self.seed,
-            round_idx, ignore_index=context.ignore_index)
-        # hooks such as CheckpointHook save the current optimizer state
-        self.runner.optim_wrapper = optim_wrapper
-        self.runner.param_schedulers = schedulers
-        self.runner.logger.info(
-            f'Round {round_idx}: head trained on {len(labels)} pixels, '
-            f'{result.epochs} epochs / {result.iterations} iterations, '
-            f'loss {result.loss:.4f}, labelled accuracy '
-            f'{result.accuracy:.3f}')
-        self.runner.visualizer.add_scalars(
-            {'al/head_loss': result.loss, 'al/head_accuracy': result.accuracy},
-            step=round_idx)
+        # annotator-void pixels carry no class: leave them out of the
+        # batches (and of the batch-norm statistics)
+        usable = labels != context.ignore_index
+        self.dataloader = labelled_pixel_loader(
+            features[usable], labels[usable],
+            self.head_trainer.settings.batch_size, self.seed, round_idx,
+            head_members(self.model))
+        result = self.head_trainer.fit(self.model, self.dataloader,
+                                       round_idx)
+        logger = self.runner.logger
+        if result.iterations == 0:
+            logger.warning(
+                f'Round {round_idx}: all {len(labels)} labelled pixels are '
+                'void, so the head was not trained; this round evaluates '
+                'an untrained head.')
+        else:
+            logger.info(
+                f'Round {round_idx}: head trained on {int(usable.sum())} '
+                f'pixels, {result.epochs} epochs / {result.iterations} '
+                f'iterations, loss {result.loss:.4f}, labelled accuracy '
+                f'{result.accuracy:.3f}')
+        self.runner.message_hub.update_info(
+            'al/head', dict(trained=result.iterations > 0,
+                            loss=result.loss, accuracy=result.accuracy))
         if seconds is not None:
             seconds['train'] = time.perf_counter() - start
+        return result
 
-    def _evaluate(self, store: LabelStore, metrics: MetricsLog,
-                  round_idx: int, seconds: Dict[str, float]) -> None:
-        start = time.perf_counter()
-        with capture_class_iou(self.runner.val_loop.evaluator) as per_class:
-            results = self.runner.val_loop.run()
-        seconds['evaluate'] = time.perf_counter() - start
+    def _evaluate(self, store: LabelStore, seconds: Dict[str, float]) -> None:
+        """Run the val loop; the round's figures reach metrics.json and the
+        logger backends through hooks (``RoundMetricsHook``, LoggerHook)."""
+        hub = self.runner.message_hub
+        hub.update_info('al/labelled_pixels', store.num_labelled)
+        hub.update_info('al/seconds', dict(seconds))
+        hub.update_scalar('val/labelled_pixels', store.num_labelled)
+        results = self.runner.val_loop.run()
         if 'mIoU' not in results:
             raise KeyError('ActiveLearningLoop reports mIoU: val_evaluator '
-                           "must be dict(type='IoUMetric', iou_metrics="
-                           f"['mIoU']); it returned {sorted(results)}")
-        miou = float(results['mIoU'])
-        self.runner.visualizer.add_scalars(
-            {'al/mIoU': miou, 'al/labelled_pixels': store.num_labelled},
-            step=round_idx)
-        self.runner.logger.info(
-            f'Round {round_idx}: mIoU {miou:.2f} with {store.num_labelled} '
-            'labelled pixels')
-        metrics.record(round_idx, store.num_labelled, miou, per_class,
-                       seconds)
-        if is_main_process():
-            metrics.save()
-            plot_learning_curve(
-                metrics.entries, os.path.join(self.work_dir, CURVE_FILE),
-                title=os.path.basename(os.path.normpath(self.work_dir)))
+                           "must be dict(type='PerClassIoUMetric', "
+                           f"iou_metrics=['mIoU']); it returned "
+                           f'{sorted(results)}')
 
     def _acquire(self, store: LabelStore, cache: FeatureCache,
                  round_idx: int, seconds: Dict[str, float],
@@ -322,11 +316,15 @@ class ActiveLearningLoop(BaseLoop):
             if is_main_process():
                 self._write_queries(store, pending, image_ids, pixels, scores)
             barrier()
-        start = time.perf_counter()
-        classes = self.oracle.annotate(QueryRound(
+        queries = QueryRound(
             round_idx=round_idx, image_ids=image_ids, pixels=pixels,
             query_file=pending.query_file, dataset=self.pool,
-            num_classes=store.num_classes, ignore_index=store.ignore_index))
+            num_classes=store.num_classes, ignore_index=store.ignore_index)
+        # also after a resume: overlays of a selection saved before an
+        # interruption are (re)drawn
+        self.runner.call_hook('after_queries', queries=queries)
+        start = time.perf_counter()
+        classes = self.oracle.annotate(queries)
         store.add_many((image_ids, pixels, classes), round_idx, scores=scores)
         seconds['annotate'] = time.perf_counter() - start
         if is_main_process():
@@ -359,13 +357,3 @@ class ActiveLearningLoop(BaseLoop):
                       store.image_shapes,
                       dict(zip(self.pool.image_ids, self.pool.image_paths)),
                       pending.round_idx, scores=scores.tolist())
-        if self.overlays > 0:
-            overlays = write_query_overlays(
-                self.pool, image_ids, pixels, pending.overlay_dir,
-                max_images=self.overlays)
-            for image_id, overlay in overlays.items():
-                self.runner.visualizer.add_image(
-                    'queries_' + overlay_file_name(image_id)[:-len('.png')],
-                    overlay[..., ::-1], step=pending.round_idx)
-            self.runner.logger.info(
-                f'Query overlays in {pending.overlay_dir}')

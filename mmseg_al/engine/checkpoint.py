@@ -67,11 +67,12 @@ def mmengine_checkpoint_globals() -> List[Any]:
     ]
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Register :func:`mmengine_checkpoint_globals` with torch's safe loader.
+def mmengine_checkpoints_allowed():
+    """A context in which ``torch.load(weights_only=True)`` accepts
+    mmengine's checkpoints: :func:`mmengine_checkpoint_globals` are
+    allow-listed inside it only, never process-wide.
 
-    Called when ``mmseg_al.engine`` is imported, so ``runner.resume`` and
-    ``load_checkpoint`` work under the ``weights_only=True`` default.
-    Idempotent.
+    ``tools/al_train.py`` runs the runner in it, so ``--resume`` and
+    ``load_from`` work under torch's safe loader.
     """
-    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+    return torch.serialization.safe_globals(mmengine_checkpoint_globals())

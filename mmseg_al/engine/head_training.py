@@ -1,19 +1,39 @@
-"""Train the segmentation head on the labelled pixels' cached features.
+"""Fit the segmentation head on the labelled pixels, through mmengine.
 
 The backbone is frozen and its training noise fixed, so every labelled
-pixel is a constant feature vector: training is plain mini-batch
-classification of those vectors and never runs the backbone.
+pixel is a constant feature vector (cached once, see
+:class:`~mmseg_al.engine.FeatureCache`): a round's head training is
+mini-batch classification of those vectors and never runs the backbone.
+
+It still runs the way an mmengine train loop does, so what the config says
+is what runs:
+
+- the loss is the config's ``decode_head.loss_decode`` (via the model's
+  ``loss_points``), parsed by ``BaseModel.parse_losses``;
+- the step goes through the runner's ``OptimWrapper``: ``optim_context``
+  (``--amp`` autocasts the head) and ``update_params`` after
+  ``initialize_count_status`` (gradient accumulation is honoured);
+- the optimizer and param schedulers are built by the runner from
+  ``optim_wrapper`` / ``param_scheduler`` afresh every round;
+- ``before_train_iter`` / ``after_train_iter`` fire for every iteration
+  with ``data_batch`` and ``outputs``, so LoggerHook, IterTimerHook,
+  RuntimeInfoHook, ParamSchedulerHook and user hooks work.
+
+A round is one mmengine epoch of the active-learning loop; the head's own
+epochs are passes over the labelled pixels inside it. Iteration-based
+schedulers are stepped by ``ParamSchedulerHook``; ``by_epoch`` schedulers
+are stepped here at the end of each head epoch, since the loop's epoch
+(the round) is not theirs.
 """
 import copy
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, List, Tuple, Union
+from typing import Deque, Iterator, List, Tuple
 
 import torch
-import torch.nn.functional as F
-from mmengine.optim import build_optim_wrapper
-from mmseg.registry import PARAM_SCHEDULERS
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmseg_al.utils import derive_seed, torch_generator, track
 
@@ -26,8 +46,8 @@ class HeadTrainingConfig:
         max_epochs: passes over the labelled pixels.
         batch_size: pixels per iteration.
         patience: stop after this many iterations without a lower loss...
-        acc_threshold: ...once the batch accuracy on labelled pixels
-            exceeds this fraction.
+        acc_threshold: ...once the accuracy on the labelled pixels exceeds
+            this fraction.
     """
     max_epochs: int = 50
     batch_size: int = 64
@@ -35,10 +55,14 @@ class HeadTrainingConfig:
     acc_threshold: float = 0.95
 
     def __post_init__(self) -> None:
-        for name in ('max_epochs', 'batch_size', 'patience'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'head_training.{name} must be >= 1, got '
-                                 f'{getattr(self, name)}')
+        # batch norm needs two pixels per batch
+        for name, least in (('max_epochs', 1), ('batch_size', 2),
+                            ('patience', 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) \
+                    or value < least:
+                raise ValueError(f'train_cfg.head_training.{name} must be an '
+                                 f'integer >= {least}, got {value!r}')
 
 
 @dataclass
@@ -51,7 +75,7 @@ class HeadTrainingResult:
 
 
 def batch_indices(num: int, batch_size: int,
-                  generator: torch.Generator) -> List[torch.Tensor]:
+                  generator: torch.Generator) -> List[Tensor]:
     """A seeded shuffle of ``range(num)`` cut into batches of >= 2 items.
 
     Batch norm needs two samples per batch in training mode, so a trailing
@@ -67,6 +91,85 @@ def batch_indices(num: int, batch_size: int,
     return batches
 
 
+class PixelBatchSampler(Sampler):
+    """Batches of labelled-pixel indices, reshuffled every head epoch.
+
+    The order of epoch ``e`` of round ``r`` is keyed by ``(seed, 'batches',
+    r, e)``, so a resumed run retrains exactly the same head. A head with
+    ``num_members > 1`` (an ensemble) gets an independent shuffle per member,
+    keyed by the member index as well, and each batch is ``[M, b]``.
+
+    Args:
+        num: number of labelled pixels.
+        batch_size: pixels per batch.
+        seed: the run's seed.
+        round_idx: the round the head is trained for.
+        num_members: independently shuffled members of the head.
+    """
+
+    def __init__(self, num: int, batch_size: int, seed: int, round_idx: int,
+                 num_members: int = 1) -> None:
+        self.num = num
+        self.batch_size = batch_size
+        self.seed = seed
+        self.round_idx = round_idx
+        self.num_members = num_members
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the shuffle of head epoch ``epoch``."""
+        self.epoch = epoch
+
+    def _member_batches(self, *member: int) -> List[Tensor]:
+        return batch_indices(
+            self.num, self.batch_size,
+            torch_generator(self.seed, 'batches', self.round_idx, self.epoch,
+                            *member))
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.num_members == 1:
+            return iter(self._member_batches())
+        members = [self._member_batches(m) for m in range(self.num_members)]
+        return (torch.stack(batch) for batch in zip(*members))
+
+    def __len__(self) -> int:
+        batches = -(-self.num // self.batch_size)
+        # a trailing single item joins the previous batch
+        return batches - 1 if batches > 1 and \
+            self.num % self.batch_size == 1 else batches
+
+
+class LabelledPixels(Dataset):
+    """The labelled pixels' features and classes, indexed by whole batches.
+
+    Indexed with a LongTensor of pixel indices (one batch from
+    :class:`PixelBatchSampler`), it returns ``dict(inputs=features,
+    data_samples=classes)``, the data batch the hooks see.
+    """
+
+    def __init__(self, features: Tensor, labels: Tensor) -> None:
+        self.features = features
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: Tensor) -> dict:
+        return dict(inputs=self.features[index],
+                    data_samples=self.labels[index])
+
+
+def labelled_pixel_loader(features: Tensor, labels: Tensor, batch_size: int,
+                          seed: int, round_idx: int,
+                          num_members: int = 1) -> DataLoader:
+    """The data loader of one round's head training (batches already
+    formed by the sampler, so no collation)."""
+    sampler = PixelBatchSampler(
+        len(labels), batch_size, seed, round_idx, num_members)
+    return DataLoader(LabelledPixels(features, labels), sampler=sampler,
+                      batch_size=None)
+
+
 class RecentAccuracy:
     """Accuracy over the most recent ``span`` training pixels.
 
@@ -80,11 +183,11 @@ class RecentAccuracy:
 
     def __init__(self, span: int) -> None:
         self.span = span
-        self._batches: Deque[Tuple[int, int]] = deque()
-        self._correct = 0
+        self._batches: Deque[Tuple[float, int]] = deque()
+        self._correct = 0.0
         self._count = 0
 
-    def update(self, correct: int, count: int) -> float:
+    def update(self, correct: float, count: int) -> float:
         """Add a batch; return the accuracy over the recent window."""
         self._batches.append((correct, count))
         self._correct += correct
@@ -96,117 +199,174 @@ class RecentAccuracy:
         return self._correct / self._count
 
 
-def train_head(model, features: torch.Tensor, labels: torch.Tensor,
-               optim_wrapper_cfg: dict, param_scheduler_cfg: Union[dict, list,
-                                                                   None],
-               settings: HeadTrainingConfig, seed: int,
-               round_idx: int, ignore_index: int = 255):
-    """Re-initialise the head and fit it to ``(features, labels)``.
-
-    The head's initial weights and its training-time dropout masks are
-    drawn under ``derive_seed(seed, 'head', round_idx)`` and the batch order
-    under ``(seed, 'batches', round_idx, epoch)``, so a resumed run retrains
-    exactly the same head. The global RNG state is left untouched.
-
-    Early stopping (ALGORITHM.md): once the loss has not improved for
-    ``patience`` iterations *and* the accuracy on the labelled pixels
-    exceeds ``acc_threshold``; that accuracy is measured over the most
-    recent epoch's worth of training pixels (:class:`RecentAccuracy`), not
-    over a single batch.
+class EarlyStopping:
+    """ALGORITHM.md's rule: stop once the loss has not improved for
+    ``patience`` iterations *and* the labelled-pixel accuracy (over the
+    last epoch's worth of pixels, :class:`RecentAccuracy`) exceeds
+    ``acc_threshold``.
 
     Args:
-        model: segmentor with ``reset_head`` and ``point_logits``.
-        features: ``[n, D]`` clean features of the labelled pixels.
-        labels: ``[n]`` their stored classes (``ignore_index``, a pixel
-            the annotator marked void, is skipped).
-        optim_wrapper_cfg: the runner's ``optim_wrapper`` config, built
-            afresh so each round starts with a new optimizer.
-        param_scheduler_cfg: the runner's ``param_scheduler`` config(s);
-            ``by_epoch`` schedulers step once per epoch.
+        settings: patience and threshold.
+        num_pixels: labelled pixels (the accuracy window).
+    """
+
+    def __init__(self, settings: HeadTrainingConfig, num_pixels: int) -> None:
+        self.settings = settings
+        self.recent = RecentAccuracy(span=num_pixels)
+        self.best_loss = math.inf
+        self.stale = 0
+        self.loss = math.nan
+        self.accuracy = math.nan
+
+    def update(self, loss: float, accuracy_percent: float,
+               count: int) -> bool:
+        """Record an iteration; return whether training should stop."""
+        self.loss = loss
+        self.accuracy = self.recent.update(accuracy_percent / 100 * count,
+                                           count)
+        if loss < self.best_loss:
+            self.best_loss, self.stale = loss, 0
+        else:
+            self.stale += 1
+        return (self.stale >= self.settings.patience
+                and self.accuracy > self.settings.acc_threshold)
+
+
+class HeadTrainer:
+    """Fits a fresh head every round with the runner's machinery.
+
+    Args:
+        runner: the mmengine runner (hooks, optimizer and scheduler
+            builders, logger).
         settings: epochs, batch size and early stopping.
         seed: the run's seed.
-        round_idx: the round the head is trained for.
-        ignore_index: the void label.
-
-    Returns:
-        tuple: the optim wrapper, the schedulers and a
-        :class:`HeadTrainingResult`.
     """
-    device = next(model.parameters()).device
-    cuda_devices = [device] if device.type == 'cuda' else []
-    # Initial weights *and* training-time dropout masks come from the
-    # round's key, so a resumed process retrains exactly the same head.
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(derive_seed(seed, 'head', round_idx))
-        model.reset_head()
-        return _fit(model, features, labels, optim_wrapper_cfg,
-                    param_scheduler_cfg, settings, seed, round_idx,
-                    ignore_index)
 
+    def __init__(self, runner, settings: HeadTrainingConfig,
+                 seed: int) -> None:
+        cfg = runner.cfg
+        if cfg.get('optim_wrapper') is None:
+            raise ValueError('ActiveLearningLoop builds the head optimizer '
+                             'every round from the config key optim_wrapper,'
+                             ' which is missing')
+        self.runner = runner
+        self.settings = settings
+        self.seed = seed
+        self._optim_wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+        self._param_scheduler_cfg = copy.deepcopy(cfg.get('param_scheduler'))
+        #: Head iterations run so far in this process (the loop's ``iter``).
+        self.iter = 0
+        #: ``iter`` at the end of the current round's head training if it
+        #: runs all its epochs (the loop's ``max_iters``, for ETAs).
+        self.max_iters = 0
 
-def _fit(model, features, labels, optim_wrapper_cfg, param_scheduler_cfg,
-         settings: HeadTrainingConfig, seed: int, round_idx: int,
-         ignore_index: int):
-    """The optimisation of :func:`train_head` on a freshly reset head."""
-    optim_wrapper = build_optim_wrapper(model,
-                                        copy.deepcopy(optim_wrapper_cfg))
-    schedulers = [
-        PARAM_SCHEDULERS.build(
-            cfg, default_args=dict(optimizer=optim_wrapper))
-        for cfg in _as_list(copy.deepcopy(param_scheduler_cfg))
-    ]
-    # annotator-void pixels carry no class: leave them out of the batches
-    # (and of the batch-norm statistics)
-    usable = labels != ignore_index
-    device = next(model.parameters()).device
-    features, labels = features[usable].to(device), labels[usable].to(device)
-    if len(labels) == 0:
-        model.eval()
-        return optim_wrapper, schedulers, HeadTrainingResult(
-            epochs=0, iterations=0, loss=math.nan, accuracy=math.nan)
-    model.train()
-    best_loss, stale, iterations = math.inf, 0, 0
-    loss_value, accuracy = math.nan, math.nan
-    recent = RecentAccuracy(span=len(labels))
-    stopped, epoch = False, 0
-    epochs = track(range(settings.max_epochs), desc=f'head round {round_idx}')
-    for epoch in epochs:
-        generator = torch_generator(seed, 'batches', round_idx, epoch)
-        for batch in batch_indices(len(labels), settings.batch_size,
-                                   generator):
-            batch = batch.to(device)
-            target = labels[batch]
-            logits = model.point_logits(features[batch])
-            loss = F.cross_entropy(logits, target)
-            optim_wrapper.update_params(loss)
-            iterations += 1
-            loss_value = loss.item()
-            accuracy = recent.update(
-                int((logits.argmax(1) == target).sum()), target.numel())
-            if loss_value < best_loss:
-                best_loss, stale = loss_value, 0
-            else:
-                stale += 1
+    def fit(self, model, loader: DataLoader,
+            round_idx: int) -> HeadTrainingResult:
+        """Re-initialise ``model``'s head and train it on ``loader``.
+
+        The initial weights and the training-time dropout masks are drawn
+        under ``derive_seed(seed, 'head', round_idx)`` (the global RNG is
+        restored afterwards), so a resumed run retrains the same head.
+        """
+        device = next(model.parameters()).device
+        cuda_devices = [device] if device.type == 'cuda' else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(derive_seed(self.seed, 'head', round_idx))
+            model.reset_head()
+            return self._fit(model, loader, round_idx)
+
+    def _build_optimizer(self, model, loader: DataLoader):
+        """A fresh optimizer wrapper and schedulers for this round's head,
+        built by the runner and set as its current ones (hooks such as
+        ParamSchedulerHook and CheckpointHook use those)."""
+        runner = self.runner
+        max_iters = self.settings.max_epochs * len(loader)
+        runner.optim_wrapper = runner.build_optim_wrapper(
+            copy.deepcopy(self._optim_wrapper_cfg))
+        # A scheduler's default ``end`` would be the loop's, i.e. the
+        # rounds: end it with the head's training instead. The runner reads
+        # the epoch length from the loop's current loader, this round's.
+        schedulers = []
+        for cfg in _as_list(copy.deepcopy(self._param_scheduler_cfg)):
+            cfg.setdefault(
+                'end', self.settings.max_epochs
+                if cfg.get('by_epoch', True) else max_iters)
+            schedulers.append(cfg)
+        runner.param_schedulers = runner.build_param_scheduler(
+            schedulers) if schedulers else []
+        runner.optim_wrapper.initialize_count_status(model, 0, max_iters)
+        self.max_iters = self.iter + max_iters
+        return runner.optim_wrapper, runner.param_schedulers
+
+    def _fit(self, model, loader: DataLoader,
+             round_idx: int) -> HeadTrainingResult:
+        optim_wrapper, schedulers = self._build_optimizer(model, loader)
+        num_pixels = len(loader.dataset)
+        if num_pixels == 0:
+            model.eval()
+            return HeadTrainingResult(0, 0, math.nan, math.nan)
+        device = next(model.parameters()).device
+        stopping = EarlyStopping(self.settings, num_pixels)
+        model.train()
+        iterations, epoch, stopped = 0, 0, False
+        epochs = track(range(self.settings.max_epochs),
+                       desc=f'head round {round_idx}')
+        for epoch in epochs:
+            loader.sampler.set_epoch(epoch)
+            for batch_idx, batch in enumerate(loader):
+                batch = {k: v.to(device) for k, v in batch.items()}
+                outputs = self._run_iter(model, optim_wrapper, batch_idx,
+                                         batch)
+                iterations += 1
+                stopped = stopping.update(
+                    float(outputs['loss']), float(outputs['decode.acc_seg']),
+                    batch['data_samples'].numel())
+                if stopped:
+                    break
             for scheduler in schedulers:
-                if not scheduler.by_epoch:
+                if scheduler.by_epoch:
                     scheduler.step()
-            if stale >= settings.patience and accuracy > \
-                    settings.acc_threshold:
-                stopped = True
+            if stopped:
                 break
-        for scheduler in schedulers:
-            if scheduler.by_epoch:
-                scheduler.step()
-        if stopped:
-            break
-    model.eval()
-    result = HeadTrainingResult(
-        epochs=epoch + 1, iterations=iterations, loss=loss_value,
-        accuracy=accuracy)
-    return optim_wrapper, schedulers, result
+        model.eval()
+        return HeadTrainingResult(epoch + 1, iterations, stopping.loss,
+                                  stopping.accuracy)
+
+    def _run_iter(self, model, optim_wrapper, batch_idx: int,
+                  batch: dict) -> dict:
+        """One step, as ``BaseModel.train_step`` does it for image batches
+        (the features need no data preprocessor)."""
+        runner = self.runner
+        runner.call_hook(
+            'before_train_iter', batch_idx=batch_idx, data_batch=batch)
+        with optim_wrapper.optim_context(model):
+            losses = model.loss_points(batch['inputs'],
+                                       batch['data_samples'])
+        parsed, log_vars = model.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        outputs = {name: value.detach() for name, value in log_vars.items()}
+        runner.call_hook(
+            'after_train_iter', batch_idx=batch_idx, data_batch=batch,
+            outputs=outputs)
+        self.iter += 1
+        return outputs
 
 
-def _as_list(cfg: Union[dict, list, None]) -> list:
+def head_members(model) -> int:
+    """Independently shuffled members of the model's head (1 unless it is
+    an ensemble)."""
+    return int(getattr(model.decode_head, 'num_members', 1))
+
+
+def _as_list(cfg) -> list:
     if cfg is None:
         return []
     return list(cfg) if isinstance(cfg, (list, tuple)) else [cfg]
+
+
+__all__ = [
+    'EarlyStopping', 'HeadTrainer', 'HeadTrainingConfig',
+    'HeadTrainingResult', 'LabelledPixels', 'PixelBatchSampler',
+    'RecentAccuracy', 'batch_indices', 'head_members',
+    'labelled_pixel_loader'
+]

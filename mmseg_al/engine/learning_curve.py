@@ -1,16 +1,20 @@
 """curve.png: mIoU against the number of labelled pixels."""
+import io
 import os
 from typing import Sequence
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
+from mmseg_al.state.atomic_io import atomic_write_bytes
 
 
 def plot_learning_curve(entries: Sequence[dict], path: str,
                         title: str = '') -> str:
     """Plot ``metrics.json`` entries and save the figure to ``path``.
+
+    Draws on its own Agg canvas, so the process's matplotlib backend (and
+    pyplot's state) is left alone; the file is replaced atomically.
 
     Args:
         entries: ``{"labelled_pixels", "mIoU", ...}`` dicts, by round.
@@ -22,18 +26,19 @@ def plot_learning_curve(entries: Sequence[dict], path: str,
     """
     points = [(e['labelled_pixels'], e['mIoU']) for e in entries
               if e['mIoU'] is not None]
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    try:
-        if points:
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, marker='o')
-        ax.set_xlabel('labelled pixels')
-        ax.set_ylabel('mIoU (%)')
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(5, 3.5), dpi=120)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if points:
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, marker='o')
+    ax.set_xlabel('labelled pixels')
+    ax.set_ylabel('mIoU (%)')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    canvas.print_png(buffer)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -29,8 +29,9 @@ class MetricsLog:
         self.path = os.path.join(work_dir, METRICS_FILE)
         self.entries: List[dict] = []
 
-    def load(self, last_round: int) -> 'MetricsLog':
-        """Read the file, keeping only entries of rounds ``<= last_round``.
+    def load(self, last_round: Optional[int] = None) -> 'MetricsLog':
+        """Read the file, keeping only entries of rounds ``<= last_round``
+        (all if None).
 
         Entries past the labelled state (written by a run that crashed
         before saving its labels) are dropped: they are recomputed.
@@ -41,7 +42,8 @@ class MetricsLog:
             with open(self.path, encoding='utf-8') as file:
                 data = json.load(file)
             self.entries = [
-                e for e in data['rounds'] if e['round'] <= last_round
+                e for e in data['rounds']
+                if last_round is None or e['round'] <= last_round
             ]
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(

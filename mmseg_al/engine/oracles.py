@@ -10,8 +10,8 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 import numpy as np
 from mmengine.dist import is_main_process
-from mmseg.registry import TASK_UTILS
 
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.state.annotations import AnnotationFileError, read_annotations
 from .query_overlays import write_query_overlays
 
@@ -48,6 +48,11 @@ class QueryRound:
     @property
     def pairs(self) -> List[Tuple[str, int]]:
         return [(i, int(p)) for i, p in zip(self.image_ids, self.pixels)]
+
+    @property
+    def overlay_dir(self) -> str:
+        """Where the round's overlay images go (beside the query file)."""
+        return os.path.splitext(self.query_file)[0]
 
     @property
     def image_shapes(self) -> Mapping[str, Tuple[int, int]]:
@@ -109,7 +114,7 @@ class FileOracle:
                           dtype=np.int64)
 
     def _instructions(self, queries: QueryRound, problem: str) -> str:
-        overlay_dir = os.path.splitext(queries.query_file)[0]
+        overlay_dir = queries.overlay_dir
         if is_main_process():
             write_query_overlays(queries.dataset, queries.image_ids,
                                  queries.pixels, overlay_dir,

@@ -1,15 +1,22 @@
-"""Pictures of the queried pixels, for the run log and for annotators."""
+"""Pictures of the queried pixels, for the run log and for annotators.
+
+Drawn with mmengine's :class:`~mmengine.visualization.Visualizer` (the
+runner's ``SegLocalVisualizer`` in a run), so the same pictures can go to
+every visualisation backend; PNG files are replaced atomically.
+"""
 import os
 from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
+from mmengine.visualization import Visualizer
+
+from mmseg_al.state.atomic_io import atomic_write_bytes
 
 #: Overlays are upscaled (nearest) to at least this size so that the
 #: markers of small images stay readable.
 MIN_OVERLAY_SIZE = 256
-MARKER_COLOUR = (0, 255, 255)  # BGR yellow
-OUTLINE_COLOUR = (0, 0, 0)
+MARKER_COLOUR = (255, 255, 0)  # RGB yellow
 
 
 def overlay_file_name(image_id: str) -> str:
@@ -18,40 +25,47 @@ def overlay_file_name(image_id: str) -> str:
     return stem.replace('/', '__').replace('\\', '__') + '.png'
 
 
-def draw_queries(image: np.ndarray, points: Sequence[int],
+def draw_queries(visualizer: Visualizer, image: np.ndarray,
+                 points: Sequence[int],
                  radius: Optional[int] = None) -> np.ndarray:
-    """Circle and number flat pixel indices on a BGR ``[H, W, 3]`` image.
+    """Circle and number flat pixel indices on an RGB ``[H, W, 3]`` image.
 
     Args:
-        image: uint8 BGR image.
+        visualizer: draws the markers (its current image is replaced).
+        image: uint8 RGB image.
         points: flat pixel indices ``y * W + x``; the label next to each
             circle is its position in ``points`` (1-based).
         radius: circle radius in output pixels (default: scaled to size).
 
     Returns:
-        A new uint8 BGR image, upscaled to at least ``MIN_OVERLAY_SIZE``.
+        A new uint8 RGB image, upscaled to at least ``MIN_OVERLAY_SIZE``.
     """
     height, width = image.shape[:2]
     scale = max(1, -(-MIN_OVERLAY_SIZE // max(height, width)))
-    canvas = cv2.resize(np.ascontiguousarray(image), (width * scale,
-                                                      height * scale),
+    canvas = cv2.resize(np.ascontiguousarray(image),
+                        (width * scale, height * scale),
                         interpolation=cv2.INTER_NEAREST)
-    radius = radius or max(3, canvas.shape[0] // 80)
-    for number, pixel in enumerate(points, start=1):
-        y, x = divmod(int(pixel), width)
-        centre = (x * scale + scale // 2, y * scale + scale // 2)
-        cv2.circle(canvas, centre, radius + 1, OUTLINE_COLOUR, 2)
-        cv2.circle(canvas, centre, radius, MARKER_COLOUR, 1)
-        cv2.putText(canvas, str(number), (centre[0] + radius + 1, centre[1]),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, MARKER_COLOUR, 1,
-                    cv2.LINE_AA)
-    return canvas
+    visualizer.set_image(canvas)
+    if len(points):
+        ys, xs = np.divmod(np.asarray(points, dtype=np.int64), width)
+        centres = np.stack([xs * scale + scale // 2, ys * scale + scale // 2],
+                           axis=1)
+        radius = radius or max(3, canvas.shape[0] // 80)
+        visualizer.draw_circles(
+            centres, np.full(len(centres), radius), edge_colors=MARKER_COLOUR,
+            line_widths=1, alpha=1.0)
+        visualizer.draw_texts(
+            [str(number) for number in range(1, len(centres) + 1)],
+            centres + np.array([radius + 1, -radius]), colors=MARKER_COLOUR,
+            font_sizes=7)
+    return visualizer.get_image()
 
 
 def write_query_overlays(dataset, image_ids: Sequence[str],
                          pixels: Sequence[int], out_dir: str,
                          max_images: Optional[int] = 4,
-                         radius: Optional[int] = None
+                         radius: Optional[int] = None,
+                         visualizer: Optional[Visualizer] = None
                          ) -> Dict[str, np.ndarray]:
     """Write one overlay PNG per queried image into ``out_dir``.
 
@@ -63,10 +77,12 @@ def write_query_overlays(dataset, image_ids: Sequence[str],
         out_dir: directory for the PNGs (created).
         max_images: the first images in query order to draw; None = all.
         radius: marker radius (see :func:`draw_queries`).
+        visualizer: None takes mmengine's current visualizer.
 
     Returns:
-        ``{image id: BGR overlay}`` of the images drawn.
+        ``{image id: RGB overlay}`` of the images drawn.
     """
+    visualizer = visualizer or Visualizer.get_current_instance()
     per_image: Dict[str, List[int]] = {}
     for image_id, pixel in zip(image_ids, pixels):
         per_image.setdefault(image_id, []).append(int(pixel))
@@ -75,10 +91,14 @@ def write_query_overlays(dataset, image_ids: Sequence[str],
     overlays = {}
     for image_id in chosen:
         item = dataset.pool_item(dataset.index_of(image_id))
-        image = item['inputs'].permute(1, 2, 0).cpu().numpy().astype(np.uint8)
-        overlay = draw_queries(image, per_image[image_id], radius)
+        # the pipeline's inputs are BGR (mmcv's loading order)
+        image = item['inputs'].permute(1, 2, 0).cpu().numpy().astype(
+            np.uint8)[..., ::-1]
+        overlay = draw_queries(visualizer, image, per_image[image_id], radius)
         path = os.path.join(out_dir, overlay_file_name(image_id))
-        if not cv2.imwrite(path, overlay):
-            raise OSError(f'could not write the query overlay {path}')
+        ok, png = cv2.imencode('.png', overlay[..., ::-1])
+        if not ok:
+            raise OSError(f'could not encode the query overlay {path}')
+        atomic_write_bytes(path, png.tobytes())
         overlays[image_id] = overlay
     return overlays

@@ -1,19 +1,28 @@
-"""Building selectors and their parts from configs in any default scope."""
-from mmengine.registry import DefaultScope
+"""Building selectors, with the run's Stage-1 pool as a default."""
+import inspect
+from typing import Optional
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 
 
-def build_selector(cfg: dict):
-    """Build ``cfg`` from :data:`SELECTORS`.
+def build_selector(cfg: dict, stage1: Optional[dict] = None):
+    """Build the selector ``cfg`` from ``TASK_UTILS``.
 
-    Inside an mmseg runner the default scope is ``'mmseg'``, where a plain
-    ``SELECTORS.build`` would look selectors up in mmseg's registries and
-    fail; the scope is therefore switched to mmseg-al's for the build
-    (nested builds included).
+    ``stage1`` (the loop's ``train_cfg.stage1``) is the Stage-1 pool of
+    every selector that takes one and whose config sets none, so a config
+    defines its pool once and a child config overrides it once.
 
     Args:
-        cfg: config dict with a ``type`` registered in ``SELECTORS``.
+        cfg: selector config (``type`` registered in ``TASK_UTILS``).
+        stage1: default Stage-1 pool config.
     """
-    with DefaultScope.overwrite_default_scope(SELECTORS.scope):
-        return SELECTORS.build(cfg)
+    cfg = dict(cfg)
+    selector_type = TASK_UTILS.get(cfg['type']) if isinstance(
+        cfg.get('type'), str) else cfg.get('type')
+    if selector_type is None:
+        raise KeyError(f"selector type {cfg['type']!r} is not registered "
+                       "in mmseg's TASK_UTILS (is mmseg_al imported?)")
+    if stage1 is not None and cfg.get('stage1') is None and \
+            'stage1' in inspect.signature(selector_type).parameters:
+        cfg['stage1'] = stage1
+    return TASK_UTILS.build(cfg)

@@ -8,10 +8,10 @@ its share of the revealed labels, so the rare classes get their turn.
 import torch
 from torch import Tensor
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class ClassBalance:
     """Class weights from the labels revealed so far, applied to scores.
 

@@ -12,7 +12,7 @@ from typing import Iterator, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import track
 from .herding import SplitGreedy
 from .kernels import SquaredEuclidean
@@ -34,7 +34,7 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class CoreSet(SplitGreedy):
     """k-center greedy, conditioned on labelled points.
 

@@ -27,7 +27,7 @@ from typing import List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import torch_generator, track
 from . import compiled_herding
 from .coverage import CoverageGains
@@ -205,7 +205,7 @@ class SplitGreedy(metaclass=ABCMeta):
         """
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class MaxHerding(SplitGreedy):
     """MaxHerding with exact lazy greedy and memory-bounded split-and-herd.
 

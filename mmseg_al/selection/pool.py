@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional
 import torch
 from torch import Tensor
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import track
 from .builder import build_selector
 from .context import Selection, SelectionContext
@@ -39,7 +39,7 @@ class _LocalPicks:
     labelled_features: Tensor
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class LocalGlobalPool:
     """Local-then-global herding over the clean features of a context.
 
@@ -52,7 +52,7 @@ class LocalGlobalPool:
     ``round(keep_ratio * |union|)`` pixels or the size the caller asks for.
 
     Args:
-        picker (dict): config (in ``SELECTORS``) of a feature picker with
+        picker (dict): config (in ``TASK_UTILS``) of a feature picker with
             ``select(points, budget, labelled, generator)``, e.g.
             ``dict(type='MaxHerding')`` or ``dict(type='CoreSet')``.
         candidates_per_image (int, optional): candidates drawn per image

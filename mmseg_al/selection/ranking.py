@@ -10,7 +10,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import track
 from .class_balance import ClassBalance
 from .context import Selection, SelectionContext
@@ -59,7 +59,7 @@ class _TopB:
         return Selection(image_index, pixels, scores.float())
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class ScoreRanking:
     """Rank pool pixels by an acquisition score and keep the top ``b``.
 

@@ -8,7 +8,7 @@ exhausted), deterministically for a given context seed.
 from abc import ABCMeta, abstractmethod
 from typing import List, Optional, Tuple
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from .builder import build_selector
 from .context import Selection, SelectionContext
 from .pixel_requests import group_by_image, sample_candidates
@@ -37,7 +37,7 @@ class BaseSelector(metaclass=ABCMeta):
         """Pick ``budget`` pixels (already validated)."""
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class TwoStageSelector(BaseSelector):
     """Stage 1 builds a representative pool, Stage 2 ranks only that pool.
 
@@ -63,7 +63,7 @@ class TwoStageSelector(BaseSelector):
                                 num_images=len(pool_by_image))
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class OneStageSelector(BaseSelector):
     """Stage 2 over all unlabelled candidates ("uncertainty only").
 
@@ -88,7 +88,7 @@ class OneStageSelector(BaseSelector):
                                 num_images=context.num_images)
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class HerdingSelector(BaseSelector):
     """Stage 1 straight to the budget: needs no model.
 
@@ -105,7 +105,7 @@ class HerdingSelector(BaseSelector):
         return self.stage1.build(context, size=budget)
 
 
-@SELECTORS.register_module()
+@TASK_UTILS.register_module()
 class ScheduledSelector(BaseSelector):
     """A different selector per range of rounds (paper section 4.3).
 
@@ -125,9 +125,12 @@ class ScheduledSelector(BaseSelector):
         schedule (list[dict]): entries ``dict(until_round=int,
             selector=dict(...))``, ``until_round`` strictly increasing, the
             last one without ``until_round``.
+        stage1 (dict, optional): Stage-1 pool of the scheduled selectors
+            that take one and set none (see :func:`build_selector`).
     """
 
-    def __init__(self, schedule: List[dict]) -> None:
+    def __init__(self, schedule: List[dict],
+                 stage1: Optional[dict] = None) -> None:
         if not schedule:
             raise ValueError('ScheduledSelector needs a non-empty schedule')
         self.schedule: List[Tuple[Optional[int], BaseSelector]] = []
@@ -149,7 +152,7 @@ class ScheduledSelector(BaseSelector):
                     f'greater than {last_round}, got {until_round}')
             last_round = until_round if until_round is not None else last_round
             self.schedule.append(
-                (until_round, build_selector(entry['selector'])))
+                (until_round, build_selector(entry['selector'], stage1)))
 
     def selector_for(self, round_idx: int) -> BaseSelector:
         """The selector scheduled for ``round_idx``."""

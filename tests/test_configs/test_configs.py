@@ -1,5 +1,6 @@
 """Every shipped config parses, names only registered types, and says what
 its file name promises."""
+import ast
 import copy
 import functools
 import glob
@@ -16,7 +17,6 @@ from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS,
                             VISBACKENDS, VISUALIZERS)
 
 import mmseg_al  # noqa: F401  (registers everything)
-from mmseg_al.registry import SELECTORS
 from mmseg_al.selection import build_selector
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -40,11 +40,11 @@ KEY_REGISTRIES = {
     'train_cfg': LOOPS,
     'val_cfg': LOOPS,
     'test_cfg': LOOPS,
-    'cold_start': SELECTORS,
-    'selector': SELECTORS,
-    'stage1': SELECTORS,
-    'stage2': SELECTORS,
-    'picker': SELECTORS,
+    'cold_start': TASK_UTILS,
+    'selector': TASK_UTILS,
+    'stage1': TASK_UTILS,
+    'stage2': TASK_UTILS,
+    'picker': TASK_UTILS,
     'oracle': TASK_UTILS,
     'optim_wrapper': OPTIM_WRAPPERS,
     'optimizer': OPTIMIZERS,
@@ -117,7 +117,7 @@ def test_the_walker_catches_unknown_types():
                train_cfg=dict(selector=dict(type='TwoStageSelector')))
     found = {p: (r, d['type']) for p, r, d in runner_typed_dicts(cfg)}
     assert found['cfg.model.backbone'] == (MODELS, 'NoSuchNet')
-    assert found['cfg.train_cfg.selector'] == (SELECTORS, 'TwoStageSelector')
+    assert found['cfg.train_cfg.selector'] == (TASK_UTILS, 'TwoStageSelector')
     assert MODELS.get('NoSuchNet') is None
 
 
@@ -177,7 +177,9 @@ def test_paper_setting(name):
     assert (loop.rounds, loop.budget) == (10, dict(per_image=0.1))
     assert loop.cold_start.type == 'HerdingSelector'
     assert loop.selector.type == 'TwoStageSelector'
-    stage1, stage2 = loop.selector.stage1, loop.selector.stage2
+    # one Stage-1 pool for both selectors, defined once
+    assert 'stage1' not in loop.cold_start and 'stage1' not in loop.selector
+    stage1, stage2 = loop.stage1, loop.selector.stage2
     assert stage1.picker.type == 'MaxHerding'
     assert (stage1.candidates_per_image, stage1.local_budget,
             stage1.keep_ratio) == (10000, 50, 0.5)
@@ -197,23 +199,51 @@ def test_paper_setting(name):
             scheduler.by_epoch) == ('CosineAnnealingLR', 5, 1e-6, True)
 
 
+#: mmseg's naming pattern: algorithm_backbone_schedule_dataset-crop.
+BASELINE_NAME = (r'configs/baselines/(\w+)-(1|2)stage_adm256-t3b4_10r-b0.1n'
+                 r'_camvid-256x256\.py')
 BASELINES = sorted(
     p for p in EXPERIMENTS
-    if re.fullmatch(r'configs/baselines/\w+_(one|two)-stage_camvid\.py', p)
-    and osp.basename(p).split('_')[0] in BASELINE_SCORES)
+    if re.fullmatch(BASELINE_NAME, p)
+    and re.fullmatch(BASELINE_NAME, p).group(1) in BASELINE_SCORES)
+
+
+def test_config_names_follow_the_mmseg_pattern():
+    pattern = (r'[a-z0-9.-]+-(1stage|2stage|scheduled)_[a-z0-9.-]+_'
+               r'\d+r-b[0-9.]+n_[a-z0-9-]+-\d+x\d+\.py')
+    named = [p for p in EXPERIMENTS if osp.basename(p) not in (
+        'camvid.py', 'ade_bed.py', 'cityscapes.py', 'pascal_context.py',
+        'toy.py', 'camvid_deeplabv3.py')]
+    assert [p for p in named
+            if not re.fullmatch(pattern, osp.basename(p))] == []
+
+
+@pytest.mark.parametrize('name', [
+    'camvid', 'ade_bed', 'cityscapes', 'pascal_context', 'toy',
+    'camvid_deeplabv3'
+])
+def test_short_names_are_the_full_configs(name):
+    short = osp.join('configs', 'edald', f'{name}.py')
+    with open(osp.join(REPO, short), encoding='utf-8') as file:
+        tree = ast.parse(file.read())
+    base, = ast.literal_eval(tree.body[0].value)  # _base_ = ['./full.py']
+    full = osp.normpath(osp.join('configs', 'edald', base))
+    assert full in EXPERIMENTS and full != short
+    assert load(short).to_dict() == load(full).to_dict()
 
 
 def test_every_uncertainty_baseline_exists_in_both_variants():
     names = {osp.basename(p) for p in BASELINES}
     assert names == {
-        f'{m}_{s}_camvid.py'
-        for m in BASELINE_SCORES for s in ('one-stage', 'two-stage')
+        f'{m}-{s}stage_adm256-t3b4_10r-b0.1n_camvid-256x256.py'
+        for m in BASELINE_SCORES for s in '12'
     }
 
 
 @pytest.mark.parametrize('path', BASELINES)
 def test_baseline_selector_matches_its_name(path):
-    method, stages = osp.basename(path).split('_')[:2]
+    method, stages = re.fullmatch(BASELINE_NAME, path).groups()
+    stages = 'one-stage' if stages == '1' else 'two-stage'
     score, power = BASELINE_SCORES[method]
     cfg = load(path)
     selector = cfg.train_cfg.selector
@@ -226,7 +256,8 @@ def test_baseline_selector_matches_its_name(path):
         assert selector.candidates_per_image == 10000
     else:
         assert selector.type == 'TwoStageSelector'
-        assert selector.stage1.picker.type == 'MaxHerding'
+        assert 'stage1' not in selector  # the run's pool
+        assert cfg.train_cfg.stage1.picker.type == 'MaxHerding'
     dropout = cfg.model.decode_head.dropout_ratio
     assert (dropout > 0) == (score in MC_DROPOUT_SCORES), dropout
     # Only the selector (and the head's dropout) differ from the method.
@@ -234,22 +265,31 @@ def test_baseline_selector_matches_its_name(path):
     assert cfg.train_cfg.cold_start.type == 'HerdingSelector'
 
 
-def test_other_baselines():
-    herding = load('configs/baselines/herding_one-stage_camvid.py')
-    assert herding.train_cfg.selector.type == 'HerdingSelector'
-    assert herding.train_cfg.selector.stage1.picker.type == 'MaxHerding'
+def baseline(name):
+    return load(f'configs/baselines/{name}_adm256-t3b4_10r-b0.1n_'
+                'camvid-256x256.py')
 
-    coreset = load('configs/baselines/coreset-edald_two-stage_camvid.py')
-    assert coreset.train_cfg.selector.stage1.picker.type == 'CoreSet'
-    assert coreset.train_cfg.cold_start.stage1.picker.type == 'CoreSet'
+
+def test_other_baselines():
+    herding = baseline('herding-1stage')
+    assert herding.train_cfg.selector.type == 'HerdingSelector'
+    assert herding.train_cfg.stage1.picker.type == 'MaxHerding'
+
+    coreset = baseline('coreset-edald-2stage')
+    assert coreset.train_cfg.stage1.picker.type == 'CoreSet'
+    selectors = [build_selector(coreset.train_cfg[key],
+                                coreset.train_cfg.stage1)
+                 for key in ('cold_start', 'selector')]
+    assert [type(s.stage1.picker).__name__ for s in selectors] == [
+        'CoreSet', 'CoreSet']
     assert coreset.train_cfg.selector.stage2.score == 'edald'
 
-    cbda = load('configs/baselines/edald-cbda_two-stage_camvid.py')
+    cbda = baseline('edald-cbda-2stage')
     assert cbda.train_cfg.selector.stage2.class_balance is True
     assert cbda.train_cfg.selector.stage2.score == 'edald'
 
-    scheduled = load(
-        'configs/baselines/edald-then-margin_scheduled_camvid.py')
+    scheduled = load('configs/baselines/edald-then-margin-scheduled_'
+                     'adm256-t3b4_20r-b0.1n_camvid-256x256.py')
     assert scheduled.train_cfg.rounds == 20
     first, then = scheduled.train_cfg.selector.schedule
     assert first.until_round == 9
@@ -263,14 +303,14 @@ def test_other_baselines():
 def test_selectors_build(path):
     loop = load(path).train_cfg
     for key in ('cold_start', 'selector'):
-        assert build_selector(loop[key]) is not None
+        assert build_selector(loop[key], loop.stage1) is not None
 
 
 def test_deeplabv3_config_builds_without_pretraining():
     cfg = load('configs/edald/camvid_deeplabv3.py')
     assert cfg.model.pretrained == 'open-mmlab://resnet50_v1c'
     assert cfg.train_cfg.selector.stage2.score == 'ebald'
-    assert cfg.train_cfg.selector.stage1.picker.type == 'MaxHerding'
+    assert cfg.train_cfg.stage1.picker.type == 'MaxHerding'
     cfg.model.pretrained = None
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)

@@ -28,7 +28,8 @@ def load(name: str, data_root: str) -> Config:
 
 
 def check_common(cfg: Config, pool_type, eval_type, eval_images: int):
-    assert cfg.val_evaluator == dict(type='IoUMetric', iou_metrics=['mIoU'])
+    assert cfg.val_evaluator == dict(
+        type='PerClassIoUMetric', iou_metrics=['mIoU'])
     assert cfg.test_evaluator == cfg.val_evaluator
     assert [t['type'] for t in cfg.train_dataloader.dataset.dataset.pipeline
             ] == ['LoadImageFromFile', 'LoadAnnotations', 'PackSegInputs']

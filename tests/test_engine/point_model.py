@@ -9,8 +9,13 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.model import BaseModel
 from mmseg.models import SegDataPreProcessor
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from mmseg.utils import add_prefix
+
+from mmseg_al.models.decode_heads.point_losses import point_losses
 
 
 class FakePool:
@@ -26,7 +31,6 @@ class FakePool:
         self.labels = rng.integers(0, num_classes, (num_images, height, width)
                                    ).astype(np.uint8)
         self.labels[:, 0, 0] = 255  # a void pixel in every image
-        self.store = None
 
     def index_of(self, image_id):
         return self.image_ids.index(image_id)
@@ -39,17 +43,17 @@ class FakePool:
     def ground_truth(self, index):
         return self.labels[index]
 
-    def set_label_store(self, store):
-        self.store = store
 
+class PointModel(BaseModel):
+    """Point API with the preprocessed pixel colour as the feature; it is
+    its own decode head (``loss_decode``, ``ignore_index``)."""
 
-class PointModel(nn.Module):
-    """Point API with the preprocessed pixel colour as the feature."""
-
-    def __init__(self, num_classes=3, dropout=0.5):
-        super().__init__()
-        self.data_preprocessor = SegDataPreProcessor(
-            mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True)
+    def __init__(self, num_classes=3, dropout=0.5, loss_decode=None):
+        super().__init__(data_preprocessor=SegDataPreProcessor(
+            mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True))
+        self.loss_decode = MODELS.build(loss_decode or dict(
+            type='CrossEntropyLoss', avg_non_ignore=True))
+        self.ignore_index = 255
         self.num_classes = num_classes
         self.feature_dim = 3
         self.head = nn.Sequential(nn.Linear(3, 8), nn.ReLU(),
@@ -71,7 +75,18 @@ class PointModel(nn.Module):
             features = features * keep / (1 - self.dropout)
         return self.head(features)
 
+    def loss_points(self, features, labels):
+        return add_prefix(
+            point_losses(self, self.point_logits(features), labels),
+            'decode')
+
     def reset_head(self):
         for module in self.head:
             if hasattr(module, 'reset_parameters'):
                 module.reset_parameters()
+
+    def seed_noise(self, seed):
+        self.noise_seed = seed
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        raise NotImplementedError('trained through loss_points only')

@@ -13,7 +13,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-from mmseg_al.engine.checkpoint import history_buffer_statistic
+from mmseg_al.engine.checkpoint import (history_buffer_statistic,
+                                        mmengine_checkpoints_allowed)
 
 
 class TinyModel(BaseModel):
@@ -60,22 +61,27 @@ def run_tiny_job(work_dir, resume=False, epochs=2):
 def test_runner_checkpoint_loads_with_weights_only(tmp_path):
     run_tiny_job(tmp_path)
     path = tmp_path / 'epoch_2.pth'
-    checkpoint = torch.load(path, weights_only=True)
-    buffer = checkpoint['message_hub']['log_scalars']['train/lr']
-    assert isinstance(buffer, HistoryBuffer)
-    assert buffer.mean() == pytest.approx(buffer.data[0].mean())
-    assert checkpoint['meta']['epoch'] == 2
-    # nothing in the file is outside the allow-list...
-    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
-    # ...which is needed: without it the safe loader refuses the file
+    with mmengine_checkpoints_allowed():
+        checkpoint = torch.load(path, weights_only=True)
+        buffer = checkpoint['message_hub']['log_scalars']['train/lr']
+        assert isinstance(buffer, HistoryBuffer)
+        assert buffer.mean() == pytest.approx(buffer.data[0].mean())
+        assert checkpoint['meta']['epoch'] == 2
+        # nothing in the file is outside the allow-list...
+        assert torch.serialization.get_unsafe_globals_in_checkpoint(
+            path) == []
+    # ...which is needed, and applies only inside the context: the safe
+    # loader refuses the file outside it, even with mmseg_al imported
     plain_load = subprocess.run(
-        [sys.executable, '-c', f'import torch; torch.load({str(path)!r})'],
+        [sys.executable, '-c',
+         f'import torch, mmseg_al; torch.load({str(path)!r})'],
         capture_output=True, text=True)
     assert plain_load.returncode != 0
     assert 'HistoryBuffer' in plain_load.stderr
 
     # runner.resume goes through mmengine's own torch.load call
-    resumed = run_tiny_job(tmp_path, resume=True, epochs=3)
+    with mmengine_checkpoints_allowed():
+        resumed = run_tiny_job(tmp_path, resume=True, epochs=3)
     assert resumed.epoch == 3
 
 
@@ -98,8 +104,10 @@ class ReachesBeyondStatistics:
 def test_a_crafted_getattr_in_a_file_is_refused(tmp_path):
     path = tmp_path / 'crafted.pth'
     torch.save({'meta': ReachesBeyondStatistics()}, path)
-    with pytest.raises(Exception, match='Refusing getattr'):
+    with mmengine_checkpoints_allowed(), \
+            pytest.raises(Exception, match='Refusing getattr'):
         torch.load(path, weights_only=True)
     torch.save({'meta': os.system}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with mmengine_checkpoints_allowed(), \
+            pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)

@@ -1,16 +1,52 @@
+"""HeadTrainer: the round's head training through mmengine's machinery."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import PARAM_SCHEDULERS
 
-from mmseg_al.engine import HeadTrainingConfig, train_head
-from mmseg_al.engine.head_training import RecentAccuracy, batch_indices
+from mmseg_al.engine import HeadTrainer, HeadTrainingConfig
+from mmseg_al.engine.head_training import (PixelBatchSampler, RecentAccuracy,
+                                           batch_indices,
+                                           labelled_pixel_loader)
 from mmseg_al.utils import torch_generator
 from .point_model import PointModel
 
 OPTIM = dict(type='OptimWrapper',
              optimizer=dict(type='Adam', lr=1e-2, weight_decay=1e-5))
 COSINE = dict(type='CosineAnnealingLR', T_max=5, eta_min=1e-6, by_epoch=True)
+
+
+class RecordingRunner:
+    """What HeadTrainer uses of an mmengine Runner: the config, the
+    optimizer and scheduler builders, and hooks (recorded)."""
+
+    def __init__(self, optim=OPTIM, scheduler=COSINE, loader=None):
+        self.cfg = Config(dict(optim_wrapper=optim,
+                               param_scheduler=scheduler))
+        self.model = None
+        self.loader = loader
+        self.calls = []
+        self.lrs = []
+
+    def build_optim_wrapper(self, cfg):
+        return build_optim_wrapper(self.model, cfg)
+
+    def build_param_scheduler(self, cfgs):
+        return [
+            PARAM_SCHEDULERS.build(cfg, default_args=dict(
+                optimizer=self.optim_wrapper,
+                epoch_length=len(self.loader))) for cfg in cfgs
+        ]
+
+    def call_hook(self, name, **kwargs):
+        self.calls.append((name, kwargs))
+        if name == 'before_train_iter':
+            self.lrs.append(self.optim_wrapper.get_lr()['lr'][0])
 
 
 def blobs(n=40, seed=0):
@@ -21,13 +57,44 @@ def blobs(n=40, seed=0):
     return centres[labels] + 0.3 * torch.randn(n, 3, generator=gen), labels
 
 
-@pytest.mark.parametrize('num,size', [(1, 4), (5, 4), (9, 4), (8, 4)])
+def fit(model, features, labels, settings, seed=0, round_idx=0,
+        optim=OPTIM, scheduler=None):
+    loader = labelled_pixel_loader(features, labels, settings.batch_size,
+                                   seed, round_idx)
+    runner = RecordingRunner(optim, scheduler, loader)
+    runner.model = model
+    trainer = HeadTrainer(runner, settings, seed)
+    result = trainer.fit(model, loader, round_idx)
+    return runner, trainer, result
+
+
+@pytest.mark.parametrize('num,size', [(1, 4), (5, 4), (9, 4), (8, 4),
+                                      (10, 4), (3, 2)])
 def test_batches_cover_everything_with_at_least_two_items(num, size):
     batches = batch_indices(num, size, torch_generator(0, 'b'))
     assert all(b.numel() >= 2 for b in batches)
+    assert len(PixelBatchSampler(num, size, 0, 0)) == len(batches)
     if num > 1:
         assert sorted(torch.cat(batches).tolist()) == list(range(num))
-        assert len(batches) == max(1, num // size)
+        assert len(batches) == max(1, num // size) + (num % size > 1)
+
+
+def test_sampler_shuffles_per_epoch_and_member():
+    sampler = PixelBatchSampler(10, 4, seed=1, round_idx=2)
+    first = [b.tolist() for b in sampler]
+    assert first == [b.tolist() for b in batch_indices(
+        10, 4, torch_generator(1, 'batches', 2, 0))]
+    sampler.set_epoch(1)
+    assert [b.tolist() for b in sampler] != first
+    assert len(sampler) == 3
+    members = PixelBatchSampler(10, 4, seed=1, round_idx=2, num_members=3)
+    batches = list(members)
+    assert [tuple(b.shape) for b in batches] == [(3, 4), (3, 4), (3, 2)]
+    for m in range(3):
+        expected = batch_indices(10, 4, torch_generator(1, 'batches', 2, 0,
+                                                        m))
+        assert [b[m].tolist() for b in batches] == [
+            e.tolist() for e in expected]
 
 
 def test_training_fits_and_is_reproducible():
@@ -36,8 +103,8 @@ def test_training_fits_and_is_reproducible():
     heads, results = [], []
     for _ in range(2):
         model = PointModel()
-        _, _, result = train_head(model, features, labels, OPTIM, COSINE,
-                                  settings, seed=3, round_idx=2)
+        _, _, result = fit(model, features, labels, settings, seed=3,
+                           round_idx=2, scheduler=COSINE)
         heads.append(model.head.state_dict())
         results.append(result)
         assert not model.training
@@ -49,57 +116,104 @@ def test_training_fits_and_is_reproducible():
     assert results[0].epochs == 20 and results[0].iterations == 100
 
 
-def test_scheduler_steps_once_per_epoch():
+def test_every_iteration_fires_hooks_with_batch_and_outputs():
+    features, labels = blobs(16)
+    settings = HeadTrainingConfig(max_epochs=2, batch_size=4)
+    runner, trainer, result = fit(PointModel(), features, labels, settings)
+    names = [name for name, _ in runner.calls]
+    assert names == ['before_train_iter', 'after_train_iter'] * 8
+    assert trainer.iter == 8 == result.iterations
+    assert trainer.max_iters == 8
+    after = [kwargs for name, kwargs in runner.calls
+             if name == 'after_train_iter']
+    assert [kw['batch_idx'] for kw in after] == [0, 1, 2, 3] * 2
+    first = after[0]
+    assert first['data_batch']['inputs'].shape == (4, 3)
+    assert first['data_batch']['data_samples'].shape == (4, )
+    assert set(first['outputs']) == {'loss', 'decode.loss_ce',
+                                     'decode.acc_seg'}
+    assert float(after[-1]['outputs']['loss']) == pytest.approx(result.loss)
+
+
+def test_by_epoch_scheduler_steps_once_per_head_epoch():
     features, labels = blobs(16)
     settings = HeadTrainingConfig(max_epochs=3, batch_size=4)
-    optim_wrapper, schedulers, result = train_head(
-        PointModel(), features, labels, OPTIM, COSINE, settings, seed=0,
-        round_idx=0)
+    runner, _, result = fit(PointModel(), features, labels, settings,
+                            scheduler=COSINE)
     assert result.iterations == 12
-    expected = 1e-6 + (1e-2 - 1e-6) * (1 + math.cos(math.pi * 3 / 5)) / 2
-    assert optim_wrapper.get_lr()['lr'][0] == pytest.approx(expected)
-    assert schedulers[0].last_step == 3
+    expected = [1e-6 + (1e-2 - 1e-6) * (1 + math.cos(math.pi * e / 5)) / 2
+                for e in range(3) for _ in range(4)]
+    assert runner.lrs == pytest.approx(expected)
+    # the scheduler ends with the head's epochs, not the loop's rounds
+    assert runner.param_schedulers[0].end == 3
+
+
+def test_the_configured_loss_gives_the_gradient_of_that_loss():
+    """Class-weighted cross-entropy from the config, checked against the
+    formula by hand: with plain SGD (lr 1) the update is the gradient."""
+    features, labels = blobs(8)
+    weight = [1.0, 3.0, 0.5]
+    model = PointModel(loss_decode=dict(
+        type='CrossEntropyLoss', class_weight=weight, avg_non_ignore=True,
+        loss_weight=2.0))
+    settings = HeadTrainingConfig(max_epochs=1, batch_size=8)
+    sgd = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=1.0))
+    before = {}
+
+    class Snapshot(RecordingRunner):
+
+        def call_hook(self, name, **kwargs):
+            super().call_hook(name, **kwargs)
+            if name == 'before_train_iter':
+                before.update({k: v.detach().clone() for k, v in
+                               model.head.state_dict().items()})
+
+    loader = labelled_pixel_loader(features, labels, 8, 0, 0)
+    runner = Snapshot(sgd, None, loader)
+    runner.model = model
+    HeadTrainer(runner, settings, seed=0).fit(model, loader, 0)
+    batch = runner.calls[0][1]['data_batch']
+    reference = PointModel()
+    reference.head.load_state_dict(before)
+    reference.train()
+    logits = reference.point_logits(batch['inputs'])
+    ce = F.cross_entropy(logits, batch['data_samples'], reduction='none')
+    pixel_weight = torch.tensor(weight)[batch['data_samples']]
+    # a class-weighted mean, as torch's (and mmseg's) cross-entropy
+    by_hand = 2.0 * (pixel_weight * ce).sum() / pixel_weight.sum()
+    by_hand.backward()
+    for name, param in reference.head.named_parameters():
+        update = before[name] - dict(model.head.named_parameters())[name]
+        torch.testing.assert_close(update, param.grad)
 
 
 def test_early_stop_after_patience_once_accurate():
     features, labels = blobs()
     settings = HeadTrainingConfig(max_epochs=200, batch_size=8, patience=5,
                                   acc_threshold=0.95)
-    _, _, result = train_head(PointModel(), features, labels, OPTIM, None,
-                              settings, seed=0, round_idx=0)
+    _, _, result = fit(PointModel(), features, labels, settings)
     assert result.epochs < 200 and result.accuracy > 0.95
     strict = HeadTrainingConfig(max_epochs=10, batch_size=8, patience=1,
                                 acc_threshold=1.0)  # never exceeded
-    _, _, result = train_head(PointModel(), features, labels, OPTIM, None,
-                              strict, seed=0, round_idx=0)
+    _, _, result = fit(PointModel(), features, labels, strict)
     assert result.epochs == 10
 
 
-def test_void_labels_are_skipped():
+def test_no_labels_means_no_training():
     features, labels = blobs(12)
     settings = HeadTrainingConfig(max_epochs=2, batch_size=4)
-    with_void = torch.cat([features, 100 * torch.ones(5, 3)])
-    heads = []
-    for feats, labs in ((features, labels),
-                        (with_void, torch.cat([labels, torch.full((5, ),
-                                                                  255)]))):
-        model = PointModel()
-        _, _, result = train_head(model, feats, labs, OPTIM, None, settings,
-                                  seed=0, round_idx=0)
-        assert result.iterations == 6 and math.isfinite(result.loss)
-        heads.append(model.head.state_dict())
-    for key in heads[0]:
-        torch.testing.assert_close(heads[0][key], heads[1][key])
-    model = PointModel()
-    all_void = torch.full_like(labels, 255)
-    _, _, result = train_head(model, features, all_void, OPTIM, None,
-                              settings, seed=0, round_idx=0)
-    assert result.iterations == 0
+    runner, _, result = fit(PointModel(), features[:0], labels[:0], settings)
+    assert result.iterations == 0 and math.isnan(result.loss)
+    assert runner.calls == []
 
 
-def test_bad_settings_name_the_key():
-    with pytest.raises(ValueError, match='head_training.batch_size'):
-        HeadTrainingConfig(batch_size=0)
+@pytest.mark.parametrize('key,value,least', [('batch_size', 1, 2),
+                                             ('max_epochs', 2.5, 1),
+                                             ('patience', 'abc', 1)])
+def test_bad_settings_name_the_key(key, value, least):
+    with pytest.raises(ValueError, match=f'head_training.{key} must be an '
+                       f'integer >= {least}, got {value!r}'):
+        HeadTrainingConfig(**{key: value})
 
 
 def test_dropout_head_is_retrained_identically_whatever_the_global_rng():
@@ -114,12 +228,24 @@ def test_dropout_head_is_retrained_identically_whatever_the_global_rng():
             torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Dropout(0.5),
             torch.nn.Linear(8, 3))
         torch.manual_seed(global_seed)
-        train_head(model, features, labels, OPTIM, None, settings, seed=3,
-                   round_idx=1)
+        fit(model, features, labels, settings, seed=3, round_idx=1)
         heads.append(model.head.state_dict())
         assert torch.initial_seed() == global_seed  # global state untouched
     for key in heads[0]:
         torch.testing.assert_close(heads[0][key], heads[1][key])
+
+
+def test_amp_autocasts_the_head_on_cpu():
+    features, labels = blobs(8)
+    dtypes = []
+    model = PointModel()
+    model.head[0].register_forward_hook(
+        lambda module, args, out: dtypes.append(out.dtype))
+    amp = dict(type='AutocastOptimWrapper', dtype='bfloat16',
+               optimizer=dict(type='Adam', lr=1e-2))
+    settings = HeadTrainingConfig(max_epochs=1, batch_size=8)
+    fit(model, features, labels, settings, optim=amp)
+    assert dtypes == [torch.bfloat16]
 
 
 def test_recent_accuracy_counts_the_last_epoch_of_pixels():
@@ -131,3 +257,9 @@ def test_recent_accuracy_counts_the_last_epoch_of_pixels():
     assert recent.update(1, 4) == pytest.approx(7 / 12)
     assert recent.update(4, 4) == pytest.approx(9 / 12)
     assert recent.update(6, 6) == pytest.approx(10 / 10)
+
+
+def test_missing_optim_wrapper_is_named():
+    runner = SimpleNamespace(cfg=Config(dict()))
+    with pytest.raises(ValueError, match='optim_wrapper'):
+        HeadTrainer(runner, HeadTrainingConfig(), seed=0)

@@ -41,14 +41,12 @@ def write_toy_config(path, data_root, unet, extra: str = '') -> str:
             backbone=dict(unet={dict(unet)!r}, checkpoint=None,
                           steps=(50, ), blocks=(5, 8, 12, 17)),
             decode_head=dict(num_classes=6))
-        stage1 = dict(type='LocalGlobalPool', picker=dict(type='MaxHerding'),
-                      candidates_per_image=64, local_budget=4)
         train_cfg = dict(
             rounds=2, budget=dict(per_image=None, pixels=5),
-            cold_start=dict(stage1=stage1),
-            selector=dict(stage1=stage1, stage2=dict(num_draws=2)),
-            head_training=dict(max_epochs=4), feature_batch_size=3,
-            overlays=2)
+            stage1=dict(candidates_per_image=64, local_budget=4),
+            selector=dict(stage2=dict(num_draws=2)),
+            head_training=dict(max_epochs=4), feature_batch_size=3)
+        default_hooks = dict(query_overlays=dict(max_images=2))
         ''') + extra
     with open(path, 'w', encoding='utf-8') as file:
         file.write(text)

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
@@ -158,37 +157,27 @@ def test_only_conv_seg_trains_and_feature_layers_stay_in_eval(inputs):
     assert torch.equal(stats, net.backbone.stem[1].running_mean)
 
 
-def test_loss_uses_only_labelled_pixels(model, inputs):
-    labels = torch.full((2, 1, SIZE, SIZE), 255, dtype=torch.long)
+def test_loss_points_is_the_heads_configured_loss(model, inputs):
     labelled = [torch.tensor([3, 200, 4000]), torch.tensor([17])]
-    classes = [torch.tensor([0, 4, 2]), torch.tensor([1])]
-    for i, (pix, cls) in enumerate(zip(labelled, classes)):
-        labels[i, 0].view(-1)[pix] = cls
-    samples = [
-        SegDataSample(gt_sem_seg=PixelData(data=labels[i]),
-                      metainfo=dict(image_id=f'{i}.png'))
-        for i in range(2)
-    ]
-    losses = model.loss(inputs, samples)
-    feats = model.point_features(inputs, ['0.png', '1.png'], labelled)
-    logits = model.point_logits(torch.cat(feats))
-    expected = F.cross_entropy(logits, torch.cat(classes))
-    torch.testing.assert_close(losses['loss_ce'], expected)
+    classes = torch.tensor([0, 4, 2, 1])
+    feats = torch.cat(model.point_features(inputs, ['0.png', '1.png'],
+                                           labelled))
+    losses = model.loss_points(feats, classes)
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
+    expected = F.cross_entropy(model.point_logits(feats), classes)
+    torch.testing.assert_close(losses['decode.loss_ce'], expected)
     model.zero_grad()
-    losses['loss_ce'].backward()
+    losses['decode.loss_ce'].backward()
     grads = [n for n, p in model.named_parameters() if p.grad is not None]
     assert sorted(grads) == ['decode_head.conv_seg.bias',
                              'decode_head.conv_seg.weight']
     model.zero_grad()
 
 
-def test_loss_without_labels_is_zero(model, inputs):
-    samples = [
-        SegDataSample(gt_sem_seg=PixelData(
-            data=torch.full((1, SIZE, SIZE), 255, dtype=torch.long)))
-        for _ in range(2)
-    ]
-    assert model.loss(inputs, samples)['loss_ce'].item() == 0.0
+def test_loss_points_without_labels_is_zero(model):
+    losses = model.loss_points(torch.zeros(0, model.feature_dim),
+                               torch.zeros(0, dtype=torch.long))
+    assert losses['decode.loss_ce'].item() == 0.0
 
 
 def test_reset_head_reinitialises_conv_seg_reproducibly():

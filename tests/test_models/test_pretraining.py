@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_al.models import DiffusionPretrainHook
+from mmseg_al.engine.hooks import DiffusionPretrainHook
 from mmseg_al.models.backbones.diffusion_backbone import DiffusionBackbone
 from mmseg_al.models.pretraining import (DenoisingPretrainer, list_images,
                                          load_image, pretrain_denoiser)

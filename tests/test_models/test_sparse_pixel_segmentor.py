@@ -1,4 +1,4 @@
-"""SparsePixelSegmentor: point API, labelled-pixel loss with cache, predict."""
+"""SparsePixelSegmentor: point API, labelled-pixel loss, predict."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,7 +7,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmseg_al.models.segmentors.sparse_pixel_segmentor import image_id_of
+from mmseg_al.datasets.image_ids import image_id_of
 from .conftest import NUM_CLASSES, SIZE, random_images
 
 
@@ -29,15 +29,6 @@ def sample(labels, **metainfo):
 def model(tiny_segmentor_cfg):
     torch.manual_seed(0)
     return MODELS.build(tiny_segmentor_cfg)
-
-
-class BackboneCalls:
-    """Records the batch size of every backbone run."""
-
-    def __init__(self, model):
-        self.batches = []
-        model.backbone.register_forward_hook(
-            lambda module, args, out: self.batches.append(args[0].shape[0]))
 
 
 def test_builds_from_config_with_the_backbone_feature_dim(model):
@@ -108,61 +99,47 @@ def test_point_logits_with_reproducible_mc_dropout(model):
     assert not torch.allclose(mc(3), mc(4))
 
 
-def test_loss_uses_only_labelled_pixels_and_caches_their_features(model):
+def test_loss_points_is_the_configured_loss_on_the_labelled_pixels(
+        model):
     model.train()
     model.decode_head.dropout_ratio = 0.0  # deterministic training forward
-    calls = BackboneCalls(model)
     inputs = random_images()
-    samples = [
-        sample({(0, 0): 1, (5, 9): 2, (31, 31): 3}, image_id='train/a.png'),
-        sample({(12, 3): 0, (20, 30): 2}, img_path='/data/b.png'),
-    ]
-    losses = model.loss(inputs, samples)
-    assert calls.batches == [2]
-    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
-    assert len(model.feature_cache) == 5
-
     pixels = [torch.tensor([0, 5 * SIZE + 9, 31 * SIZE + 31]),
               torch.tensor([12 * SIZE + 3, 20 * SIZE + 30])]
     features = torch.cat(model.point_features(
         inputs, ['train/a.png', 'b.png'], pixels))
+    labels = torch.tensor([1, 2, 3, 0, 2])
+    losses = model.loss_points(features, labels)
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
     logits = model.decode_head.forward_points(features)
-    expected = F.cross_entropy(logits, torch.tensor([1, 2, 3, 0, 2]))
-    torch.testing.assert_close(losses['decode.loss_ce'], expected)
-
-    calls.batches.clear()
-    again = model.loss(inputs, samples)
-    assert calls.batches == []  # every feature came from the cache
-    torch.testing.assert_close(again['decode.loss_ce'], expected)
-
-    samples[1].gt_sem_seg.data[0, 1, 1] = 3
-    model.loss(inputs, samples)
-    assert calls.batches == [1]  # only image b, for its new pixel
-    assert len(model.feature_cache) == 6
-
-
-def test_loss_trains_the_head_only(model):
-    model.train()
-    losses = model.loss(random_images(1), [sample({(3, 4): 1, (8, 8): 2},
-                                           image_id='a')])
+    torch.testing.assert_close(losses['decode.loss_ce'],
+                               F.cross_entropy(logits, labels))
     losses['decode.loss_ce'].backward()
     assert model.decode_head.fc1.weight.grad is not None
     assert all(p.grad is None for p in model.backbone.parameters())
 
 
-def test_loss_without_labelled_pixels_is_zero(model):
+def test_loss_points_without_labelled_pixels_is_zero(model):
     model.train()
-    losses = model.loss(random_images(1), [sample({}, image_id='a')])
+    losses = model.loss_points(torch.zeros(0, model.feature_dim),
+                               torch.zeros(0, dtype=torch.long))
     assert float(losses['decode.loss_ce']) == 0.0
 
 
-def test_init_weights_clears_the_cache_and_reset_head_reinitialises(model):
-    model.train()
-    model.loss(random_images(1),
-               [sample({(3, 4): 1, (8, 8): 2}, image_id='a')])
-    with pytest.warns(UserWarning, match='RANDOM'):
-        model.init_weights()
-    assert len(model.feature_cache) == 0
+def test_image_batches_are_not_a_training_path(model):
+    with pytest.raises(NotImplementedError, match='ActiveLearningLoop'):
+        model.loss(random_images(1), [sample({(3, 4): 1})])
+
+
+def test_noise_follows_the_run_seed_unless_fixed(model):
+    model.backbone.noise_seed = None
+    model.seed_noise(7)
+    assert model.backbone.noise_seed == 7
+    model.seed_noise(8)  # fixed now: a config value is never overridden
+    assert model.backbone.noise_seed == 7
+
+
+def test_reset_head_reinitialises(model):
     with torch.no_grad():
         model.decode_head.fc1.bias.fill_(1.0)
     model.decode_head.bn1.running_mean.fill_(3.0)

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection.coreset import CoreSet
 from mmseg_al.selection.kernels import SquaredEuclidean
 from mmseg_al.utils import torch_generator
@@ -93,7 +93,7 @@ def test_parts_are_conditioned_on_earlier_picks():
 
 
 def test_registered_and_errors():
-    coreset = SELECTORS.build(dict(type='CoreSet'))
+    coreset = TASK_UTILS.build(dict(type='CoreSet'))
     points = clustered(25, 10, 2)
     assert sorted(coreset.select(points, 10).indices.tolist()) == list(
         range(10))

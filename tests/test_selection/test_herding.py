@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import compiled_herding
 from mmseg_al.selection.herding import (WORKSPACE_BYTES, MaxHerding,
                                         PickResult, largest_remainder)
@@ -231,7 +231,7 @@ def test_half_kernel_is_exact_greedy_on_its_own_kernel(kernel_dtype):
 
 
 def test_registered_and_result_type():
-    herding = SELECTORS.build(dict(type='MaxHerding', sigma=2.0))
+    herding = TASK_UTILS.build(dict(type='MaxHerding', sigma=2.0))
     result = herding.select(clustered(12, 30, 3), 5)
     assert isinstance(result, PickResult) and len(result) == 5
     assert result.indices.dtype == torch.int64

@@ -4,13 +4,13 @@ from typing import List
 import pytest
 import torch
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection.herding import MaxHerding
 from mmseg_al.selection.pool import LocalGlobalPool
 from .tensor_context import random_context
 
 
-@SELECTORS.register_module(force=True)
+@TASK_UTILS.register_module(force=True)
 class RecordingMaxHerding(MaxHerding):
     """MaxHerding that records every call, so tests can see what the pool
     asked for (the generator is recorded as a copy of its state)."""

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from mmseg_al.registry import SELECTORS
+from mmseg_al.registry import TASK_UTILS
+from mmseg_al.selection import build_selector
 from mmseg_al.selection.pool import LocalGlobalPool
 from mmseg_al.selection.selectors import ScheduledSelector
 from .tensor_context import random_context
@@ -53,7 +54,7 @@ def pairs(selection):
 
 @pytest.mark.parametrize('name', list(SELECTOR_CONFIGS))
 def test_contract(name):
-    selector = SELECTORS.build(SELECTOR_CONFIGS[name])
+    selector = TASK_UTILS.build(SELECTOR_CONFIGS[name])
     context = context_for()
     selection = selector.select(context, 7)
     picked = pairs(selection)
@@ -64,7 +65,7 @@ def test_contract(name):
         assert not context.labelled[image, pixel]
     assert selection.image_index.dtype == selection.pixels.dtype == \
         torch.int64
-    again = SELECTORS.build(SELECTOR_CONFIGS[name]).select(context_for(), 7)
+    again = TASK_UTILS.build(SELECTOR_CONFIGS[name]).select(context_for(), 7)
     assert pairs(again) == picked
     assert torch.equal(again.scores.nan_to_num(-1),
                        selection.scores.nan_to_num(-1))
@@ -73,19 +74,19 @@ def test_contract(name):
 @pytest.mark.parametrize('name', ['two_stage', 'two_stage_coreset_power',
                                   'one_stage_subset', 'herding'])
 def test_seed_changes_picks(name):
-    selector = SELECTORS.build(SELECTOR_CONFIGS[name])
+    selector = TASK_UTILS.build(SELECTOR_CONFIGS[name])
     picks = [pairs(selector.select(context_for(seed), 7)) for seed in (0, 1)]
     assert picks[0] != picks[1]
 
 
 def test_two_stage_only_ranks_pool_pixels():
     context = context_for()
-    pool = SELECTORS.build(STAGE1).build(context, min_size=7)
+    pool = TASK_UTILS.build(STAGE1).build(context, min_size=7)
     pool_pairs = set(pairs(pool))
     assert len(pool_pairs) < sum(context.candidate_pixels(i).numel()
                                  for i in range(context.num_images))
     context = context_for()
-    selector = SELECTORS.build(SELECTOR_CONFIGS['two_stage'])
+    selector = TASK_UTILS.build(SELECTOR_CONFIGS['two_stage'])
     selection = selector.select(context, 7)
     assert set(pairs(selection)) <= pool_pairs
     scored = {(image, pixel)
@@ -98,7 +99,7 @@ def test_two_stage_only_ranks_pool_pixels():
 def test_two_stage_keeps_at_least_a_budget_in_the_pool():
     context = context_for()
     # keep_ratio would keep round(0.1 * 20) = 2 pixels
-    selector = SELECTORS.build(
+    selector = TASK_UTILS.build(
         dict(SELECTOR_CONFIGS['two_stage'],
              stage1=dict(STAGE1, keep_ratio=0.1)))
     assert len(selector.select(context, 7)) == 7
@@ -106,7 +107,7 @@ def test_two_stage_keeps_at_least_a_budget_in_the_pool():
 
 def test_two_stage_without_model_fails_before_stage1():
     context = context_for(with_model=False)
-    selector = SELECTORS.build(SELECTOR_CONFIGS['two_stage'])
+    selector = TASK_UTILS.build(SELECTOR_CONFIGS['two_stage'])
     with pytest.raises(RuntimeError, match='cold-start selector'):
         selector.select(context, 3)
     assert context.feature_requests == []
@@ -114,7 +115,7 @@ def test_two_stage_without_model_fails_before_stage1():
 
 def test_herding_selector_is_stage1_to_the_budget():
     context = context_for(with_model=False)
-    selection = SELECTORS.build(SELECTOR_CONFIGS['herding']).select(
+    selection = TASK_UTILS.build(SELECTOR_CONFIGS['herding']).select(
         context, 6)
     expected = LocalGlobalPool(**{k: v for k, v in STAGE1.items()
                                   if k != 'type'}).build(context_for(),
@@ -125,7 +126,7 @@ def test_herding_selector_is_stage1_to_the_budget():
 
 def test_one_stage_ranks_every_candidate():
     context = context_for()
-    SELECTORS.build(SELECTOR_CONFIGS['one_stage']).select(context, 4)
+    TASK_UTILS.build(SELECTOR_CONFIGS['one_stage']).select(context, 4)
     scored = {(image, pixel)
               for request in context.log_prob_requests[:1]
               for image, pixels in request.items()
@@ -137,7 +138,7 @@ def test_one_stage_ranks_every_candidate():
 
 def test_one_stage_subset_ranks_seeded_subsets():
     context = context_for()
-    SELECTORS.build(SELECTOR_CONFIGS['one_stage_subset']).select(context, 4)
+    TASK_UTILS.build(SELECTOR_CONFIGS['one_stage_subset']).select(context, 4)
     request = context.log_prob_requests[0]
     for image, pixels in request.items():
         candidates = context.candidate_pixels(image)
@@ -148,7 +149,7 @@ def test_one_stage_subset_ranks_seeded_subsets():
 
 def test_budget_above_the_pool_takes_all_with_a_warning():
     context = context_for(num_images=2, side=3, labelled_fraction=0.0)
-    selector = SELECTORS.build(SELECTOR_CONFIGS['one_stage'])
+    selector = TASK_UTILS.build(SELECTOR_CONFIGS['one_stage'])
     with pytest.warns(UserWarning, match='taking all'):
         selection = selector.select(context, 50)
     assert len(set(pairs(selection))) == len(selection) == 2 * (9 - 3)
@@ -156,7 +157,7 @@ def test_budget_above_the_pool_takes_all_with_a_warning():
 
 def test_random_one_stage_works_without_model():
     context = context_for(with_model=False)
-    selector = SELECTORS.build(
+    selector = TASK_UTILS.build(
         dict(type='OneStageSelector',
              stage2=dict(type='ScoreRanking', score='random')))
     assert len(selector.select(context, 5)) == 5
@@ -164,7 +165,7 @@ def test_random_one_stage_works_without_model():
 
 @pytest.mark.parametrize('budget', [0, -3, 2.5])
 def test_bad_budget_is_rejected(budget):
-    selector = SELECTORS.build(SELECTOR_CONFIGS['one_stage'])
+    selector = TASK_UTILS.build(SELECTOR_CONFIGS['one_stage'])
     with pytest.raises(ValueError, match='budget must be a positive integer'):
         selector.select(context_for(), budget)
 
@@ -181,9 +182,9 @@ def test_scheduled_selector_switches_by_round():
 
 
 def test_scheduled_selector_delegates_to_the_round_selector():
-    scheduled = SELECTORS.build(SELECTOR_CONFIGS['scheduled'])
+    scheduled = TASK_UTILS.build(SELECTOR_CONFIGS['scheduled'])
     for round_idx, name in ((0, 'herding'), (1, 'one_stage')):
-        expected = SELECTORS.build(SELECTOR_CONFIGS[name]).select(
+        expected = TASK_UTILS.build(SELECTOR_CONFIGS[name]).select(
             context_for(round_idx=round_idx), 5)
         got = scheduled.select(context_for(round_idx=round_idx), 5)
         assert pairs(got) == pairs(expected)
@@ -208,9 +209,29 @@ def test_bad_schedules_are_rejected(schedule, message):
 
 
 def test_selectors_build_inside_an_mmseg_scope():
+    """The scope every config runs in: a plain TASK_UTILS build finds the
+    selector and its nested parts, with no scope switching."""
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmseg'):
-        selector = SELECTORS.build(
-            dict(type='mmseg_al.TwoStageSelector', stage1=STAGE1,
-                 stage2=STAGE2))
+        selector = TASK_UTILS.build(
+            dict(type='TwoStageSelector', stage1=STAGE1, stage2=STAGE2))
     assert type(selector.stage1).__name__ == 'LocalGlobalPool'
+    assert type(selector.stage1.picker).__name__ == 'MaxHerding'
+
+
+def test_the_run_pool_is_the_default_stage1():
+    pool = dict(STAGE1, local_budget=2)
+    two_stage = build_selector(dict(type='TwoStageSelector', stage2=STAGE2),
+                               pool)
+    assert two_stage.stage1.local_budget == 2
+    own = build_selector(dict(type='TwoStageSelector', stage1=STAGE1,
+                              stage2=STAGE2), pool)
+    assert own.stage1.local_budget == STAGE1['local_budget']
+    one_stage = build_selector(dict(type='OneStageSelector', stage2=STAGE2),
+                               pool)  # takes no pool: none is given
+    assert not hasattr(one_stage, 'stage1')
+    scheduled = build_selector(dict(type='ScheduledSelector', schedule=[
+        dict(selector=dict(type='HerdingSelector'))]), pool)
+    assert scheduled.selector_for(3).stage1.local_budget == 2
+    with pytest.raises(KeyError, match="'NoSuchSelector' is not registered"):
+        build_selector(dict(type='NoSuchSelector'), pool)

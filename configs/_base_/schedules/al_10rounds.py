@@ -2,22 +2,23 @@
 # (N = pool images), herding cold start, two-stage eDALD afterwards, and the
 # LEDM pixel-head training of ALGORITHM.md ("Segmentation head"), redone
 # from scratch every round.
-# Stage 1: MaxHerding K = 50 of 10,000 random candidates per image, then
-# globally (keeping half for Stage 2; the cold start herds straight to b).
-herding_pool = dict(
-    type='LocalGlobalPool',
-    picker=dict(type='MaxHerding'),
-    candidates_per_image=10000,
-    local_budget=50,
-    keep_ratio=0.5)
 train_cfg = dict(
     type='ActiveLearningLoop',
     rounds=10,
     budget=dict(per_image=0.1),
-    cold_start=dict(type='HerdingSelector', stage1=herding_pool),
+    # Stage 1, shared by every selector below that does not set its own:
+    # MaxHerding K = 50 of 10,000 random candidates per image, then
+    # globally (keeping half for Stage 2; the cold start herds straight
+    # to b). A child config overrides it here, once.
+    stage1=dict(
+        type='LocalGlobalPool',
+        picker=dict(type='MaxHerding'),
+        candidates_per_image=10000,
+        local_budget=50,
+        keep_ratio=0.5),
+    cold_start=dict(type='HerdingSelector'),
     selector=dict(
         type='TwoStageSelector',
-        stage1=herding_pool,
         stage2=dict(type='ScoreRanking', score='edald', num_draws=5)),
     oracle=dict(type='GroundTruthOracle'),
     oracle_void=False,

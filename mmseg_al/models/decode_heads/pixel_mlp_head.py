@@ -18,10 +18,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from .point_losses import point_losses
 from .upsampled_norm import upsampled_square_norm
 
 #: Hidden channels projected and upsampled at once, and pixels classified
@@ -225,20 +225,11 @@ class PixelMLPHead(BaseDecodeHead):
 
     # ------------------------------------------------------------- loss --
     def loss_by_points(self, logits: Tensor, labels: Tensor) -> dict:
-        """mmseg-style losses (``loss_ce`` ..., ``acc_seg``) of pixel
-        logits ``[n, C]`` against labels ``[n]``."""
-        losses = dict()
-        loss_modules = (
-            self.loss_decode if isinstance(self.loss_decode, nn.ModuleList)
-            else [self.loss_decode])
-        has_labels = bool((labels != self.ignore_index).any())
-        for loss_module in loss_modules:
-            # No labelled pixel: a zero that keeps the graph, not a NaN mean.
-            value = loss_module(
-                logits, labels, ignore_index=self.ignore_index
-            ) if has_labels else logits.sum() * 0.0
-            name = loss_module.loss_name
-            losses[name] = losses[name] + value if name in losses else value
-        losses['acc_seg'] = accuracy(
-            logits, labels, ignore_index=self.ignore_index)
-        return losses
+        """The config's ``loss_decode`` (and ``acc_seg``) of pixel logits
+        ``[n, C]`` against labels ``[n]``."""
+        return point_losses(self, logits, labels)
+
+    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
+        """Losses of pixel features ``[n, D]`` against labels ``[n]``: the
+        training step of the active-learning loop."""
+        return self.loss_by_points(self.forward_points(features), labels)

@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
-from mmseg.utils import SampleList
+from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
 from ..backbones.point_sampling import sample_points
+from ..decode_heads.point_losses import point_losses
 
 
 @MODELS.register_module()
@@ -142,24 +143,13 @@ class DecodeHeadPointModel(EncoderDecoder):
         nn.init.normal_(conv.weight, mean=0.0, std=0.01)
         nn.init.zeros_(conv.bias)
 
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict:
-        """Cross-entropy of ``conv_seg`` on the labelled pixels only.
+    def seed_noise(self, seed: int) -> None:
+        """Nothing to seed: the features of this model carry no noise."""
 
-        Pixels whose label is ``ignore_index`` (unlabelled or annotator
-        void) are skipped; an image without labels contributes nothing.
+    def loss_points(self, features: Tensor, labels: Tensor) -> Dict:
+        """The decode head's configured losses of ``conv_seg`` on labelled
+        pixels' features ``[n, D]`` (``decode.loss_*``, ``decode.acc_seg``).
         """
-        ignore = self.decode_head.ignore_index
-        labels = [s.gt_sem_seg.data.reshape(-1).long() for s in data_samples]
-        points = [torch.nonzero(lab != ignore).squeeze(1) for lab in labels]
-        ids = [s.metainfo.get('image_id', s.metainfo.get('img_path', ''))
-               for s in data_samples]
-        feats = self.point_features(inputs, ids, points)
-        features = torch.cat(feats)
-        targets = torch.cat([lab[p] for lab, p in zip(labels, points)])
-        if targets.numel() == 0:
-            zero = self.decode_head.conv_seg.weight.sum() * 0
-            return dict(loss_ce=zero, acc_seg=zero.detach())
-        logits = self.point_logits(features)
-        acc = (logits.argmax(1) == targets).float().mean() * 100
-        return dict(loss_ce=F.cross_entropy(logits, targets),
-                    acc_seg=acc.detach())
+        return add_prefix(
+            point_losses(self.decode_head, self.point_logits(features),
+                         labels), 'decode')

@@ -7,8 +7,7 @@ with a fixed noise per image makes them constants). Prediction goes through
 mmseg's usual path, so IoUMetric and SegLocalVisualizer work unchanged.
 """
 import copy
-import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,29 +17,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor
 
+from mmseg_al.datasets.image_ids import image_id_of
 from ..backbones.point_sampling import sample_points
 from ..decode_heads.pixel_mlp_head import NORM_EPS
-from .point_feature_cache import PointFeatureCache
-
-
-def image_id_of(metainfo: dict) -> str:
-    """An image's stable id: ``metainfo['image_id']``, else the file name of
-    its ``img_path``.
-
-    The id keys the diffusion noise, so it must not depend on where the
-    data lives: an evaluation set read from another directory or machine
-    sees the same noise (hence the same features and mIoU).
-    """
-    image_id = metainfo.get('image_id')
-    if image_id is None and metainfo.get('img_path') is not None:
-        image_id = osp.basename(metainfo['img_path'])
-    if image_id is None:
-        raise KeyError(
-            'SparsePixelSegmentor needs an image id to key the diffusion '
-            "noise: add 'image_id' (or 'img_path') to the data sample's "
-            f'metainfo (PackSegInputs meta_keys); got keys '
-            f'{sorted(metainfo)}.')
-    return str(image_id)
 
 
 @MODELS.register_module()
@@ -80,7 +59,6 @@ class SparsePixelSegmentor(EncoderDecoder):
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        self.feature_cache = PointFeatureCache()
 
     def _init_decode_head(self, decode_head: dict) -> None:
         decode_head = copy.deepcopy(decode_head)
@@ -101,11 +79,11 @@ class SparsePixelSegmentor(EncoderDecoder):
         """Dimension ``D`` of a pixel feature."""
         return self.backbone.feature_dim
 
-    def init_weights(self) -> None:
-        """Load the backbone checkpoint, initialise the head, and forget
-        cached features (they belonged to the previous weights)."""
-        super().init_weights()
-        self.feature_cache.clear()
+    def seed_noise(self, seed: int) -> None:
+        """Key the diffusion noise by the run's seed, unless the config
+        fixed one (``backbone.noise_seed``)."""
+        if self.backbone.noise_seed is None:
+            self.backbone.noise_seed = seed
 
     def reset_head(self) -> None:
         """Re-initialise the decode head (weights and BN statistics)."""
@@ -177,67 +155,25 @@ class SparsePixelSegmentor(EncoderDecoder):
                                                generator)
 
     # ------------------------------------------------------------ train --
-    @staticmethod
-    def _labelled_pixels(sample, ignore_index: int
-                         ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``(pixels, ys, xs, labels)`` of the labelled pixels of a sample;
-        pixels are flat indices into the unpadded image grid."""
-        label_map = sample.gt_sem_seg.data[0]
-        height, width = sample.metainfo.get('img_shape',
-                                            label_map.shape)[:2]
-        label_map = label_map[:height, :width]
-        ys, xs = torch.nonzero(label_map != ignore_index, as_tuple=True)
-        return ys * width + xs, ys, xs, label_map[ys, xs]
+    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
+        """The head's configured losses on labelled pixels' cached features.
 
-    def _cached_clean_features(self, inputs: Tensor,
-                               image_ids: Sequence[str],
-                               labelled: Sequence[Tuple[Tensor, ...]]
-                               ) -> Tensor:
-        """Clean features of all labelled pixels, running the backbone only
-        for images with pixels not cached yet."""
-        pending = []
-        for index, (image_id, (pixels, ys, xs, _)) in enumerate(
-                zip(image_ids, labelled)):
-            missing = self.feature_cache.missing(image_id, pixels.cpu())
-            if missing.any():
-                missing = missing.to(pixels.device)
-                pending.append(
-                    (index, pixels[missing], ys[missing], xs[missing]))
-        if pending:
-            batch = [index for index, *_ in pending]
-            maps = self.extract_feat(inputs[batch],
-                                     [image_ids[i] for i in batch])
-            for row, (index, pixels, ys, xs) in enumerate(pending):
-                features = sample_points(maps, row, ys, xs,
-                                         tuple(inputs.shape[-2:]))
-                self.feature_cache.store(image_ids[index], pixels.cpu(),
-                                         self._normalize(features))
-        parts = [
-            self.feature_cache.gather(image_id, pixels.cpu())
-            for image_id, (pixels, *_) in zip(image_ids, labelled)
-            if pixels.numel()
-        ]
-        if not parts:
-            return inputs.new_zeros((0, self.feature_dim))
-        return torch.cat(parts).to(inputs.device)
-
-    def loss(self, inputs: Tensor, data_samples: Sequence) -> dict:
-        """Cross-entropy on the labelled pixels (label != ignore_index) only.
+        The active-learning loop trains on pixel features, never on images:
+        the backbone is frozen, so a labelled pixel's feature is a constant
+        computed once.
 
         Returns:
-            dict[str, Tensor]: ``decode.loss_ce`` (per ``loss_decode``) and
-            ``decode.acc_seg``.
+            dict[str, Tensor]: ``decode.loss_*`` and ``decode.acc_seg``.
         """
-        image_ids = [image_id_of(s.metainfo) for s in data_samples]
-        ignore_index = self.decode_head.ignore_index
-        labelled = [self._labelled_pixels(s, ignore_index)
-                    for s in data_samples]
-        features = self._cached_clean_features(inputs, image_ids, labelled)
-        labels = torch.cat([lab for *_, lab in labelled]).long()
-        logits = self.decode_head.forward_points(features)
-        losses = self.decode_head.loss_by_points(logits, labels.to(
-            logits.device))
-        return add_prefix(losses, 'decode')
+        return add_prefix(self.decode_head.loss_points(features, labels),
+                          'decode')
+
+    def loss(self, inputs: Tensor, data_samples: Sequence) -> dict:
+        raise NotImplementedError(
+            'SparsePixelSegmentor is trained on labelled pixels by '
+            "ActiveLearningLoop (train_cfg=dict(type='ActiveLearningLoop')),"
+            ' through loss_points on their cached features, not on image '
+            'batches.')
 
     # ---------------------------------------------------------- predict --
     def _dense_logits(self, inputs: Tensor, image_ids: Sequence[str]

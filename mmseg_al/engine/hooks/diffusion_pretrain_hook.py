@@ -14,8 +14,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from .backbones.diffusion_backbone import DiffusionBackbone
-from .pretraining import pretrain_denoiser
+from mmseg_al.models.backbones.diffusion_backbone import DiffusionBackbone
+from mmseg_al.models.pretraining import pretrain_denoiser
 
 
 @HOOKS.register_module()

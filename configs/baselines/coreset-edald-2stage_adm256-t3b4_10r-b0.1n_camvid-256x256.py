@@ -2,7 +2,4 @@
 # Stage 2 (paper Table 8); CamVid. The cold start uses Core-set too, so the
 # comparison with MaxHerding is clean from round 0.
 _base_ = ['../edald/camvid.py']
-coreset_pool = dict(picker=dict(type='CoreSet'))
-train_cfg = dict(
-    cold_start=dict(stage1=coreset_pool),
-    selector=dict(stage1=coreset_pool))
+train_cfg = dict(stage1=dict(picker=dict(type='CoreSet')))
