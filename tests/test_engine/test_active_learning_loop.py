@@ -1,13 +1,19 @@
 """End-to-end runs of the loop on a tiny toy pool (CPU, random tiny UNet)."""
 import glob
 import json
+import math
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
+import torch
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
 
 from mmseg_al.engine import resolve_budget
+from mmseg_al.models.decode_heads import PixelMLPHead
+from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import TwoStageSelector
 from mmseg_al.state import LabelStore
 from .toy_run import al_train_main, write_toy_config
@@ -171,3 +177,102 @@ def test_runner_checkpoints_resume_and_rounds_extend(tmp_path, tiny_unet_cfg):
         assert 'resumed epoch: 1' in file.read()
     metrics = read_json(osp.join(work, 'metrics.json'))
     assert [e['labelled_pixels'] for e in metrics['rounds']] == [5, 10]
+
+
+@HOOKS.register_module(force=True)
+class IterationRecorderHook(Hook):
+    """A user hook: what it sees of the head's training iterations."""
+
+    seen = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        type(self).seen.append(
+            (runner.epoch, batch_idx, tuple(data_batch['inputs'].shape),
+             float(outputs['loss']), runner.optim_wrapper.get_lr()['lr'][0]))
+
+
+def test_hooks_and_logger_see_every_head_iteration(tmp_path, tiny_unet_cfg):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra='custom_hooks = [dict(type="IterationRecorderHook")]\n'
+        'default_hooks = dict(logger=dict(interval=1))\n'
+        'log_processor = dict(window_size=1)\n'  # each iteration's own
+        'train_cfg.update(head_training=dict(max_epochs=2, batch_size=4))\n')
+    IterationRecorderHook.seen.clear()
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 0
+    seen = IterationRecorderHook.seen
+    # round 0: 5 pixels -> one batch of 5 (no singleton batch) per epoch;
+    # round 1: 10 pixels -> batches of 4, 4 and 2; two epochs each
+    dim = 256  # one timestep of the tiny UNet's four blocks
+    assert [(r, b, shape) for r, b, shape, _, _ in seen] == [
+        (0, 0, (5, dim))] * 2 + [
+        (1, 0, (4, dim)), (1, 1, (4, dim)), (1, 2, (2, dim))] * 2
+    assert all(math.isfinite(loss) and loss > 0 for *_, loss, _ in seen)
+    # the schedule is the config's: cosine, T_max 5, stepped per head epoch
+    second = 1e-6 + (1e-3 - 1e-6) * (1 + math.cos(math.pi / 5)) / 2
+    assert [lr for *_, lr in seen] == pytest.approx(
+        [1e-3, second] + [1e-3] * 3 + [second] * 3)
+
+    log_file, = glob.glob(osp.join(work, '*', '*.log'))
+    with open(log_file, encoding='utf-8') as file:
+        log = file.read()
+    iteration_lines = [line for line in log.splitlines()
+                       if 'Epoch(train)' in line and 'loss:' in line]
+    assert len(iteration_lines) == len(seen)
+    assert 'lr:' in iteration_lines[0]
+    scalars_file, = glob.glob(osp.join(work, '*', 'vis_data',
+                                       'scalars.json'))
+    with open(scalars_file, encoding='utf-8') as file:
+        scalars = [json.loads(line) for line in file]
+    losses = [s['loss'] for s in scalars if 'loss' in s]
+    assert losses == pytest.approx([loss for *_, loss, _ in seen], abs=1e-4)
+    # the round's metrics reach the scalar backend too, with per-class IoU
+    rounds = [s for s in scalars if 'mIoU' in s]
+    assert [s['labelled_pixels'] for s in rounds] == [5, 10]
+    assert all('IoU.sky' in s for s in rounds)
+
+
+def test_amp_flag_autocasts_the_head_on_cpu(tmp_path, tiny_unet_cfg):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra='custom_hooks = [dict(type="IterationRecorderHook")]\n')
+    dtypes = []
+    original = PixelMLPHead.forward_points
+
+    def recording(self, features, *args, **kwargs):
+        logits = original(self, features, *args, **kwargs)
+        if self.training:
+            dtypes.append(logits.dtype)
+        return logits
+
+    PixelMLPHead.forward_points = recording
+    try:
+        assert al_train_main([cfg, '--work-dir', str(tmp_path / 'work'),
+                              '--amp']) == 0
+    finally:
+        PixelMLPHead.forward_points = original
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+
+
+def test_all_void_round_is_said_clearly(tmp_path, tiny_unet_cfg, caplog):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra='train_cfg.update(rounds=1, oracle=dict('
+        'type="AllVoidOracle"))\n')
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 0
+    log_file, = glob.glob(osp.join(work, '*', '*.log'))
+    with open(log_file, encoding='utf-8') as file:
+        assert ('Round 0: all 5 labelled pixels are void, so the head was '
+                'not trained; this round evaluates an untrained head.'
+                ) in file.read()
+
+
+@TASK_UTILS.register_module(force=True)
+class AllVoidOracle:
+    """An annotator who answers 'void' to everything."""
+
+    def annotate(self, queries):
+        return np.full(len(queries.pixels), queries.ignore_index)
