@@ -40,7 +40,9 @@ class PointModel(Protocol):
 
     def loss_points(self, features: Tensor, labels: Tensor) -> dict:
         """The configured losses of features ``[n, D]`` against ``[n]``
-        labels (mmseg loss dict, parsed by ``parse_losses``)."""
+        labels: an mmseg loss dict for ``parse_losses``, with the batch
+        accuracy in percent as ``decode.acc_seg`` (early stopping reads
+        it)."""
 
     def reset_head(self) -> None:
         """Re-initialise the trainable head (from the current RNG)."""
