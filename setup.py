@@ -22,6 +22,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmseg_al', 'mmseg_al.*']),
+    # the web annotator's page
+    package_data={'mmseg_al.annotation': ['static/*']},
     python_requires='>=3.9',
     install_requires=[
         'mmengine==0.10.7',
@@ -38,8 +40,12 @@ setup(
         'matplotlib',
     ],
     extras_require={
-        'tests': ['pytest', 'cityscapesscripts'],
+        'tests': [
+            'pytest', 'cityscapesscripts', 'starlette', 'uvicorn', 'httpx',
+            'selenium'
+        ],
         'converters': ['cityscapesscripts'],
+        'annotate': ['starlette', 'uvicorn'],
     },
     license='Apache-2.0',
     classifiers=[

@@ -10,7 +10,7 @@ from .version import __version__
 
 check_mmcv_ops()
 
-from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
-               selection, state)
+from . import (annotation, datasets, engine, evaluation,  # noqa: E402,F401
+               models, selection, state)
 
 __all__ = ['__version__']

@@ -23,6 +23,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
 from mmseg.registry import LOOPS
 
+from mmseg_al.annotation.hints import top_guesses
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
 from mmseg_al.state import LabelStore, atomic_write_json, write_queries
@@ -97,8 +98,8 @@ class ActiveLearningLoop(BaseLoop):
         stage1: the Stage-1 pool config, given to every selector of the
             loop that takes one and does not set its own; a child config
             overrides the pool once, here.
-        oracle: ``dict(type='GroundTruthOracle')`` or
-            ``dict(type='FileOracle')``.
+        oracle: ``dict(type='GroundTruthOracle')``,
+            ``dict(type='FileOracle')`` or ``dict(type='WebOracle')``.
         oracle_void: drop ground-truth void pixels from the candidates
             (uses knowledge a real annotator does not give; off by default).
         head_training: :class:`HeadTrainingConfig` fields.
@@ -313,8 +314,13 @@ class ActiveLearningLoop(BaseLoop):
             picked = [image_ids, pixels, scores]
             broadcast_object_list(picked, src=0)
             image_ids, pixels, scores = picked
+            # the model's top guesses, for a person (every rank extracts)
+            hints = top_guesses(self._context(store, cache, round_idx),
+                                image_ids, pixels) if round_idx > 0 and \
+                getattr(self.oracle, 'wants_hints', False) else None
             if is_main_process():
-                self._write_queries(store, pending, image_ids, pixels, scores)
+                self._write_queries(store, pending, image_ids, pixels, scores,
+                                    hints)
             barrier()
         queries = QueryRound(
             round_idx=round_idx, image_ids=image_ids, pixels=pixels,
@@ -349,11 +355,12 @@ class ActiveLearningLoop(BaseLoop):
 
     def _write_queries(self, store: LabelStore, pending: PendingQueries,
                        image_ids: List[str], pixels: np.ndarray,
-                       scores: np.ndarray) -> None:
-        """Record the selection before anyone labels it."""
+                       scores: np.ndarray, hints=None) -> None:
+        """Record the selection (and the model's guesses, ``hints``)
+        before anyone labels it."""
         pending.save(image_ids, pixels, scores)
         write_queries(pending.query_file,
                       list(zip(image_ids, pixels.tolist())),
                       store.image_shapes,
                       dict(zip(self.pool.image_ids, self.pool.image_paths)),
-                      pending.round_idx, scores=scores.tolist())
+                      pending.round_idx, scores=scores.tolist(), hints=hints)

@@ -3,10 +3,12 @@
 An oracle receives one round's queries and returns a class per query (the
 void label for a pixel the annotator calls void). Oracles are registered in
 mmseg's ``TASK_UTILS`` registry and built from the loop's ``oracle`` config.
+An oracle whose ``wants_hints`` is true gets the model's top guesses written
+into the query file (from round 1 on), to show a person.
 """
 import os
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 from mmengine.dist import is_main_process
@@ -59,9 +61,26 @@ class QueryRound:
         return dict(zip(self.dataset.image_ids, self.dataset.image_shapes))
 
 
+def read_answers(queries: QueryRound) -> Dict[Tuple[str, int], int]:
+    """``{(image id, pixel): class}`` of the rows of the round's query file.
+
+    Raises:
+        AnnotationFileError: listing every bad row (see
+            :func:`~mmseg_al.state.read_annotations`).
+    """
+    answers = read_annotations(
+        queries.query_file, queries.image_shapes, queries.num_classes,
+        ignore_index=queries.ignore_index, round_idx=queries.round_idx,
+        queries=queries.pairs)
+    return dict(zip(zip(answers.image_ids, answers.pixels.tolist()),
+                    answers.classes.tolist()))
+
+
 @TASK_UTILS.register_module()
 class GroundTruthOracle:
     """Simulated annotator: reads each queried pixel from the label maps."""
+
+    wants_hints = False
 
     def annotate(self, queries: QueryRound) -> np.ndarray:
         """Classes ``[n]`` int64 of the queried pixels, in query order."""
@@ -91,20 +110,17 @@ class FileOracle:
         overlay_radius: circle radius of the overlay markers, in pixels.
     """
 
+    wants_hints = True
+
     def __init__(self, overlay_radius: Optional[int] = None) -> None:
         self.overlay_radius = overlay_radius
 
     def annotate(self, queries: QueryRound) -> np.ndarray:
         path = queries.query_file
         try:
-            answers = read_annotations(
-                path, queries.image_shapes, queries.num_classes,
-                ignore_index=queries.ignore_index,
-                round_idx=queries.round_idx, queries=queries.pairs)
+            answered = read_answers(queries)
         except AnnotationFileError as exc:
             raise AnnotationRequired(self._instructions(queries, str(exc)))
-        answered = dict(zip(zip(answers.image_ids, answers.pixels.tolist()),
-                            answers.classes.tolist()))
         missing = [pair for pair in queries.pairs if pair not in answered]
         if missing:
             raise AnnotationRequired(self._instructions(

@@ -1,6 +1,6 @@
 """Labelled-pixel state, its crash-safe storage and annotation files."""
-from .annotations import (AnnotationFileError, Annotations, read_annotations,
-                          write_annotations, write_queries)
+from .annotations import (AnnotationFileError, Annotations, check_class,
+                          read_annotations, write_annotations, write_queries)
 from .atomic_io import (atomic_open, atomic_write_bytes, atomic_write_json,
                         atomic_write_text)
 from .label_store import (LabelStore, StateFileError, dataset_fingerprint,
@@ -9,6 +9,6 @@ from .label_store import (LabelStore, StateFileError, dataset_fingerprint,
 __all__ = [
     'AnnotationFileError', 'Annotations', 'LabelStore', 'StateFileError',
     'atomic_open', 'atomic_write_bytes', 'atomic_write_json',
-    'atomic_write_text', 'dataset_fingerprint', 'read_annotations',
+    'atomic_write_text', 'check_class', 'dataset_fingerprint', 'read_annotations',
     'round_file_name', 'write_annotations', 'write_queries'
 ]

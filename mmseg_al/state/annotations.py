@@ -6,7 +6,10 @@ the stable image id, ``(x, y)`` the pixel (column, row), ``class`` the
 train id the annotator fills in (``ignore_index``, 255 by default, marks a
 pixel the annotator calls void), ``round`` the active-learning round that
 asked for it and ``score`` the acquisition score that ranked it (empty when
-none). Two plain formats are understood, chosen by the file extension:
+none). A query file written by the loop in round 1 or later may also give
+each row ``top3``, the model's three likeliest ``[class, probability]``
+pairs, shown to annotators as a hint (JSON only; readers ignore it).
+Two plain formats are understood, chosen by the file extension:
 
 * ``.csv``: a header line, then one line per pixel; empty cell = no value.
 * ``.json``: a list of objects with those keys; ``null`` = no value.
@@ -34,10 +37,13 @@ from .problems import list_problems
 COLUMNS = ('image', 'x', 'y', 'class', 'round', 'score')
 REQUIRED_COLUMNS = ('image', 'x', 'y', 'class')
 PATH_COLUMN = 'path'
+HINT_KEY = 'top3'
 #: Problems listed in one error message; the rest are counted.
 MAX_REPORTED_PROBLEMS = 20
 
 ImageShapes = Mapping[str, Tuple[int, int]]
+#: The model's likeliest classes at a pixel: ``[(class, probability), ...]``.
+Hint = Sequence[Tuple[int, float]]
 _INTEGER = re.compile(r'[+-]?\d+')
 
 
@@ -86,6 +92,15 @@ def _image_size(image_shapes: ImageShapes, image_id: str) -> Tuple[int, int]:
     return int(height), int(width)
 
 
+def check_class(cls: int, num_classes: int, ignore_index: int) -> int:
+    """``cls`` if it is a class id or the void value, else ValueError."""
+    if not (0 <= cls < num_classes or cls == ignore_index):
+        raise ValueError(
+            f'class {cls} is neither a class id in [0, {num_classes}) nor '
+            f'the void value {ignore_index}')
+    return cls
+
+
 def _optional_number(value: Any) -> Optional[float]:
     """``None`` for NaN and infinities (e.g. the first Core-set pick, whose
     distance to no centre is infinite) so that JSON stays strict and CSV
@@ -101,7 +116,8 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
                       rounds: Sequence[int],
                       classes: Optional[Sequence[int]] = None,
                       scores: Optional[Sequence[float]] = None,
-                      image_paths: Optional[Mapping[str, str]] = None) -> str:
+                      image_paths: Optional[Mapping[str, str]] = None,
+                      hints: Optional[Sequence[Hint]] = None) -> str:
     """Write one row per pixel, atomically, as CSV or JSON.
 
     Args:
@@ -114,14 +130,20 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
             annotator to fill.
         scores: score of each row (NaN or None = no score).
         image_paths: ``{image id: file path}``; adds a ``path`` column.
+        hints: the model's top guesses ``[(class, probability), ...]`` of
+            each row, written as ``top3`` (JSON files only).
 
     Returns:
         The path written.
     """
     fmt = annotation_format(path)
+    if hints is not None and fmt != 'json':
+        raise ValueError(f'{os.fspath(path)}: hints are written to .json '
+                         'query files only')
     num_rows = len(image_ids)
     for name, column in (('pixels', pixels), ('rounds', rounds),
-                         ('classes', classes), ('scores', scores)):
+                         ('classes', classes), ('scores', scores),
+                         ('hints', hints)):
         if column is not None and len(column) != num_rows:
             raise ValueError(f'{name} has {len(column)} entries for '
                              f'{num_rows} image ids')
@@ -143,6 +165,8 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
                 raise ValueError(f'image_paths has no file for image '
                                  f'{image_id!r}')
             row[PATH_COLUMN] = image_paths[image_id]
+        if hints is not None:
+            row[HINT_KEY] = [[int(c), float(p)] for c, p in hints[i]]
         rows.append(row)
     if fmt == 'json':
         atomic_write_json(path, rows)
@@ -157,7 +181,8 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
 def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
                   image_shapes: ImageShapes,
                   image_paths: Optional[Mapping[str, str]], round_idx: int,
-                  scores: Optional[Sequence[float]] = None) -> str:
+                  scores: Optional[Sequence[float]] = None,
+                  hints: Optional[Sequence[Hint]] = None) -> str:
     """Write the pixels of one round for an annotator, ``class`` left empty.
 
     Args:
@@ -168,6 +193,7 @@ def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
             annotator knows which file to open), or None.
         round_idx: the round asking for these labels.
         scores: acquisition score of each query, or None.
+        hints: the model's top guesses of each query (JSON only), or None.
 
     Returns:
         The path written.
@@ -179,7 +205,7 @@ def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
     pixels = [int(pixel) for _, pixel in queries]
     return write_annotations(path, image_ids, pixels, image_shapes,
                              [round_idx] * len(queries), scores=scores,
-                             image_paths=image_paths)
+                             image_paths=image_paths, hints=hints)
 
 
 def _csv_rows(path: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
@@ -275,11 +301,8 @@ class _RowParser:
             raise ValueError(f'(x={x}, y={y}) of image {image_id!r} was not '
                              f'queried')
         self.seen[key] = location
-        cls = _parse_int(row.get('class'), 'class')
-        if not (0 <= cls < self.num_classes or cls == self.ignore_index):
-            raise ValueError(
-                f'class {cls} is neither a class id in [0, '
-                f'{self.num_classes}) nor the void value {self.ignore_index}')
+        cls = check_class(_parse_int(row.get('class'), 'class'),
+                          self.num_classes, self.ignore_index)
         return image_id, pixel, cls, self._round(row.get('round')), \
             _parse_score(row.get('score'))
 

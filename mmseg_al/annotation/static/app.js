@@ -1,0 +1,212 @@
+// The mmseg-al web annotator: one queried pixel at a time, answered by key.
+'use strict';
+
+const CLASS_KEYS = '1234567890qwertyuiopasdfgjklzxcvbnm';  // 'h': hints
+const ZOOM = 9;       // screen pixels per image pixel in the crop
+const RADIUS = 15;    // crop half-width in image pixels
+const FULL_SIZE = 512;
+
+const state = { round: null, classes: [], voidClass: 255, queries: [],
+                current: 0, history: [], images: {} };
+const $ = (id) => document.getElementById(id);
+
+async function api(path, options) {
+  const response = await fetch(path, Object.assign(
+    { credentials: 'same-origin' }, options));
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function className(cls) {
+  if (cls === null || cls === undefined) return '—';
+  if (cls === state.voidClass) return 'void';
+  return state.classes[cls].name;
+}
+
+function textColour(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.substr(i, 2), 16));
+  return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? '#000' : '#fff';
+}
+
+function buildButtons() {
+  const box = $('classes');
+  state.classes.forEach((c, i) => {
+    const button = document.createElement('button');
+    button.className = 'class';
+    button.dataset.cls = c.id;
+    button.style.background = c.color;
+    button.style.color = textColour(c.color);
+    button.innerHTML = `<span></span>${i < CLASS_KEYS.length ?
+      `<kbd>${CLASS_KEYS[i]}</kbd>` : ''}`;
+    button.firstChild.textContent = c.name;
+    button.addEventListener('click', () => answer(c.id));
+    box.appendChild(button);
+  });
+  $('void').dataset.cls = state.voidClass;
+  $('void').addEventListener('click', () => answer(state.voidClass));
+  $('undo').addEventListener('click', undo);
+  $('back').addEventListener('click', () => show(state.current - 1));
+  $('forward').addEventListener('click', () => show(state.current + 1));
+  $('show-hints').checked = localStorage.getItem('mmseg_al_hints') !== 'off';
+  $('show-hints').addEventListener('change', () => {
+    localStorage.setItem('mmseg_al_hints',
+                         $('show-hints').checked ? 'on' : 'off');
+    render();
+  });
+}
+
+function loadImage(imageId) {
+  if (!state.images[imageId]) {
+    state.images[imageId] = new Promise((resolve, reject) => {
+      const image = new Image();
+      image.onload = () => resolve(image);
+      image.onerror = () => reject(new Error(`cannot load image ${imageId}`));
+      image.src = 'api/image?id=' + encodeURIComponent(imageId);
+    });
+  }
+  return state.images[imageId];
+}
+
+function crosshair(ctx, cx, cy, size, gap, extent) {
+  // black under yellow so that it shows on any colour
+  for (const [colour, width] of [['#000', 3], ['#ffd400', 1]]) {
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(cx, 0); ctx.lineTo(cx, cy - gap);
+    ctx.moveTo(cx, cy + gap); ctx.lineTo(cx, extent[1]);
+    ctx.moveTo(0, cy); ctx.lineTo(cx - gap, cy);
+    ctx.moveTo(cx + gap, cy); ctx.lineTo(extent[0], cy);
+    ctx.stroke();
+    ctx.strokeRect(cx - size / 2 - 1, cy - size / 2 - 1, size + 2, size + 2);
+  }
+}
+
+async function drawViews(query) {
+  const image = await loadImage(query.image);
+  if (state.queries[state.current] !== query) return;  // moved on meanwhile
+  const full = $('full');
+  const scale = Math.min(FULL_SIZE / query.width, FULL_SIZE / query.height);
+  full.width = Math.round(query.width * scale);
+  full.height = Math.round(query.height * scale);
+  let ctx = full.getContext('2d');
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(image, 0, 0, full.width, full.height);
+  const px = Math.max(scale, 3);
+  crosshair(ctx, (query.x + 0.5) * scale, (query.y + 0.5) * scale, px,
+            px / 2 + 6, [full.width, full.height]);
+
+  const zoom = $('zoom');
+  ctx = zoom.getContext('2d');
+  ctx.imageSmoothingEnabled = false;
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, zoom.width, zoom.height);
+  const side = 2 * RADIUS + 1;
+  const x0 = query.x - RADIUS, y0 = query.y - RADIUS;
+  const sx = Math.max(x0, 0), sy = Math.max(y0, 0);
+  const sw = Math.min(x0 + side, query.width) - sx;
+  const sh = Math.min(y0 + side, query.height) - sy;
+  ctx.drawImage(image, sx, sy, sw, sh, (sx - x0) * ZOOM, (sy - y0) * ZOOM,
+                sw * ZOOM, sh * ZOOM);
+  crosshair(ctx, (RADIUS + 0.5) * ZOOM, (RADIUS + 0.5) * ZOOM, ZOOM,
+            ZOOM, [zoom.width, zoom.height]);
+}
+
+function render() {
+  const total = state.queries.length;
+  const answered = state.queries.filter((q) => q.class !== null).length;
+  $('progress-bar').style.width = `${100 * answered / total}%`;
+  $('progress-text').textContent = `${answered} / ${total}`;
+  const query = state.queries[state.current];
+  $('status').textContent =
+    `Query ${state.current + 1} of ${total} · answer: ${className(query.class)}`;
+  $('where').textContent = `${query.image} · pixel (x=${query.x}, y=${query.y})`;
+  const hints = query.top3 && $('show-hints').checked ?
+    'Model guesses: ' + query.top3.map(([c, p]) =>
+      `${className(c)} ${Math.round(100 * p)}%`).join(' · ') : '';
+  $('hints').textContent = hints;
+  document.querySelectorAll('button[data-cls]').forEach((b) => {
+    b.classList.toggle('chosen', Number(b.dataset.cls) === query.class);
+  });
+  if (answered === total) {
+    $('message').className = 'done';
+    $('message').textContent =
+      `All ${total} queries of round ${state.round} are answered.`;
+  }
+  drawViews(query).catch((err) => { $('message').textContent = err.message; });
+}
+
+function show(index) {
+  if (index < 0 || index >= state.queries.length) return;
+  state.current = index;
+  render();
+}
+
+function nextUnanswered(from) {
+  const n = state.queries.length;
+  for (let k = 1; k <= n; k++) {
+    const i = (from + k) % n;
+    if (state.queries[i].class === null) return i;
+  }
+  return Math.min(from + 1, n - 1);
+}
+
+async function store(index, cls) {
+  await api(`api/answers/${state.queries[index].id}`, {
+    method: 'PUT', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ round: state.round, class: cls }) });
+  state.queries[index].class = cls;
+}
+
+async function answer(cls) {
+  const index = state.current;
+  const before = state.queries[index].class;
+  try {
+    await store(index, cls);
+  } catch (err) {
+    $('message').textContent = err.message;
+    return;
+  }
+  $('message').textContent = '';
+  state.history.push([index, before]);
+  show(nextUnanswered(index));
+}
+
+async function undo() {
+  const last = state.history.pop();
+  if (!last) return;
+  try {
+    await store(last[0], last[1]);
+  } catch (err) {
+    $('message').textContent = err.message;
+    return;
+  }
+  $('message').className = '';
+  $('message').textContent = '';
+  show(last[0]);
+}
+
+document.addEventListener('keydown', (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || !state.queries.length)
+    return;
+  const i = CLASS_KEYS.indexOf(event.key);
+  if (i >= 0 && i < state.classes.length) answer(state.classes[i].id);
+  else if (event.key === ' ') answer(state.voidClass);
+  else if (event.key === 'Backspace') undo();
+  else if (event.key === 'ArrowLeft') show(state.current - 1);
+  else if (event.key === 'ArrowRight') show(state.current + 1);
+  else if (event.key === 'h' || event.key === 'H') $('show-hints').click();
+  else return;
+  event.preventDefault();
+});
+
+api('api/round').then((info) => {
+  state.round = info.round;
+  state.classes = info.classes;
+  state.voidClass = info.ignore_index;
+  state.queries = info.queries;
+  $('round').textContent = info.round;
+  buildButtons();
+  show(nextUnanswered(-1));
+}).catch((err) => { $('message').textContent = err.message; });

@@ -1,0 +1,49 @@
+"""A person answers each round in the browser, while the run waits."""
+from typing import Optional
+
+import numpy as np
+from mmengine.dist import barrier, is_main_process
+from mmengine.logging import MMLogger
+
+from mmseg_al.engine.oracles import QueryRound
+from mmseg_al.registry import TASK_UTILS
+from .round_answers import RoundAnswers
+from .web_app import require_annotate_extra
+
+
+@TASK_UTILS.register_module()
+class WebOracle:
+    """Serve the round's queries in the web annotator; continue when done.
+
+    The URL and the progress go to the log. Answers are stored one by one
+    in the round's query file (see :class:`RoundAnswers`), so a closed
+    browser or an interrupted run loses none: ``--resume`` serves the same
+    round again with its answers. Needs ``pip install mmseg-al[annotate]``.
+
+    Args:
+        host: interface to bind. Anything but loopback (the default)
+            requires a token.
+        port: TCP port (0: any free port, as logged).
+        token: secret every request must carry; for a non-loopback host a
+            random one is generated (and logged) when None.
+    """
+
+    wants_hints = True
+
+    def __init__(self, host: str = '127.0.0.1', port: int = 8765,
+                 token: Optional[str] = None) -> None:
+        require_annotate_extra()
+        self.host = host
+        self.port = port
+        self.token = token
+
+    def annotate(self, queries: QueryRound) -> np.ndarray:
+        """Classes ``[n]`` int64 of the queried pixels, in query order."""
+        from .annotation_server import AnnotationServer
+        answers = RoundAnswers(queries)
+        if is_main_process():
+            AnnotationServer(answers, self.host, self.port, self.token,
+                             MMLogger.get_current_instance()
+                             ).serve_until_answered()
+        barrier()  # the other ranks read the answers once they are all in
+        return answers.classes()

@@ -1,0 +1,63 @@
+"""Answer the pending round of a stopped run in the web annotator.
+
+    python tools/annotate.py WORK_DIR [--config CFG] [--host 127.0.0.1]
+        [--port 8765] [--token TOKEN]
+
+A run with ``oracle=dict(type='FileOracle')`` stops after selecting a
+round's pixels. This serves that round in the browser (open the printed
+URL); every answer is saved at once into the round's query file, so the
+page can be closed and reopened at any time. When the last pixel is
+answered the server stops, and the run continues with
+``python tools/al_train.py CONFIG --work-dir WORK_DIR --resume``.
+
+Binding any other host than 127.0.0.1 requires a token: give one with
+``--token`` or use the generated one printed at start. Needs
+``pip install mmseg-al[annotate]``.
+"""
+import argparse
+import logging
+import os.path as osp
+import sys
+from typing import List, Optional
+
+# Run from a checkout without installing: the repository's package wins.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Serve the pending round of a run in the web annotator')
+    parser.add_argument('work_dir', help='the stopped run\'s work directory')
+    parser.add_argument('--config', help='the run\'s config (default: the '
+                        'one the runner saved in WORK_DIR)')
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='interface to bind (default: this machine '
+                        'only); any other needs a token')
+    parser.add_argument('--port', type=int, default=8765, help='TCP port')
+    parser.add_argument('--token', help='secret every request must carry '
+                        '(generated for a non-local host when omitted)')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    from mmseg_al.annotation.annotation_server import AnnotationServer
+    from mmseg_al.annotation.round_answers import RoundAnswers
+    from mmseg_al.annotation.stopped_run import load_pending_round
+    from mmseg_al.annotation.web_app import require_annotate_extra
+    require_annotate_extra()
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    queries = load_pending_round(args.work_dir, args.config)
+    answers = RoundAnswers(queries)
+    AnnotationServer(answers, args.host, args.port, args.token,
+                     logging.getLogger('annotate')).serve_until_answered()
+    answers.classes()  # validates the whole file as the run will
+    print(f'Round {queries.round_idx}: all {len(answers)} pixels are '
+          f'answered in {queries.query_file}. Continue the run with '
+          f'python tools/al_train.py CONFIG --work-dir {args.work_dir} '
+          '--resume')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
