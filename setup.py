@@ -41,7 +41,7 @@ setup(
     ],
     extras_require={
         'tests': [
-            'pytest', 'cityscapesscripts', 'starlette', 'uvicorn', 'httpx',
+            'pytest', 'cityscapesscripts', 'starlette', 'uvicorn', 'httpx2',
             'selenium'
         ],
         'converters': ['cityscapesscripts'],

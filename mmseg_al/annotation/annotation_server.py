@@ -92,7 +92,7 @@ class AnnotationServer:
 
     def start(self) -> None:
         """Bind and serve; OSError when the port cannot be bound."""
-        self._thread = threading.Thread(target=self._server.run,
+        self._thread = threading.Thread(target=self._run,
                                         name='annotation-server',
                                         daemon=True)
         self._thread.start()
@@ -103,6 +103,12 @@ class AnnotationServer:
                     f'{self.host}:{self._server.config.port} (port in use? '
                     'choose another with port=... / --port)')
             time.sleep(0.05)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn's way to fail a bind, seen by start()
+            pass
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -1,0 +1,46 @@
+"""A pending round over a tiny fake pool, answered through the API."""
+import json
+
+import numpy as np
+import pytest
+
+from mmseg_al.engine.oracles import QueryRound
+from mmseg_al.state import write_queries
+from test_engine.point_model import FakePool
+
+#: (image id, flat pixel) of each query of the fake round (4x5 images).
+PAIRS = [('train/0002.png', 7), ('train/0000.png', 0), ('train/0002.png', 1),
+         ('train/0001.png', 19)]
+ROUND = 2
+
+
+class NamedPool(FakePool):
+    """The fake pool with the class names and colours of a dataset."""
+    metainfo = dict(classes=('sky', 'road', 'car'),
+                    palette=[[70, 130, 180], [128, 64, 128], [0, 0, 142]])
+
+
+def make_round(query_dir, pool=None, hints=None) -> QueryRound:
+    """Write the query file of the fake round; its QueryRound."""
+    pool = pool or NamedPool()
+    path = str(query_dir / f'round_{ROUND:02d}.json')
+    write_queries(path, PAIRS, dict(zip(pool.image_ids, pool.image_shapes)),
+                  None, ROUND, scores=[0.5, 0.25, 0.125, 1.0], hints=hints)
+    return QueryRound(round_idx=ROUND, image_ids=[i for i, _ in PAIRS],
+                      pixels=np.array([p for _, p in PAIRS]),
+                      query_file=path, dataset=pool, num_classes=3)
+
+
+def fill_classes(path, classes):
+    """Fill the query file by hand, as a FileOracle user does."""
+    with open(path, encoding='utf-8') as file:
+        rows = json.load(file)
+    for row, cls in zip(rows, classes):
+        row['class'] = cls
+    with open(path, 'w', encoding='utf-8') as file:
+        json.dump(rows, file)
+
+
+@pytest.fixture
+def pending(tmp_path) -> QueryRound:
+    return make_round(tmp_path)
