@@ -170,58 +170,53 @@ class _TaskReader:
         if not isinstance(data, dict) or 'image_id' not in data:
             raise ValueError('not a task of tools/label_studio.py export '
                              '(its data has no image_id)')
-        if data.get('round') != self.round_idx:
-            raise ValueError(f'a task of round {data.get("round")!r}; round '
-                             f'{self.round_idx} is being annotated')
         if data['image_id'] not in self.queries:
             raise ValueError(f'image {data["image_id"]!r} is not queried in '
                              f'round {self.round_idx}')
         return data['image_id']
 
+    def check_round(self, task: dict) -> None:
+        if task['data'].get('round') != self.round_idx:
+            raise ValueError(f'a task of round {task["data"].get("round")!r};'
+                             f' round {self.round_idx} is being annotated')
+
     def read(self, image_id: str, annotation: dict) -> Dict[int, int]:
         """The class of each query of ``image_id`` in ``annotation``."""
         queries = self.queries[image_id]
-        found: Dict[int, int] = {}
+        located, found = set(), {}
         problems = []
         for item in annotation.get('result') or []:
             try:
-                query_id, cls = self._point(image_id, queries, item)
+                query_id = self._locate(image_id, queries, item)
+                if query_id in located:
+                    raise ValueError(f'an extra point on the queried pixel '
+                                     f'of query {query_id}')
+                located.add(query_id)
+                found[query_id] = self._label(query_id, item['value'])
             except ValueError as exc:
                 problems.append(str(exc))
-                continue
-            if query_id in found:
-                problems.append(f'an extra point on the queried pixel of '
-                                f'query {query_id}')
-            found[query_id] = cls
-        missing = [q for q in queries if q['id'] not in found]
         problems += [f'no point on the queried pixel (x={q["x"]}, '
-                     f'y={q["y"]})' for q in missing]
+                     f'y={q["y"]})' for q in queries if q['id'] not in located]
         if problems:
             raise ValueError('; '.join(problems))
         return found
 
-    def _point(self, image_id: str, queries: List[dict],
-               item: Any) -> Tuple[int, int]:
+    @staticmethod
+    def _locate(image_id: str, queries: List[dict], item: Any) -> int:
+        """The query whose pixel the point ``item`` is on."""
         if not isinstance(item, dict) or item.get('type') != \
                 'keypointlabels' or not isinstance(item.get('value'), dict):
             kind = item.get('type') if isinstance(item, dict) else item
             raise ValueError(f'a {kind!r} result; only keypointlabels '
                              'points are expected')
-        value = item['value']
         width, height = queries[0]['width'], queries[0]['height']
         size = (item.get('original_width', width),
                 item.get('original_height', height))
         if size != (width, height):
             raise ValueError(f'a point on a {size[0]}x{size[1]} image; '
                              f'{image_id!r} is {width}x{height}')
-        labels = value.get('keypointlabels') or []
-        if len(labels) != 1 or labels[0] not in self.classes:
-            known = ', '.join(map(repr, self.classes))
-            raise ValueError(
-                f'label(s) {labels} at (x={value.get("x")}%, '
-                f'y={value.get("y")}%): give each point one of {known}')
-        px = float(value['x']) / 100 * width
-        py = float(value['y']) / 100 * height
+        px = float(item['value']['x']) / 100 * width
+        py = float(item['value']['y']) / 100 * height
         near = [(abs(px - q['x'] - 0.5) + abs(py - q['y'] - 0.5), q['id'])
                 for q in queries
                 if abs(px - q['x'] - 0.5) <= 0.5 + 1e-6
@@ -229,10 +224,18 @@ class _TaskReader:
         if not near:
             raise ValueError(f'a point at pixel (x={px:.1f}, y={py:.1f}) '
                              'that was not queried')
-        if labels[0] == TODO_LABEL:
-            raise ValueError(f'the point of query {min(near)[1]} is still '
+        return min(near)[1]
+
+    def _label(self, query_id: int, value: dict) -> int:
+        labels = value.get('keypointlabels') or []
+        if labels == [TODO_LABEL]:
+            raise ValueError(f'the point of query {query_id} is still '
                              f'labelled {TODO_LABEL!r}')
-        return min(near)[1], self.classes[labels[0]]
+        if len(labels) != 1 or labels[0] not in self.classes:
+            known = ', '.join(map(repr, self.classes))
+            raise ValueError(f'label(s) {labels} of query {query_id}: give '
+                             f'each point one of {known}')
+        return self.classes[labels[0]]
 
 
 def read_export(path: str, answers: RoundAnswers,
@@ -284,6 +287,7 @@ def _read_task(reader: _TaskReader, task: Any, seen: Dict[str, Any],
     if image_id in seen:
         raise ValueError(f'image {image_id!r} is also task {seen[image_id]}')
     seen[image_id] = task_id
+    reader.check_round(task)
     annotations = [a for a in task.get('annotations') or []
                    if isinstance(a, dict) and not a.get('was_cancelled')]
     if not annotations:
