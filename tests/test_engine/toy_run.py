@@ -6,13 +6,18 @@ import textwrap
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def al_train_main(argv) -> int:
-    """Run ``tools/al_train.py`` in this process; returns its exit status."""
+def tool_main(name: str, argv) -> int:
+    """Run ``tools/<name>.py`` in this process; returns its exit status."""
     spec = importlib.util.spec_from_file_location(
-        'al_train', osp.join(REPO, 'tools', 'al_train.py'))
+        name, osp.join(REPO, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main(argv)
+
+
+def al_train_main(argv) -> int:
+    """Run ``tools/al_train.py`` in this process; returns its exit status."""
+    return tool_main('al_train', argv)
 
 
 def write_toy_config(path, data_root, unet, extra: str = '') -> str:

@@ -1,0 +1,150 @@
+"""A person's round in a real browser: headless Chromium drives a toy run.
+
+Round 0 of a 2-round toy run with ``WebOracle`` is answered through the
+HTTP API, round 1 by keyboard on the page, as a person would; the run must
+then finish with exactly the pressed classes stored. The page is saved as
+a screenshot; with ``MMSEG_AL_SCREENSHOT=PATH`` it is also copied there
+(the README's picture: ``docs/images/annotator.png``).
+
+Needs Chromium and its driver (Debian: ``apt-get install chromium
+chromium-driver``, done by ``.ci/run``) and Selenium (the ``tests`` extra).
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import socket
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from test_engine.toy_run import al_train_main, write_toy_config
+
+httpx = pytest.importorskip('httpx2', reason='needs the tests extra')
+pytest.importorskip('uvicorn', reason='needs pip install mmseg-al[annotate]')
+webdriver = pytest.importorskip('selenium.webdriver',
+                                reason='needs selenium (the tests extra)')
+
+CLASS_KEYS = '1234567890'  # app.js: the keys of classes 0..9
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+CHROMEDRIVER = shutil.which('chromedriver')
+CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
+                  '--disable-quic', '--no-first-run',
+                  '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync',
+                  '--window-size=1280,780')
+#: Longest wait for the run or the page to get somewhere, in seconds.
+PATIENCE = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def ground_truth(data_root, image_id, x, y) -> int:
+    label = cv2.imread(osp.join(data_root, 'ann_dir', 'train', image_id),
+                       cv2.IMREAD_UNCHANGED)
+    return int(label[y, x])
+
+
+def serving_round(url, round_idx, run):
+    """The round info once the run serves ``round_idx``."""
+    event = threading.Event()
+    while run.is_alive():
+        try:
+            info = httpx.get(url + 'api/round').json()
+            if info['round'] == round_idx:
+                return info
+        except httpx.TransportError:
+            pass
+        event.wait(0.2)
+    raise AssertionError(f'the run ended before serving round {round_idx}')
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip('no Chromium browser and driver here; install them '
+                    'with apt-get install chromium chromium-driver')
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS + (f'--user-data-dir={tmp_path / "chrome"}', ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
+                                                     browser):
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    port = free_port()
+    data_root = str(tmp_path / 'data')
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', data_root, tiny_unet_cfg,
+        extra=f"train_cfg.update(oracle=dict(type='WebOracle', port={port}))"
+        '\n')
+    work = str(tmp_path / 'work')
+    status = []
+    run = threading.Thread(
+        target=lambda: status.append(al_train_main([cfg, '--work-dir', work])),
+        daemon=True)
+    run.start()
+    url = f'http://127.0.0.1:{port}/'
+
+    info = serving_round(url, 0, run)  # round 0 through the API
+    for query in info['queries']:
+        cls = ground_truth(data_root, query['image'], query['x'], query['y'])
+        assert httpx.put(f'{url}api/answers/{query["id"]}', json={
+            'round': 0, 'class': cls}).status_code == 200
+
+    info = serving_round(url, 1, run)
+    queries = info['queries']
+    assert all(len(q['top3']) == 3 for q in queries)
+    pressed = [ground_truth(data_root, q['image'], q['x'], q['y'])
+               for q in queries]
+    pressed[-1] = info['ignore_index']  # "can't tell"
+    browser.get(url)
+    wait = WebDriverWait(browser, PATIENCE)
+    status_text = lambda: browser.find_element('id', 'status').text  # noqa
+
+    def press(key, then_query):
+        browser.find_element('tag name', 'body').send_keys(key)
+        wait.until(lambda _: status_text().startswith(
+            f'Query {then_query + 1} of {len(queries)}'))
+
+    wait.until(lambda _: status_text().startswith(f'Query 1 of '))
+    assert browser.find_element('id', 'hints').text.startswith(
+        'Model guesses: ')
+    wrong = CLASS_KEYS[(pressed[0] + 1) % 6]
+    press(wrong, 1)
+    press(Keys.BACK_SPACE, 0)  # undo goes back to the query, unanswered
+    assert status_text().endswith('answer: —')
+    for query_id, cls in enumerate(pressed[:-1]):
+        press(CLASS_KEYS[cls], query_id + 1)
+    assert browser.find_element('id', 'progress-text').text == \
+        f'{len(queries) - 1} / {len(queries)}'
+    screenshot = str(tmp_path / 'annotator.png')
+    assert browser.save_screenshot(screenshot)
+    if os.environ.get('MMSEG_AL_SCREENSHOT'):
+        shutil.copyfile(screenshot, os.environ['MMSEG_AL_SCREENSHOT'])
+    browser.find_element('tag name', 'body').send_keys(Keys.SPACE)
+    wait.until(lambda _: 'are answered' in browser.find_element(
+        'id', 'message').text)
+
+    run.join(PATIENCE)
+    assert status == [0]
+    state = np.load(osp.join(work, 'al_state', 'round_01.npz'))
+    stored = {(str(i), int(p)): int(c) for i, p, c, r in zip(
+        state['image_ids'], state['pixels'], state['classes'],
+        state['rounds']) if r == 1}
+    assert [stored[(q['image'], q['y'] * q['width'] + q['x'])]
+            for q in queries] == pressed
+    with open(osp.join(work, 'metrics.json'), encoding='utf-8') as file:
+        assert len(json.load(file)['rounds']) == 2
