@@ -13,10 +13,8 @@ import json
 import os
 import os.path as osp
 import shutil
-import socket
 import threading
 
-import cv2
 import numpy as np
 import pytest
 
@@ -26,6 +24,8 @@ httpx = pytest.importorskip('httpx2', reason='needs the tests extra')
 pytest.importorskip('uvicorn', reason='needs pip install mmseg-al[annotate]')
 webdriver = pytest.importorskip('selenium.webdriver',
                                 reason='needs selenium (the tests extra)')
+from .live_run import (PATIENCE, free_port, ground_truth,  # noqa: E402
+                       serving_round)
 
 CLASS_KEYS = '1234567890'  # app.js: the keys of classes 0..9
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
@@ -35,34 +35,6 @@ CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
                   '--disable-background-networking',
                   '--disable-component-update', '--disable-sync',
                   '--window-size=1280,780')
-#: Longest wait for the run or the page to get somewhere, in seconds.
-PATIENCE = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def ground_truth(data_root, image_id, x, y) -> int:
-    label = cv2.imread(osp.join(data_root, 'ann_dir', 'train', image_id),
-                       cv2.IMREAD_UNCHANGED)
-    return int(label[y, x])
-
-
-def serving_round(url, round_idx, run):
-    """The round info once the run serves ``round_idx``."""
-    event = threading.Event()
-    while run.is_alive():
-        try:
-            info = httpx.get(url + 'api/round').json()
-            if info['round'] == round_idx:
-                return info
-        except httpx.TransportError:
-            pass
-        event.wait(0.2)
-    raise AssertionError(f'the run ended before serving round {round_idx}')
 
 
 @pytest.fixture

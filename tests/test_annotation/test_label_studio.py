@@ -17,9 +17,10 @@ from mmseg_al.annotation.label_studio import (export_project, import_answers,
 from mmseg_al.engine import FileOracle
 from mmseg_al.state import AnnotationFileError
 from .conftest import ROUND, NamedPool, fill_classes, make_round
+from .ls_exports import annotation, ls_export, write
 
 CLASSES = [2, 255, 0, 1]  # per query of the fixture round
-NAMES = {0: 'sky', 1: 'road', 2: 'car', 255: 'void'}
+LABELS = ['car', 'void', 'sky', 'road']  # the names of CLASSES
 
 
 @pytest.fixture
@@ -60,46 +61,10 @@ def test_export_writes_config_tasks_images_and_instructions(tmp_path,
         tmp_path / 'ls') in (tmp_path / 'ls' / 'README.txt').read_text()
 
 
-def annotation(task, labels, annotation_id, updated_at, nudge=0.0):
-    """A submitted annotation: the exported points, moved by ``nudge``
-    pixels to the right and down, labelled ``labels[query id]``."""
-    result = []
-    for point in task['predictions'][0]['result']:
-        point = copy.deepcopy(point)
-        query_id = int(point['id'][1:])
-        point['value']['x'] += nudge / point['original_width'] * 100
-        point['value']['y'] += nudge / point['original_height'] * 100
-        point['value']['keypointlabels'] = [labels[query_id]]
-        result.append(point)
-    return dict(id=annotation_id, completed_by=1, result=result,
-                was_cancelled=False, ground_truth=False,
-                created_at='2025-01-01T10:00:00.000000Z',
-                updated_at=updated_at, lead_time=4.2, task=task['id'])
-
-
-def ls_export(tasks, labels=None, nudge=0.0):
-    """Label Studio's JSON export of the imported tasks, one annotator."""
-    labels = labels or [NAMES[c] for c in CLASSES]
-    out = []
-    for number, task in enumerate(copy.deepcopy(tasks)):
-        task.update(id=101 + number, project=7, inner_id=number + 1)
-        task['annotations'] = [annotation(
-            task, labels, 900 + number, '2025-01-01T10:05:00.000000Z',
-            nudge)]
-        out.append(task)
-    return out
-
-
-def write(tmp_path, export):
-    path = tmp_path / 'export.json'
-    path.write_text(json.dumps(export))
-    return str(path)
-
-
 def test_import_equals_file_oracle_with_the_same_answers(tmp_path, exported):
     answers, tasks = exported
     # points may sit anywhere within half a pixel of the centre
-    path = write(tmp_path, ls_export(tasks, nudge=0.49))
+    path = write(tmp_path, ls_export(tasks, LABELS, nudge=0.49))
     assert import_answers(path, answers) == 4
     by_hand = make_round(tmp_path / 'hand')
     fill_classes(by_hand.query_file, CLASSES)
@@ -112,7 +77,7 @@ def test_import_equals_file_oracle_with_the_same_answers(tmp_path, exported):
 def test_the_latest_annotation_wins_unless_agreement_is_required(
         tmp_path, exported):
     answers, tasks = exported
-    export = ls_export(tasks)
+    export = ls_export(tasks, LABELS)
     task = export[0]  # image train/0002.png: queries 0 and 2
     early = annotation(task, {0: 'sky', 2: 'sky'}, 1, '2025-01-01T09:00:00Z')
     late = annotation(task, {0: 'road', 2: 'sky'}, 2, '2025-01-02T09:00:00Z')
@@ -179,7 +144,7 @@ def break_cancelled(export):
 def test_malformed_exports_are_refused_and_nothing_is_stored(
         tmp_path, exported, damage, problem):
     answers, tasks = exported
-    export = ls_export(tasks)
+    export = ls_export(tasks, LABELS)
     damage(export)
     path = write(tmp_path, export)
     before = open(answers.path).read()
@@ -191,7 +156,7 @@ def test_malformed_exports_are_refused_and_nothing_is_stored(
 
 def test_two_problems_are_listed_together(tmp_path, exported):
     answers, tasks = exported
-    export = ls_export(tasks)
+    export = ls_export(tasks, LABELS)
     break_missing(export)
     break_round(export)
     with pytest.raises(AnnotationFileError, match=r'2 problem\(s\), nothing '
