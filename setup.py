@@ -7,6 +7,10 @@ builds mmcv with its compiled ops against it.
 from setuptools import find_packages, setup
 
 
+#: The web annotator's server (``pip install mmseg-al[annotate]``).
+ANNOTATE_REQUIRES = ['starlette', 'uvicorn']
+
+
 def read_version() -> str:
     namespace = {}
     with open('mmseg_al/version.py', encoding='utf-8') as f:
@@ -40,12 +44,12 @@ setup(
         'matplotlib',
     ],
     extras_require={
-        'tests': [
-            'pytest', 'cityscapesscripts', 'starlette', 'uvicorn', 'httpx2',
-            'selenium'
-        ],
+        # httpx2: Starlette's TestClient; selenium: the browser test
+        'tests':
+        ['pytest', 'cityscapesscripts', 'httpx2', 'selenium'] +
+        ANNOTATE_REQUIRES,
         'converters': ['cityscapesscripts'],
-        'annotate': ['starlette', 'uvicorn'],
+        'annotate': ANNOTATE_REQUIRES,
     },
     license='Apache-2.0',
     classifiers=[

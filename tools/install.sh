@@ -10,7 +10,8 @@
 #    --no-build-isolation); a wheel in --find-links DIR is used when present,
 #    otherwise it is built from source (about 25 minutes on 2 cores),
 # 3. mmseg-al itself (editable) with its pinned requirements; --tests adds
-#    the test requirements.
+#    the test requirements (with the web annotator's server and the browser
+#    driver of its test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --tests) EXTRAS="[tests]" ;;
     --find-links) FIND_LINKS=(--find-links "$(cd "$2" && pwd)"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
