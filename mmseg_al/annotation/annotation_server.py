@@ -28,8 +28,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def server_token(host: str, token: Optional[str]) -> Tuple[Optional[str],
-                                                            bool]:
+def server_token(host: str,
+                 token: Optional[str]) -> Tuple[Optional[str], bool]:
     """The token to require and whether it was generated here.
 
     A loopback server needs none; any other host gets a random token when

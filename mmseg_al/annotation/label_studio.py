@@ -25,7 +25,7 @@ returned while there is one.
 """
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 from xml.sax.saxutils import quoteattr
 
 from mmseg_al.engine.query_overlays import overlay_file_name
@@ -98,6 +98,17 @@ def _label_names(answers: RoundAnswers) -> Dict[int, str]:
     return names
 
 
+def _keypoint(query: dict, label: str) -> dict:
+    """A keypoint result at the centre of the query's pixel."""
+    return dict(
+        id=f'q{query["id"]}', from_name=FROM_NAME, to_name=TO_NAME,
+        type='keypointlabels', original_width=query['width'],
+        original_height=query['height'], image_rotation=0,
+        value=dict(x=(query['x'] + 0.5) / query['width'] * 100,
+                   y=(query['y'] + 0.5) / query['height'] * 100,
+                   width=POINT_WIDTH, keypointlabels=[label]))
+
+
 def export_project(answers: RoundAnswers, out_dir: str,
                    url_prefix: str = LOCAL_FILES_PREFIX) -> List[str]:
     """Write the Label Studio project of ``answers``' round.
@@ -122,15 +133,8 @@ def export_project(answers: RoundAnswers, out_dir: str,
         file_name = overlay_file_name(image_id)
         path = os.path.join(out_dir, 'images', file_name)
         atomic_write_bytes(path, image_png(queries.dataset, image_id))
-        result = [dict(
-            id=f'q{q["id"]}', from_name=FROM_NAME, to_name=TO_NAME,
-            type='keypointlabels', original_width=q['width'],
-            original_height=q['height'], image_rotation=0,
-            value=dict(x=(q['x'] + 0.5) / q['width'] * 100,
-                       y=(q['y'] + 0.5) / q['height'] * 100,
-                       width=POINT_WIDTH,
-                       keypointlabels=[names.get(q['class'], TODO_LABEL)]))
-            for q in image_queries]
+        result = [_keypoint(q, names.get(q['class'], TODO_LABEL))
+                  for q in image_queries]
         tasks.append(dict(
             data=dict(image=url_prefix + file_name, image_id=image_id,
                       round=answers.round_idx),

@@ -1,12 +1,11 @@
 """A pending round over a tiny fake pool, answered through the API."""
-import json
-
 import numpy as np
 import pytest
 
 from mmseg_al.engine.oracles import QueryRound
 from mmseg_al.state import write_queries
 from test_engine.point_model import FakePool
+from test_engine.test_oracles import fill as fill_classes  # noqa: F401
 
 #: (image id, flat pixel) of each query of the fake round (4x5 images).
 PAIRS = [('train/0002.png', 7), ('train/0000.png', 0), ('train/0002.png', 1),
@@ -29,16 +28,6 @@ def make_round(query_dir, pool=None, hints=None) -> QueryRound:
     return QueryRound(round_idx=ROUND, image_ids=[i for i, _ in PAIRS],
                       pixels=np.array([p for _, p in PAIRS]),
                       query_file=path, dataset=pool, num_classes=3)
-
-
-def fill_classes(path, classes):
-    """Fill the query file by hand, as a FileOracle user does."""
-    with open(path, encoding='utf-8') as file:
-        rows = json.load(file)
-    for row, cls in zip(rows, classes):
-        row['class'] = cls
-    with open(path, 'w', encoding='utf-8') as file:
-        json.dump(rows, file)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
         wait.until(lambda _: status_text().startswith(
             f'Query {then_query + 1} of {len(queries)}'))
 
-    wait.until(lambda _: status_text().startswith(f'Query 1 of '))
+    wait.until(lambda _: status_text().startswith('Query 1 of '))
     assert browser.find_element('id', 'hints').text.startswith(
         'Model guesses: ')
     wrong = CLASS_KEYS[(pressed[0] + 1) % 6]

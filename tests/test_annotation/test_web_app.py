@@ -7,18 +7,17 @@ import cv2
 import numpy as np
 import pytest
 
+from mmseg_al.annotation import RoundAnswers
+from mmseg_al.annotation.annotation_server import (AnnotationServer,
+                                                   server_token)
+from mmseg_al.annotation.web_app import build_app, require_annotate_extra
+from mmseg_al.engine import FileOracle
+from mmseg_al.state import LabelStore
+from .conftest import PAIRS, ROUND, NamedPool, fill_classes, make_round
+
 pytest.importorskip('starlette', reason='needs pip install mmseg-al[annotate]')
 httpx = pytest.importorskip('httpx2', reason='TestClient needs httpx2')
 from starlette.testclient import TestClient  # noqa: E402
-
-from mmseg_al.annotation import RoundAnswers  # noqa: E402
-from mmseg_al.annotation.annotation_server import (  # noqa: E402
-    AnnotationServer, server_token)
-from mmseg_al.annotation.web_app import (build_app,  # noqa: E402
-                                         require_annotate_extra)
-from mmseg_al.engine import FileOracle  # noqa: E402
-from mmseg_al.state import LabelStore  # noqa: E402
-from .conftest import PAIRS, ROUND, NamedPool, fill_classes, make_round
 
 CLASSES = [2, 255, 0, 1]
 
@@ -104,8 +103,8 @@ def test_bad_answers_get_clear_errors(pending, path, body, status, error):
     client = client_for(pending)
     before = open(pending.query_file).read()
     response = client.put(path, json=body)
-    assert (response.status_code, response.json()) == (status,
-                                                        {'error': error})
+    assert response.status_code == status
+    assert response.json() == {'error': error}
     assert open(pending.query_file).read() == before
 
 
