@@ -3,8 +3,7 @@
 The server libraries are optional (``pip install mmseg-al[annotate]``) and
 imported only when a server is built.
 """
-from .hints import top_guesses
 from .round_answers import AnswerError, RoundAnswers
 from .web_oracle import WebOracle
 
-__all__ = ['AnswerError', 'RoundAnswers', 'WebOracle', 'top_guesses']
+__all__ = ['AnswerError', 'RoundAnswers', 'WebOracle']

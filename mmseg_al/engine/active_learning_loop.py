@@ -23,7 +23,6 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
 from mmseg.registry import LOOPS
 
-from mmseg_al.annotation.hints import top_guesses
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
 from mmseg_al.state import LabelStore, atomic_write_json, write_queries
@@ -36,6 +35,7 @@ from .oracles import QueryRound
 from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
 from .protocols import PixelPool, PointModel, check_protocol
+from .query_hints import top_guesses
 
 RUN_FILE = 'al_run.json'
 QUERY_DIR = 'queries'
@@ -355,7 +355,8 @@ class ActiveLearningLoop(BaseLoop):
 
     def _write_queries(self, store: LabelStore, pending: PendingQueries,
                        image_ids: List[str], pixels: np.ndarray,
-                       scores: np.ndarray, hints=None) -> None:
+                       scores: np.ndarray,
+                       hints: Optional[list] = None) -> None:
         """Record the selection (and the model's guesses, ``hints``)
         before anyone labels it."""
         pending.save(image_ids, pixels, scores)

@@ -9,6 +9,6 @@ from .label_store import (LabelStore, StateFileError, dataset_fingerprint,
 __all__ = [
     'AnnotationFileError', 'Annotations', 'LabelStore', 'StateFileError',
     'atomic_open', 'atomic_write_bytes', 'atomic_write_json',
-    'atomic_write_text', 'check_class', 'dataset_fingerprint', 'read_annotations',
-    'round_file_name', 'write_annotations', 'write_queries'
+    'atomic_write_text', 'check_class', 'dataset_fingerprint',
+    'read_annotations', 'round_file_name', 'write_annotations', 'write_queries'
 ]

@@ -5,8 +5,9 @@ import threading
 import numpy as np
 import pytest
 
-from mmseg_al.annotation import AnswerError, RoundAnswers, top_guesses
+from mmseg_al.annotation import AnswerError, RoundAnswers
 from mmseg_al.engine import FileOracle
+from mmseg_al.engine.query_hints import top_guesses
 from mmseg_al.state import AnnotationFileError
 from .conftest import PAIRS, ROUND, fill_classes
 
