@@ -7,7 +7,8 @@ const RADIUS = 15;    // crop half-width in image pixels
 const FULL_SIZE = 512;
 
 const state = { round: null, classes: [], voidClass: 255, queries: [],
-                current: 0, history: [], images: {} };
+                current: 0, history: [], images: {},
+                saving: Promise.resolve() };
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options) {
@@ -152,39 +153,45 @@ function nextUnanswered(from) {
   return Math.min(from + 1, n - 1);
 }
 
-async function store(index, cls) {
-  await api(`api/answers/${state.queries[index].id}`, {
+// Answers are shown at once and saved in the background, one request after
+// the other (so that an undo cannot overtake its answer), and typing never
+// waits for the server; a refused answer is taken back and shown.
+async function store(index, cls, entry) {
+  const before = state.queries[index].class;
+  state.queries[index].class = cls;
+  const request = () => api(`api/answers/${state.queries[index].id}`, {
     method: 'PUT', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ round: state.round, class: cls }) });
-  state.queries[index].class = cls;
-}
-
-async function answer(cls) {
-  const index = state.current;
-  const before = state.queries[index].class;
+  state.saving = state.saving.then(request, request);
   try {
-    await store(index, cls);
+    await state.saving;
   } catch (err) {
+    state.queries[index].class = before;
+    state.history = state.history.filter((e) => e !== entry);
+    show(index);
+    $('message').className = '';
     $('message').textContent = err.message;
-    return;
   }
-  $('message').textContent = '';
-  state.history.push([index, before]);
-  show(nextUnanswered(index));
 }
 
-async function undo() {
+function answer(cls) {
+  const index = state.current;
+  const entry = [index, state.queries[index].class];
+  state.history.push(entry);
+  $('message').textContent = '';
+  const saved = store(index, cls, entry);
+  show(nextUnanswered(index));
+  return saved;
+}
+
+function undo() {
   const last = state.history.pop();
   if (!last) return;
-  try {
-    await store(last[0], last[1]);
-  } catch (err) {
-    $('message').textContent = err.message;
-    return;
-  }
   $('message').className = '';
   $('message').textContent = '';
+  const saved = store(last[0], last[1], null);
   show(last[0]);
+  return saved;
 }
 
 document.addEventListener('keydown', (event) => {
