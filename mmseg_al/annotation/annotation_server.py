@@ -7,6 +7,7 @@ the progress and stop the server once the last query is answered.
 import ipaddress
 import logging
 import secrets
+import socket
 import threading
 import time
 from typing import Optional, Tuple
@@ -77,7 +78,11 @@ class AnnotationServer:
 
     @property
     def url(self) -> str:
-        host = f'[{self.host}]' if ':' in self.host else self.host
+        """The page's address (with the token); a wildcard bind address is
+        replaced by this machine's name."""
+        host = socket.gethostname() if self.host in ('0.0.0.0', '::') \
+            else self.host
+        host = f'[{host}]' if ':' in host else host
         query = '' if self.token is None else f'?token={self.token}'
         return f'http://{host}:{self.port}/{query}'
 

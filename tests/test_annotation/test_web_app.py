@@ -1,4 +1,5 @@
 """The web annotator's HTTP API (Starlette's TestClient) and its server."""
+import socket
 import subprocess
 import sys
 import threading
@@ -138,6 +139,22 @@ def test_only_loopback_servers_go_without_token():
     assert server_token('0.0.0.0', 'given') == ('given', False)
     token, generated = server_token('0.0.0.0', None)
     assert generated and len(token) >= 20
+
+
+def test_the_url_names_this_machine_and_carries_the_token(pending):
+    server = AnnotationServer(RoundAnswers(pending), host='0.0.0.0', port=0)
+    server.start()
+    try:
+        assert server.url == (f'http://{socket.gethostname()}:{server.port}'
+                              f'/?token={server.token}')
+        assert server.generated_token
+        response = httpx.get(f'http://127.0.0.1:{server.port}/api/round')
+        assert response.status_code == 401
+        response = httpx.get(f'http://127.0.0.1:{server.port}/api/round',
+                             headers={'X-Token': server.token})
+        assert response.json()['round'] == ROUND
+    finally:
+        server.stop()
 
 
 def test_the_server_returns_once_two_tabs_have_answered_everything(pending):
