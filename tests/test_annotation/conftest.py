@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mmseg_al.engine.oracles import QueryRound
-from mmseg_al.state import write_queries
+from mmseg_al.state import LabelStore, write_queries
 from test_engine.point_model import FakePool
 from test_engine.test_oracles import fill as fill_classes  # noqa: F401
 
@@ -28,6 +28,16 @@ def make_round(query_dir, pool=None, hints=None) -> QueryRound:
     return QueryRound(round_idx=ROUND, image_ids=[i for i, _ in PAIRS],
                       pixels=np.array([p for _, p in PAIRS]),
                       query_file=path, dataset=pool, num_classes=3)
+
+
+def saved_state(work_dir, queries, classes) -> dict:
+    """The arrays of the label state saved with ``classes`` as the round's
+    labels."""
+    store = LabelStore(queries.dataset.image_ids, queries.dataset.image_shapes,
+                       queries.num_classes)
+    store.add_many((queries.image_ids, queries.pixels, classes), ROUND)
+    data = np.load(store.save(str(work_dir), ROUND))
+    return {key: data[key] for key in data.files}
 
 
 @pytest.fixture

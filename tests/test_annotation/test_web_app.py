@@ -13,8 +13,8 @@ from mmseg_al.annotation.annotation_server import (AnnotationServer,
                                                    server_token)
 from mmseg_al.annotation.web_app import build_app, require_annotate_extra
 from mmseg_al.engine import FileOracle
-from mmseg_al.state import LabelStore
-from .conftest import PAIRS, ROUND, NamedPool, fill_classes, make_round
+from .conftest import (PAIRS, ROUND, NamedPool, fill_classes, make_round,
+                       saved_state)
 
 pytest.importorskip('starlette', reason='needs pip install mmseg-al[annotate]')
 httpx = pytest.importorskip('httpx2', reason='TestClient needs httpx2')
@@ -25,14 +25,6 @@ CLASSES = [2, 255, 0, 1]
 
 def client_for(queries, **kwargs):
     return TestClient(build_app(RoundAnswers(queries), **kwargs))
-
-
-def saved_state(work_dir, queries, classes):
-    store = LabelStore(queries.dataset.image_ids, queries.dataset.image_shapes,
-                       queries.num_classes)
-    store.add_many((queries.image_ids, queries.pixels, classes), ROUND)
-    data = np.load(store.save(str(work_dir), ROUND))
-    return {key: data[key] for key in data.files}
 
 
 def test_a_round_answered_through_the_api_equals_file_oracle(tmp_path):
