@@ -9,6 +9,7 @@ a screenshot; with ``MMSEG_AL_SCREENSHOT=PATH`` it is also copied there
 Needs Chromium and its driver (Debian: ``apt-get install chromium
 chromium-driver``, done by ``.ci/run``) and Selenium (the ``tests`` extra).
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -84,7 +85,9 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
     pressed[-1] = info['ignore_index']  # "can't tell"
     browser.get(url)
     wait = WebDriverWait(browser, PATIENCE)
-    status_text = lambda: browser.find_element('id', 'status').text  # noqa
+
+    def status_text():
+        return browser.find_element('id', 'status').text
 
     def press(key, then_query):
         browser.find_element('tag name', 'body').send_keys(key)
@@ -99,7 +102,8 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
     press(Keys.BACK_SPACE, 0)  # undo goes back to the query, unanswered
     assert status_text().endswith('answer: —')
     for query_id, cls in enumerate(pressed[:-1]):
-        press(CLASS_KEYS[cls], query_id + 1)
+        press(Keys.SPACE if cls == info['ignore_index'] else CLASS_KEYS[cls],
+              query_id + 1)
     assert browser.find_element('id', 'progress-text').text == \
         f'{len(queries) - 1} / {len(queries)}'
     screenshot = str(tmp_path / 'annotator.png')
@@ -120,3 +124,10 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
             for q in queries] == pressed
     with open(osp.join(work, 'metrics.json'), encoding='utf-8') as file:
         assert len(json.load(file)['rounds']) == 2
+    log, = glob.glob(osp.join(work, '*', '*.log'))
+    with open(log, encoding='utf-8') as file:
+        text = file.read()
+    for line in (f'Round 1: annotate {len(queries)} pixels (0 answered) at '
+                 f'{url}', f'Round 1: {len(queries)} of {len(queries)} '
+                 'queries answered'):
+        assert line in text
