@@ -152,10 +152,12 @@ def export_project(answers: RoundAnswers, out_dir: str,
     return written
 
 
-def _latest_first(annotation: dict) -> Tuple[str, str, str]:
+def _latest_first(annotation: dict) -> Tuple[str, str, int]:
+    """Sort key: ISO timestamps compare as text; ids are integers."""
+    annotation_id = annotation.get('id')
     return (str(annotation.get('updated_at') or ''),
             str(annotation.get('created_at') or ''),
-            str(annotation.get('id') or ''))
+            annotation_id if isinstance(annotation_id, int) else -1)
 
 
 class _TaskReader:
@@ -171,7 +173,8 @@ class _TaskReader:
 
     def image_of(self, task: Any) -> str:
         data = task.get('data') if isinstance(task, dict) else None
-        if not isinstance(data, dict) or 'image_id' not in data:
+        if not isinstance(data, dict) or not isinstance(
+                data.get('image_id'), str):
             raise ValueError('not a task of tools/label_studio.py export '
                              '(its data has no image_id)')
         if data['image_id'] not in self.queries:

@@ -95,6 +95,18 @@ def test_the_latest_annotation_wins_unless_agreement_is_required(
         "annotations of image 'train/0002.png' disagree on queries [0]")
 
 
+def test_equal_timestamps_fall_back_to_the_larger_annotation_id(
+        tmp_path, exported):
+    answers, tasks = exported
+    export = ls_export(tasks, LABELS)
+    task = export[0]
+    same_time = '2025-01-02T09:00:00Z'
+    task['annotations'] = [
+        annotation(task, {0: 'road', 2: 'sky'}, 10, same_time),
+        annotation(task, {0: 'sky', 2: 'sky'}, 9, same_time)]
+    assert read_export(write(tmp_path, export), answers)[0] == 1  # road
+
+
 def break_missing(export):
     export[2]['annotations'][0]['result'] = []
 
