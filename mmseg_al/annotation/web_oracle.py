@@ -20,6 +20,11 @@ class WebOracle:
     browser or an interrupted run loses none: ``--resume`` serves the same
     round again with its answers. Needs ``pip install mmseg-al[annotate]``.
 
+    In a distributed run the main rank serves and the other ranks wait at a
+    barrier, whose timeout (the process group's, 30 minutes by default)
+    must outlast the annotation; for long sessions stop the run with
+    ``FileOracle`` and answer with ``tools/annotate.py`` instead.
+
     Args:
         host: interface to bind. Anything but loopback (the default)
             requires a token.
