@@ -10,7 +10,8 @@ Pixels are flat indices ``y * W + x`` into an image's ``H x W`` grid.
 """
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Sequence
+from typing import (Any, Dict, Iterable, Iterator, Mapping, Optional,
+                    Sequence, Tuple)
 
 import torch
 
@@ -42,20 +43,34 @@ class Selection:
 class SelectionContext(metaclass=ABCMeta):
     """The pool, the labelled set and the current model, as tensors.
 
+    Work is shared between processes by image: :meth:`requests` hands a
+    process only the images it owns, :meth:`collect` brings per-image
+    results to the main process and :meth:`share` sends the main process's
+    result to all. This base class is one process; a distributed context
+    overrides :attr:`rank`, :attr:`world_size`, :meth:`collect` and
+    :meth:`share`, and selectors need no other change.
+
     Args:
         image_ids (Sequence[str]): stable ids of the pool images.
         num_classes (int): number of classes of the task.
         round_idx (int): the active-learning round being selected for
             (0 = cold start, no trained model yet).
         seed (int): the run's seed; use :meth:`generator` for randomness.
+        images_per_request (int): images per block: the unit of a feature
+            request and of the work given to a process.
     """
 
     def __init__(self, image_ids: Sequence[str], num_classes: int,
-                 round_idx: int, seed: int) -> None:
+                 round_idx: int, seed: int,
+                 images_per_request: int = 8) -> None:
+        if images_per_request < 1:
+            raise ValueError('images_per_request must be >= 1, got '
+                             f'{images_per_request}')
         self.image_ids = list(image_ids)
         self.num_classes = num_classes
         self.round_idx = round_idx
         self.seed = seed
+        self.images_per_request = images_per_request
 
     @property
     def num_images(self) -> int:
@@ -108,3 +123,67 @@ class SelectionContext(metaclass=ABCMeta):
         """A generator seeded by ``(seed, round, *keys)``."""
         return torch_generator(self.seed, self.round_idx, *keys,
                                device=device)
+
+    # ------------------------------------------------------ sharing work --
+    @property
+    def rank(self) -> int:
+        """This process's index among :attr:`world_size` processes."""
+        return 0
+
+    @property
+    def world_size(self) -> int:
+        """Number of processes sharing the selection."""
+        return 1
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process receives what :meth:`collect` gathers."""
+        return self.rank == 0
+
+    def owns(self, image: int) -> bool:
+        """Whether this process handles ``image``.
+
+        Images form blocks of :attr:`images_per_request` consecutive
+        indices, dealt to the processes in turn. A block is also one
+        request, so every image is computed in the same batch whatever the
+        number of processes, and results do not depend on it.
+        """
+        block = image // self.images_per_request
+        return block % self.world_size == self.rank
+
+    def requests(self, items: Iterable[Tuple[int, torch.Tensor]]
+                 ) -> Iterator[Dict[int, torch.Tensor]]:
+        """This process's share of ``(image, pixels)`` items as requests.
+
+        Args:
+            items: pairs in ascending image order (may be lazy); images of
+                other processes and images without pixels are skipped.
+
+        Yields:
+            ``{image: pixels}``, one per block holding any of the items.
+        """
+        request: Dict[int, torch.Tensor] = {}
+        block = None
+        for image, pixels in items:
+            if not self.owns(image) or pixels.numel() == 0:
+                continue
+            if request and image // self.images_per_request != block:
+                yield request
+                request = {}
+            block = image // self.images_per_request
+            request[image] = pixels
+        if request:
+            yield request
+
+    def collect(self, part: Mapping[int, Any]) -> Optional[Dict[int, Any]]:
+        """Per-image results of every process, in image order, on the main
+        process (None elsewhere).
+
+        Args:
+            part: this process's results, keyed by image.
+        """
+        return dict(sorted(part.items()))
+
+    def share(self, value: Any) -> Any:
+        """The main process's ``value``, on every process."""
+        return value

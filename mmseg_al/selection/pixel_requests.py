@@ -1,10 +1,10 @@
 """Pixel sets as selectors handle them: requests to a context, selections.
 
 Features and predictions are expensive (a diffusion UNet per image), so
-selectors ask for them per chunk of images, never per pixel and never for
-the whole pool at once.
+selectors ask for them per block of images (``SelectionContext.requests``),
+never per pixel and never for the whole pool at once.
 """
-from typing import Dict, Iterable, Iterator, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -38,41 +38,18 @@ def sample_candidates(context: SelectionContext, image: int,
     return candidates[keep.sort().values]
 
 
-def chunk_requests(items: Iterable[ImagePixels],
-                   max_pixels: int) -> Iterator[Dict[int, Tensor]]:
-    """Group ``(image, pixels)`` items into requests of bounded size.
-
-    Images are never split; a request closes once it holds ``max_pixels``
-    pixels or more, so one large image makes a request on its own. Images
-    without pixels are skipped.
-
-    Args:
-        items: ``(image, pixels)`` pairs, e.g. a lazy generator.
-        max_pixels: pixel count at which a request is closed.
-
-    Yields:
-        ``{image: pixels}`` requests in the order of ``items``.
-    """
-    request: Dict[int, Tensor] = {}
-    size = 0
-    for image, pixels in items:
-        if pixels.numel() == 0:
-            continue
-        request[image] = pixels
-        size += pixels.numel()
-        if size >= max_pixels:
-            yield request
-            request, size = {}, 0
-    if request:
-        yield request
+def image_pixel_order(image_index: Tensor, pixels: Tensor) -> Tensor:
+    """The permutation that sorts parallel index tensors by (image,
+    pixel)."""
+    order = torch.argsort(pixels, stable=True)
+    return order[torch.argsort(image_index[order], stable=True)]
 
 
 def group_by_image(image_index: Tensor,
                    pixels: Tensor) -> Dict[int, Tensor]:
     """``{image: sorted pixels}`` from parallel index tensors, images
     in ascending order."""
-    order = torch.argsort(pixels, stable=True)
-    order = order[torch.argsort(image_index[order], stable=True)]
+    order = image_pixel_order(image_index, pixels)
     image_index, pixels = image_index[order], pixels[order]
     images, counts = torch.unique_consecutive(image_index,
                                               return_counts=True)

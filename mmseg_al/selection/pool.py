@@ -9,7 +9,7 @@ rounds.
 """
 import warnings
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -18,8 +18,7 @@ from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import track
 from .builder import build_selector
 from .context import Selection, SelectionContext
-from .pixel_requests import (ImagePixels, chunk_requests,
-                             empty_selection, sample_candidates)
+from .pixel_requests import ImagePixels, empty_selection, sample_candidates
 
 
 @dataclass
@@ -37,6 +36,22 @@ class _LocalPicks:
     pixels: Tensor
     features: Tensor
     labelled_features: Tensor
+
+    @classmethod
+    def join(cls, per_image: Dict[int, Tuple[Tensor, Tensor, Tensor]]
+             ) -> Optional['_LocalPicks']:
+        """Concatenate ``{image: (pixels, features, labelled features)}``
+        in image order (None if no image has a local pick)."""
+        picked = [(image, pixels, features)
+                  for image, (pixels, features, _) in per_image.items()
+                  if pixels.numel()]
+        if not picked:
+            return None
+        return cls(
+            torch.cat([torch.full((p.numel(), ), i) for i, p, _ in picked]),
+            torch.cat([p for _, p, _ in picked]),
+            torch.cat([f for _, _, f in picked]),
+            torch.cat([labelled for _, _, labelled in per_image.values()]))
 
 
 @TASK_UTILS.register_module()
@@ -59,17 +74,17 @@ class LocalGlobalPool:
             for the local step (None = all unlabelled pixels).
         local_budget (int): local picks per image (``K``).
         keep_ratio (float): fraction of the union kept by the global step.
-        pixels_per_request (int): features are requested for chunks of
-            whole images holding about this many pixels, which bounds
-            memory to ``pixels_per_request x D`` floats per request.
+
+    Features are requested one block of the context's
+    ``images_per_request`` images at a time, which bounds memory to
+    ``images_per_request x (candidates_per_image + labelled) x D`` floats.
     """
 
     def __init__(self,
                  picker: dict = dict(type='MaxHerding'),
                  candidates_per_image: Optional[int] = 10000,
                  local_budget: int = 50,
-                 keep_ratio: float = 0.5,
-                 pixels_per_request: int = 32768) -> None:
+                 keep_ratio: float = 0.5) -> None:
         if candidates_per_image is not None and candidates_per_image < 1:
             raise ValueError('candidates_per_image must be >= 1 or None, '
                              f'got {candidates_per_image}')
@@ -82,7 +97,6 @@ class LocalGlobalPool:
         self.candidates_per_image = candidates_per_image
         self.local_budget = local_budget
         self.keep_ratio = keep_ratio
-        self.pixels_per_request = pixels_per_request
 
     def build(self,
               context: SelectionContext,
@@ -103,7 +117,15 @@ class LocalGlobalPool:
             The pool; ``scores`` are the herding gains of the global step
             (NaN when the whole union is kept without herding).
         """
-        union = self._local_picks(context)
+        union = context.collect(self._local_picks(context))
+        pool = None if union is None else self._global_picks(
+            context, _LocalPicks.join(union), size, min_size)
+        return context.share(pool)
+
+    def _global_picks(self, context: SelectionContext,
+                      union: Optional[_LocalPicks], size: Optional[int],
+                      min_size: int) -> Selection:
+        """The global step over the union of every image's local picks."""
         if union is None:
             warnings.warn('Stage 1 found no unlabelled candidate pixel in '
                           f'any of the {context.num_images} images; the '
@@ -129,44 +151,36 @@ class LocalGlobalPool:
                          union.pixels[result.indices],
                          result.gains.detach().cpu().float())
 
-    def _local_picks(self,
-                     context: SelectionContext) -> Optional[_LocalPicks]:
-        """Local picks of every image with their features, and the features
-        of all labelled pixels, gathered in image-chunked requests (None if
-        no image has a candidate)."""
-        image_indices: List[Tensor] = []
-        pixels: List[Tensor] = []
-        features: List[Tensor] = []
-        labelled_features: List[Tensor] = []
+    def _local_picks(self, context: SelectionContext
+                     ) -> Dict[int, Tuple[Tensor, Tensor, Tensor]]:
+        """``{image: (local picks, their features, labelled features)}``
+        of the images this process owns, features on the CPU."""
+        found: Dict[int, Tuple[Tensor, Tensor, Tensor]] = {}
         num_candidates: Dict[int, int] = {}
 
-        def requests() -> Iterator[ImagePixels]:
-            for image in track(range(context.num_images),
-                               desc='Stage 1: local picks',
-                               total=context.num_images):
+        def items() -> Iterator[ImagePixels]:
+            for image in range(context.num_images):
+                if not context.owns(image):
+                    continue
                 candidates = sample_candidates(context, image,
                                                self.candidates_per_image)
                 num_candidates[image] = candidates.numel()
                 yield image, torch.cat(
                     [candidates, context.labelled_pixels(image)])
 
-        for request in chunk_requests(requests(), self.pixels_per_request):
+        requests = track(context.requests(items()),
+                         desc='Stage 1: local picks')
+        for request in requests:
             for image, image_features in context.features(request).items():
-                split = num_candidates.pop(image)
-                candidate_features = image_features[:split]
-                labelled_features.append(image_features[split:])
-                if split == 0:
-                    continue
-                picks = self._pick_local(context, image, candidate_features,
-                                         image_features[split:])
-                image_indices.append(torch.full((picks.numel(), ), image))
-                pixels.append(request[image][:split][picks])
-                features.append(candidate_features[picks])
-        if not features:
-            return None
-        return _LocalPicks(
-            torch.cat(image_indices), torch.cat(pixels), torch.cat(features),
-            torch.cat(labelled_features))
+                split = num_candidates[image]
+                candidates = image_features[:split]
+                labelled = image_features[split:]
+                picks = (self._pick_local(context, image, candidates,
+                                          labelled)
+                         if split else torch.zeros(0, dtype=torch.long))
+                found[image] = (request[image][:split][picks],
+                                candidates[picks].cpu(), labelled.cpu())
+        return found
 
     def _pick_local(self, context: SelectionContext, image: int,
                     candidate_features: Tensor,

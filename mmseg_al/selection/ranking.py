@@ -1,8 +1,11 @@
 """Stage 2: score candidate pixels with the current model, keep the top b.
 
-The pool is scored in chunks of whole images and only the best ``b``
+The pool is scored one block of images at a time and only the best ``b``
 pixels seen so far are kept, so memory stays bounded even when every
 unlabelled pixel of the dataset is a candidate (single-stage selection).
+With several processes, each keeps the best ``b`` of the images it owns;
+the main process merges them (a pixel of the overall top ``b`` is in the
+top ``b`` of its own process) and shares the result.
 """
 import warnings
 from typing import Dict, Iterable, List, Optional, Tuple, Union
@@ -14,7 +17,7 @@ from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import track
 from .class_balance import ClassBalance
 from .context import Selection, SelectionContext
-from .pixel_requests import ImagePixels, chunk_requests, empty_selection
+from .pixel_requests import ImagePixels, empty_selection, image_pixel_order
 from .scores import (balanced_entropy, check_power_args,
                      entropy, entropy_augmented_mi, least_confidence,
                      margin, mutual_information, power_keys)
@@ -52,6 +55,20 @@ class _TopB:
         order = order[:self.budget]
         self.kept = tuple(values[order] for values in new)
 
+    def by_image(self) -> Dict[int, Tuple[Tensor, ...]]:
+        """The kept ``(keys, scores, image_index, pixels)`` of each image,
+        in ascending pixel order."""
+        if self.kept is None:
+            return {}
+        _, _, image_index, pixels = self.kept
+        order = image_pixel_order(image_index, pixels)
+        images, counts = torch.unique_consecutive(image_index[order],
+                                                  return_counts=True)
+        return {
+            int(image): tuple(values[rows] for values in self.kept)
+            for image, rows in zip(images, order.split(counts.tolist()))
+        }
+
     def selection(self) -> Selection:
         if self.kept is None:
             return empty_selection()
@@ -86,7 +103,6 @@ class ScoreRanking:
         noise (str): ``'gumbel'`` (exact power sampling) or ``'pareto'``.
         class_balance (bool | dict): False, True, or the kwargs of
             :class:`ClassBalance` (e.g. ``dict(strength=1.0)``).
-        pixels_per_request (int): pixels scored per request to the context.
     """
 
     def __init__(self,
@@ -95,8 +111,7 @@ class ScoreRanking:
                  power: bool = False,
                  beta: float = 1.0,
                  noise: str = 'gumbel',
-                 class_balance: Union[bool, dict] = False,
-                 pixels_per_request: int = 65536) -> None:
+                 class_balance: Union[bool, dict] = False) -> None:
         if score not in SCORE_NAMES:
             raise ValueError(f'unknown score {score!r}; choose one of '
                              f'{", ".join(SCORE_NAMES)}')
@@ -119,7 +134,6 @@ class ScoreRanking:
                 **class_balance)
         else:
             self.class_balance = ClassBalance() if class_balance else None
-        self.pixels_per_request = pixels_per_request
 
     @property
     def needs_model(self) -> bool:
@@ -145,17 +159,15 @@ class ScoreRanking:
     def rank(self,
              context: SelectionContext,
              pool: Iterable[ImagePixels],
-             budget: int,
-             num_images: Optional[int] = None) -> Selection:
+             budget: int) -> Selection:
         """The ``budget`` best pixels of ``pool``, best first.
 
         Args:
             context: the selection context.
             pool: ``(image, sorted pixels)`` pairs in ascending image order
-                (may be lazy).
+                (may be lazy); this process scores the images it owns.
             budget: number of pixels wanted; a smaller pool is returned
                 whole, with a warning.
-            num_images: length of ``pool``, for the progress bar.
 
         Returns:
             The picks; ``scores`` are the (class-balanced) scores, before
@@ -164,9 +176,9 @@ class ScoreRanking:
         self.check_context(context)
         class_counts = context.class_counts()
         best = _TopB(budget, self.descending)
-        pool = track(pool, desc=f'Stage 2: {self.score} scores',
-                     total=num_images)
-        for request in chunk_requests(pool, self.pixels_per_request):
+        requests = track(context.requests(pool),
+                         desc=f'Stage 2: {self.score} scores')
+        for request in requests:
             images = list(request)
             counts = [request[image].numel() for image in images]
             image_index = torch.repeat_interleave(
@@ -179,11 +191,19 @@ class ScoreRanking:
             keys = self._power_keys(context, scores, images, counts)
             best.update(keys, scores, image_index,
                         torch.cat([request[image] for image in images]))
-        selection = best.selection()
-        if len(selection) < budget:
-            warnings.warn(f'Stage 2 was asked for {budget} pixels but the '
-                          f'pool holds only {len(selection)}; taking all.')
-        return selection
+        kept = context.collect(best.by_image())
+        selection = None
+        if kept is not None:
+            merged = _TopB(budget, self.descending)
+            if kept:  # in (image, pixel) order: ties as in one process
+                merged.update(*(torch.cat(values)
+                                for values in zip(*kept.values())))
+            selection = merged.selection()
+            if len(selection) < budget:
+                warnings.warn(
+                    f'Stage 2 was asked for {budget} pixels but the pool '
+                    f'holds only {len(selection)}; taking all.')
+        return context.share(selection)
 
     def _score(self, context: SelectionContext, request: Dict[int, Tensor],
                image_index: Tensor) -> Tuple[Tensor, Optional[Tensor]]:

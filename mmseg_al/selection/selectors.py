@@ -59,8 +59,7 @@ class TwoStageSelector(BaseSelector):
         self.stage2.check_context(context)
         pool = self.stage1.build(context, min_size=budget)
         pool_by_image = group_by_image(pool.image_index, pool.pixels)
-        return self.stage2.rank(context, pool_by_image.items(), budget,
-                                num_images=len(pool_by_image))
+        return self.stage2.rank(context, pool_by_image.items(), budget)
 
 
 @TASK_UTILS.register_module()
@@ -81,11 +80,12 @@ class OneStageSelector(BaseSelector):
         self.candidates_per_image = candidates_per_image
 
     def _select(self, context: SelectionContext, budget: int) -> Selection:
+        # only this process's images: candidates are not drawn for others
         pool = ((image,
                  sample_candidates(context, image, self.candidates_per_image))
-                for image in range(context.num_images))
-        return self.stage2.rank(context, pool, budget,
-                                num_images=context.num_images)
+                for image in range(context.num_images)
+                if context.owns(image))
+        return self.stage2.rank(context, pool, budget)
 
 
 @TASK_UTILS.register_module()

@@ -6,7 +6,8 @@ features (the stand-in for a diffusion noise); MC-dropout passes drop
 feature channels with a mask seeded by ``(round, draw, image)``. Every
 request is recorded so tests can check what a selector asked for.
 """
-from typing import Dict, List, Optional, Sequence
+import threading
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -33,6 +34,8 @@ class TensorContext(SelectionContext):
         draw_noise: standard deviation of the feature noise of a draw.
         dropout: drop probability of MC-dropout passes.
         image_ids: ids of the images (default ``'img{i}'``).
+        images_per_request: images per block (see
+            :meth:`SelectionContext.owns`).
     """
 
     def __init__(self,
@@ -46,11 +49,12 @@ class TensorContext(SelectionContext):
                  seed: int = 0,
                  draw_noise: float = 0.5,
                  dropout: float = 0.5,
-                 image_ids: Optional[Sequence[str]] = None) -> None:
+                 image_ids: Optional[Sequence[str]] = None,
+                 images_per_request: int = 8) -> None:
         num_images, num_pixels, _ = features.shape
         super().__init__(
             image_ids or [f'img{i}' for i in range(num_images)],
-            num_classes, round_idx, seed)
+            num_classes, round_idx, seed, images_per_request)
         shape = (num_images, num_pixels)
         self.clean_features = features
         self.labels = labels
@@ -148,3 +152,91 @@ def random_context(num_images: int = 4,
         head=head if with_model else None,
         seed=seed,
         **kwargs)
+
+
+class _Exchange:
+    """Where simulated processes (threads) swap values."""
+
+    def __init__(self, world_size: int) -> None:
+        self.barrier = threading.Barrier(world_size)
+        self.slots: List[Any] = [None] * world_size
+
+    def all_gather(self, rank: int, value: Any) -> List[Any]:
+        self.slots[rank] = value
+        self.barrier.wait()
+        values = list(self.slots)
+        self.barrier.wait()  # nobody writes before everyone has read
+        return values
+
+
+class ProcessView(TensorContext):
+    """Process ``rank`` of ``world_size`` over the data of ``context``.
+
+    Asking for features or predictions of another process's image is an
+    error. Without an exchange only the sharding (:meth:`owns`,
+    :meth:`requests`) can be used; :func:`run_processes` gives one.
+    """
+
+    def __init__(self, context: TensorContext, rank: int, world_size: int,
+                 exchange: Optional[_Exchange] = None) -> None:
+        self.__dict__.update(context.__dict__)  # same tensors and logs
+        self._rank, self._world_size = rank, world_size
+        self._exchange = exchange
+
+    @property
+    def rank(self) -> int:
+        return self._rank
+
+    @property
+    def world_size(self) -> int:
+        return self._world_size
+
+    def _check_owned(self, request: PixelRequest) -> None:
+        foreign = [image for image in request if not self.owns(image)]
+        if foreign:
+            raise AssertionError(f'process {self.rank} asked for images '
+                                 f'{foreign} of other processes')
+
+    def features(self, request, draw=None):
+        self._check_owned(request)
+        return super().features(request, draw)
+
+    def log_probs(self, request, draw=None, mc_dropout=False):
+        self._check_owned(request)
+        return super().log_probs(request, draw, mc_dropout)
+
+    def collect(self, part):
+        parts = self._exchange.all_gather(self.rank, dict(part))
+        if not self.is_main:
+            return None
+        return dict(sorted(pair for p in parts for pair in p.items()))
+
+    def share(self, value):
+        return self._exchange.all_gather(self.rank, value)[0]
+
+
+def run_processes(context: TensorContext, world_size: int,
+                  fn: Callable[[ProcessView], Any]) -> List[Any]:
+    """``fn`` on ``world_size`` simulated processes (threads) sharing
+    ``context``'s data; returns each process's result."""
+    exchange = _Exchange(world_size)
+    results: List[Any] = [None] * world_size
+    errors: List[BaseException] = []
+
+    def work(rank: int) -> None:
+        try:
+            results[rank] = fn(ProcessView(context, rank, world_size,
+                                           exchange))
+        except BaseException as error:  # re-raised in the caller
+            errors.append(error)
+            exchange.barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(rank, ))
+               for rank in range(world_size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

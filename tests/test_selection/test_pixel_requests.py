@@ -1,10 +1,10 @@
-"""Pixel requests: seeded candidate subsets, chunking, grouping."""
+"""Pixel requests: seeded candidate subsets, blocks of images per process,
+grouping."""
 import torch
 
-from mmseg_al.selection.pixel_requests import (chunk_requests,
-                                               group_by_image,
+from mmseg_al.selection.pixel_requests import (group_by_image,
                                                sample_candidates)
-from .tensor_context import random_context
+from .tensor_context import ProcessView, random_context
 
 
 def test_sample_candidates_keeps_all_when_under_the_limit():
@@ -27,12 +27,25 @@ def test_sample_candidates_is_a_sorted_seeded_subset_keyed_by_image_id():
     assert not torch.equal(sample_candidates(context, 1, 7), subset)
 
 
-def test_chunk_requests_closes_at_the_pixel_count_and_skips_empty_images():
-    items = [(0, torch.arange(3)), (1, torch.arange(0)), (2, torch.arange(4)),
-             (3, torch.arange(9)), (4, torch.arange(1))]
-    chunks = list(chunk_requests(iter(items), max_pixels=6))
-    assert [list(chunk) for chunk in chunks] == [[0, 2], [3], [4]]
-    assert torch.equal(chunks[1][3], torch.arange(9))
+ITEMS = [(0, torch.arange(3)), (1, torch.arange(0)), (2, torch.arange(4)),
+         (3, torch.arange(9)), (4, torch.arange(1)), (7, torch.arange(2))]
+
+
+def test_requests_are_blocks_of_images_skipping_empty_ones():
+    context = random_context(num_images=8, side=3, images_per_request=3)
+    requests = list(context.requests(iter(ITEMS)))
+    assert [list(request) for request in requests] == [[0, 2], [3, 4], [7]]
+    assert torch.equal(requests[1][3], torch.arange(9))
+
+
+def test_processes_get_whole_blocks_in_turn():
+    context = random_context(num_images=8, side=3, images_per_request=2)
+    shares = [[list(request) for request in
+               ProcessView(context, rank, 2).requests(iter(ITEMS))]
+              for rank in range(2)]
+    assert shares == [[[0], [4]], [[2, 3], [7]]]
+    assert [image for image in range(8)
+            if ProcessView(context, 1, 2).owns(image)] == [2, 3, 6, 7]
 
 
 def test_group_by_image_sorts_images_and_pixels():

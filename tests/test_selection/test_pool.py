@@ -154,11 +154,10 @@ def test_exhausted_pool_warns_and_is_empty():
 
 
 def test_feature_requests_are_batched_over_images():
-    context = random_context(num_images=6, side=4)
-    make_pool(candidates_per_image=None, local_budget=2,
-              pixels_per_request=40).build(context)
-    sizes = [len(request) for request in context.feature_requests]
-    assert sizes == [3, 3]  # 16 pixels per image, closed at >= 40 pixels
+    context = random_context(num_images=7, side=4, images_per_request=3)
+    make_pool(candidates_per_image=None, local_budget=2).build(context)
+    assert [list(request) for request in context.feature_requests] == [
+        [0, 1, 2], [3, 4, 5], [6]]
 
 
 @pytest.mark.parametrize('kwargs, message', [

@@ -6,7 +6,7 @@ from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import build_selector
 from mmseg_al.selection.pool import LocalGlobalPool
 from mmseg_al.selection.selectors import ScheduledSelector
-from .tensor_context import random_context
+from .tensor_context import random_context, run_processes
 
 STAGE1 = dict(
     type='LocalGlobalPool',
@@ -235,3 +235,26 @@ def test_the_run_pool_is_the_default_stage1():
     assert scheduled.selector_for(3).stage1.local_budget == 2
     with pytest.raises(KeyError, match="'NoSuchSelector' is not registered"):
         build_selector(dict(type='NoSuchSelector'), pool)
+
+
+@pytest.mark.parametrize('name, round_idx', [
+    *((name, 1) for name in SELECTOR_CONFIGS), ('herding', 0)])
+def test_processes_select_as_one_and_see_only_their_images(name, round_idx):
+    """Three processes sharing blocks of two images pick exactly the
+    pixels (and scores) of one process, each asking only for its images."""
+    selector = SELECTOR_CONFIGS[name]
+    context = context_for(num_images=7, images_per_request=2,
+                          round_idx=round_idx)
+    expected = build_selector(selector).select(context, 9)
+    context.feature_requests.clear()
+    context.log_prob_requests.clear()
+    results = run_processes(
+        context, 3, lambda view: build_selector(selector).select(view, 9))
+    for selection in results:
+        assert pairs(selection) == pairs(expected)
+        torch.testing.assert_close(selection.scores, expected.scores,
+                                   rtol=0, atol=0, equal_nan=True)
+    blocks = {image // 2 % 3 for request in
+              context.feature_requests + context.log_prob_requests
+              for image in request}
+    assert blocks == {0, 1, 2}  # every process did some of the work
