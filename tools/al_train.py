@@ -15,6 +15,7 @@ Exit status: 0 when all rounds are done; 3 when a FileOracle run waits for
 an annotator (the message names the file to fill in); 1 on errors.
 """
 import argparse
+import datetime
 import importlib.util
 import os
 import os.path as osp
@@ -22,6 +23,7 @@ import sys
 from typing import Iterator, List, Optional
 
 import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -206,10 +208,30 @@ def check_backbone_checkpoint(cfg: Config) -> None:
         'model.backbone.checkpoint with --cfg-options.')
 
 
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the process group of a CPU-only torchrun job (gloo).
+
+    mmengine's ``init_dist`` selects a CUDA device first, which fails
+    without one; the runner skips it when the group already exists.
+    ``env_cfg.dist_cfg.timeout`` (seconds) bounds every collective, so a
+    job whose peer died fails instead of waiting forever.
+    """
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available() or \
+            torch_dist.is_initialized():
+        return
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    timeout = dist_cfg.get('timeout')
+    torch_dist.init_process_group(
+        dist_cfg.get('backend', 'gloo'),
+        timeout=None if timeout is None else datetime.timedelta(
+            seconds=timeout))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = build_config(args)
     check_inputs(cfg)
+    init_cpu_distributed(cfg)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
     try:

@@ -6,7 +6,12 @@ custom_imports = dict(imports=['mmseg_al'], allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    # timeout (s): a rank waits this long for a dead peer, then fails
+    dist_cfg=dict(backend='nccl', timeout=1800))
+# Heads are trained identically on every rank (same features, same seed),
+# so the wrapper never syncs gradients; device_ids=None keeps the model on
+# whichever device it is (a CUDA device per rank, or the CPU with gloo).
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='SegLocalVisualizer', vis_backends=vis_backends)

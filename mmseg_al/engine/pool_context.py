@@ -4,17 +4,21 @@ Selectors see images by index and pixels as flat indices; this class turns
 their requests into batched backbone calls on the pool dataset
 (``feature_batch_size`` images per call, the model's data preprocessor
 applied), serves the labelled pixels' clean features from a
-:class:`FeatureCache`, and shards images across ranks in distributed runs.
+:class:`FeatureCache`, and, in distributed runs, gives each rank its blocks
+of images and exchanges per-image results between ranks.
 """
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from dataclasses import fields
+from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import broadcast_object_list, gather_object, get_dist_info
 
-from mmseg_al.selection.context import PixelRequest, SelectionContext
+from mmseg_al.selection.context import (PixelRequest, Selection,
+                                        SelectionContext)
 from mmseg_al.utils import torch_generator, track
 from .feature_cache import FeatureCache
 
@@ -37,7 +41,8 @@ class PoolSelectionContext(SelectionContext):
         round_idx: the round being selected for (0 = cold start).
         seed: the run's seed.
         has_model: whether the head has been trained (False in round 0).
-        feature_batch_size: images per backbone call.
+        feature_batch_size: images per backbone call, and per block of
+            images dealt to a rank (see ``SelectionContext.owns``).
         oracle_void: drop ground-truth void pixels from the candidates.
             This uses knowledge a real annotator does not give, so it is off
             unless a config asks for it.
@@ -48,11 +53,12 @@ class PoolSelectionContext(SelectionContext):
                  round_idx: int, seed: int, has_model: bool,
                  feature_batch_size: int = 8, oracle_void: bool = False,
                  ignore_index: int = 255) -> None:
-        super().__init__(dataset.image_ids, model.num_classes, round_idx,
-                         seed)
         if feature_batch_size < 1:
             raise ValueError('feature_batch_size must be >= 1, got '
                              f'{feature_batch_size}')
+        super().__init__(dataset.image_ids, model.num_classes, round_idx,
+                         seed, images_per_request=feature_batch_size)
+        self._rank, self._world_size = get_dist_info()
         self.dataset = dataset
         self.model = model
         self.store = store
@@ -68,6 +74,29 @@ class PoolSelectionContext(SelectionContext):
     @property
     def has_model(self) -> bool:
         return self._has_model
+
+    @property
+    def rank(self) -> int:
+        return self._rank
+
+    @property
+    def world_size(self) -> int:
+        return self._world_size
+
+    def collect(self, part: Mapping[int, Any]) -> Optional[Dict[int, Any]]:
+        if self.world_size == 1:
+            return super().collect(part)
+        parts = gather_object(_to_cpu(dict(part)), dst=0)
+        if parts is None:
+            return None
+        return dict(sorted(pair for p in parts for pair in p.items()))
+
+    def share(self, value: Any) -> Any:
+        if self.world_size == 1:
+            return value
+        box = [_to_cpu(value) if self.is_main else None]
+        broadcast_object_list(box, src=0)
+        return box[0]
 
     @property
     def device(self) -> torch.device:
@@ -174,7 +203,14 @@ class PoolSelectionContext(SelectionContext):
                 classes.append(torch.as_tensor(
                     np.asarray(self.store.classes(image_id)),
                     dtype=torch.long))
-        feats = self.features(request)
+        # each rank extracts its blocks, every rank gets every feature
+        mine: Dict[int, torch.Tensor] = {}
+        for block in self.requests(request.items()):
+            mine.update(self.features(block))
+        feats = {
+            i: rows.to(self.device)
+            for i, rows in self.share(self.collect(mine)).items()
+        }
         for i, rows in feats.items():
             self.cache.put(self.image_ids[i], request[i], rows)
         if not request:
@@ -184,13 +220,11 @@ class PoolSelectionContext(SelectionContext):
 
     def _extract(self, request: Dict[int, torch.Tensor],
                  draw: Optional[int]) -> Dict[int, torch.Tensor]:
-        """Run the backbone on the requested images, this rank's share."""
+        """Run the backbone on the requested images."""
         images = sorted(request)
-        rank, world_size = get_dist_info()
-        mine = images[rank::world_size]
         desc = 'features' + ('' if draw is None else f' (draw {draw})')
-        batches = _chunks(mine, self.feature_batch_size)
-        total = -(-len(mine) // self.feature_batch_size)
+        batches = _chunks(images, self.feature_batch_size)
+        total = -(-len(images) // self.feature_batch_size)
         out: Dict[int, torch.Tensor] = {}
         for chunk in track(batches, desc=desc, total=total):
             data = self.model.data_preprocessor(
@@ -201,10 +235,19 @@ class PoolSelectionContext(SelectionContext):
                 data['inputs'], [self.image_ids[i] for i in chunk], points,
                 draw=draw, round_idx=self.round_idx)
             out.update(zip(chunk, feats))
-        if world_size > 1:
-            gathered = all_gather_object({i: f.cpu() for i, f in out.items()})
-            out = {
-                i: f.to(self.device)
-                for part in gathered for i, f in part.items()
-            }
         return out
+
+
+def _to_cpu(value: Any) -> Any:
+    """``value`` with its tensors (in dicts, lists, tuples, selections)
+    moved to the CPU, to be pickled between ranks."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    if isinstance(value, Selection):
+        return Selection(*(_to_cpu(getattr(value, field.name))
+                           for field in fields(value)))
+    return value

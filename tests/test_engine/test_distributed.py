@@ -1,5 +1,6 @@
-"""With several ranks, each extracts features of its share of the images and
-all ranks end up with every image's features (gloo, 2 CPU processes)."""
+"""With several ranks, each runs the backbone on its own blocks of images
+only, and selections and the labelled set equal one process's (gloo, 2 CPU
+processes)."""
 import pickle
 
 import torch
@@ -7,19 +8,33 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mmseg_al.engine import FeatureCache, PoolSelectionContext
+from mmseg_al.selection import build_selector
 from mmseg_al.state import LabelStore
 from .point_model import FakePool, PointModel
 
-REQUEST = {i: torch.tensor([i, 2 * i + 1]) for i in range(5)}
+SELECTOR = dict(
+    type='TwoStageSelector',
+    stage1=dict(type='LocalGlobalPool', candidates_per_image=12,
+                local_budget=3),
+    stage2=dict(type='ScoreRanking', score='edald', num_draws=2))
 
 
-def extract(batch_size=2):
+def run(batch_size=2):
+    """Labelled set and a two-stage selection on 5 images; the images of
+    every backbone call."""
+    torch.manual_seed(0)  # the same head on every rank
     pool, model = FakePool(num_images=5), PointModel()
+    model.eval()
     store = LabelStore(pool.image_ids, pool.image_shapes, model.num_classes)
+    store.add('train/0001.png', [3, 7], [2, 0], round_idx=0)
+    store.add('train/0003.png', [5], [1], round_idx=0)
     context = PoolSelectionContext(pool, model, store, FeatureCache(), 1,
                                    seed=0, has_model=True,
                                    feature_batch_size=batch_size)
-    return context.features(REQUEST, draw=0), model.backbone_calls
+    labelled = context.labelled_set()
+    selection = build_selector(SELECTOR).select(context, 4)
+    picks = (selection.image_index, selection.pixels, selection.scores)
+    return labelled, picks, model.backbone_calls
 
 
 def rank_main(rank, world_size, init_file, out_prefix):
@@ -27,26 +42,26 @@ def rank_main(rank, world_size, init_file, out_prefix):
     dist.init_process_group('gloo', init_method=f'file://{init_file}',
                             rank=rank, world_size=world_size)
     try:
-        feats, calls = extract()
         with open(f'{out_prefix}{rank}.pkl', 'wb') as file:
-            pickle.dump((feats, calls), file)
+            pickle.dump(run(), file)
     finally:
         dist.destroy_process_group()
 
 
-def test_images_are_sharded_and_gathered(tmp_path):
+def test_ranks_work_on_their_blocks_and_agree_with_one_process(tmp_path):
     prefix = str(tmp_path / 'rank')
     # fork: the children reuse the imported modules instead of re-importing
     mp.start_processes(rank_main, args=(2, str(tmp_path / 'init'), prefix),
                        nprocs=2, start_method='fork')
-    expected, _ = extract()
-    shares = []
+    labelled, picks, _ = run()
+    images = []
     for rank in range(2):
         with open(f'{prefix}{rank}.pkl', 'rb') as file:
-            feats, calls = pickle.load(file)
-        assert list(feats) == list(REQUEST)
-        for i in REQUEST:
-            torch.testing.assert_close(feats[i], expected[i])
-        shares.append([image for call in calls for image in call])
-    assert shares == [['train/0000.png', 'train/0002.png', 'train/0004.png'],
-                      ['train/0001.png', 'train/0003.png']]
+            rank_labelled, rank_picks, calls = pickle.load(file)
+        for got, expected in zip((*rank_labelled, *rank_picks),
+                                 (*labelled, *picks)):
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        images.append({image for call in calls for image in call})
+    # blocks of 2 images dealt in turn: {0, 1, 4} and {2, 3}
+    assert images == [{'train/0000.png', 'train/0001.png', 'train/0004.png'},
+                      {'train/0002.png', 'train/0003.png'}]
