@@ -13,4 +13,5 @@ with warnings.catch_warnings():
     from guided_diffusion.script_util import (  # noqa: F401
         add_dict_to_argparser, args_to_dict, create_model_and_diffusion,
         model_and_diffusion_defaults)
-    from guided_diffusion.unet import timestep_embedding  # noqa: F401
+    from guided_diffusion.unet import (  # noqa: F401
+        QKVAttention, QKVAttentionLegacy, timestep_embedding)

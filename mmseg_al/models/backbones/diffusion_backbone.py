@@ -8,9 +8,8 @@ function of ``(noise_seed, image id, draw, round)``, so the same image always
 gets the same "clean" features, and stochastic draws are reproducible.
 """
 import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -21,6 +20,7 @@ from mmseg_al.utils import torch_generator
 from ..guided_diffusion_api import (create_model_and_diffusion,
                                     model_and_diffusion_defaults,
                                     timestep_embedding)
+from .fast_unet import prepare_for_inference
 from .unet_checkpoint import load_unet_checkpoint
 
 PRECISIONS: Dict[str, Optional[torch.dtype]] = {
@@ -33,8 +33,8 @@ PRECISIONS: Dict[str, Optional[torch.dtype]] = {
 UNSUPPORTED_FLAGS = {
     'class_cond': 'class-conditional UNets need a label; use an '
     'unconditional checkpoint',
-    'use_fp16': 'set backbone.precision instead (autocast keeps the weights '
-    'in fp32)',
+    'use_fp16': 'set backbone.precision instead (it casts the weights once '
+    'and uses fused attention)',
 }
 
 
@@ -95,8 +95,12 @@ class DiffusionBackbone(BaseModule):
             so runs with different seeds also differ in their noise.
         normalize (bool): whether pixel features are L2-normalised over all
             ``D`` channels (applied by the consumers of the maps).
-        precision (str): 'fp32', 'fp16' or 'bf16' (the last two via
-            ``torch.autocast`` on the input's device).
+        precision (str): 'fp32', 'fp16' or 'bf16'. Half precisions run the
+            UNet with weights cast once, channels-last and fused attention
+            (:mod:`.fast_unet`); maps are returned in fp32 either way.
+        compile (bool | dict): compile the UNet blocks with
+            :func:`torch.compile` (True, or its kwargs); the first call then
+            takes minutes, later ones run faster on GPUs.
         init_cfg (dict, optional): unused; weights come from ``checkpoint``.
     """
 
@@ -108,6 +112,7 @@ class DiffusionBackbone(BaseModule):
                  noise_seed: Optional[int] = 0,
                  normalize: bool = True,
                  precision: str = 'fp32',
+                 compile: Union[bool, dict] = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.unet_flags = self._resolve_flags(unet or {})
@@ -125,6 +130,7 @@ class DiffusionBackbone(BaseModule):
         self.steps = self._check_steps(steps, diffusion.num_timesteps)
         self.blocks = self._check_blocks(blocks, len(unet_model.output_blocks))
         self.unet.requires_grad_(False)
+        prepare_for_inference(self.unet, PRECISIONS[precision], compile)
         self._signal_scales = diffusion.sqrt_alphas_cumprod
         self._noise_scales = diffusion.sqrt_one_minus_alphas_cumprod
         self.layout = FeatureLayout(
@@ -246,22 +252,17 @@ class DiffusionBackbone(BaseModule):
             for i in image_ids
         ])
 
-    def _autocast(self, device: torch.device) -> ContextManager:
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
-            return nullcontext()
-        if device.type == 'cuda' and dtype is torch.bfloat16 and \
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the UNet runs in."""
+        return PRECISIONS[self.precision] or torch.float32
+
+    def _check_device(self, device: torch.device) -> None:
+        if device.type == 'cuda' and self.dtype is torch.bfloat16 and \
                 not torch.cuda.is_bf16_supported():
             raise RuntimeError(
                 'DiffusionBackbone: precision=bf16 but this GPU does not '
                 "support bfloat16; use precision='fp16' or 'fp32'.")
-        if not torch.amp.is_autocast_available(device.type):
-            warnings.warn(
-                f'DiffusionBackbone: autocast is not available on '
-                f'{device.type!r}; running precision=fp32 instead of '
-                f'{self.precision}.')
-            return nullcontext()
-        return torch.autocast(device.type, dtype=dtype)
 
     # ---------------------------------------------------------- forward --
     def _read_out(self, x_t: Tensor, timestep: int) -> List[Tensor]:
@@ -270,7 +271,7 @@ class DiffusionBackbone(BaseModule):
         timesteps = torch.full((x_t.shape[0], ), timestep,
                                dtype=torch.long, device=x_t.device)
         emb = unet.time_embed(
-            timestep_embedding(timesteps, unet.model_channels))
+            timestep_embedding(timesteps, unet.model_channels).to(self.dtype))
         skips, maps = [], []
         h = x_t
         for module in unet.input_blocks:
@@ -318,11 +319,14 @@ class DiffusionBackbone(BaseModule):
                 f'{self.input_multiple}; pad it (SegDataPreProcessor '
                 f'size_divisor={self.input_multiple}) or resize.')
         x0 = inputs.float()
+        self._check_device(x0.device)
         eps = self.noise(image_ids, size, draw, round_idx).to(x0.device)
+        memory_format = (torch.contiguous_format if self.precision == 'fp32'
+                         else torch.channels_last)
         maps: List[Tensor] = []
-        with self._autocast(x0.device):
-            for t in self.steps:
-                signal_scale, noise_scale = self.noise_coefficients(t)
-                x_t = signal_scale * x0 + noise_scale * eps
-                maps.extend(self._read_out(x_t, t))
+        for t in self.steps:
+            signal_scale, noise_scale = self.noise_coefficients(t)
+            x_t = signal_scale * x0 + noise_scale * eps
+            maps.extend(self._read_out(
+                x_t.to(self.dtype, memory_format=memory_format), t))
         return maps
