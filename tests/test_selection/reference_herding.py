@@ -3,7 +3,8 @@
 It recomputes every gain at every step from the dense kernel, so each pick
 costs ``O(n^2)``. Kernel values come from the same
 :class:`~mmseg_al.selection.kernels.GaussianKernel` as the real selector (the
-thing compared is the greedy, not the floating point of the kernel).
+thing compared is the greedy, not the floating point of the kernel). It
+runs on the kernel's device, so a CUDA kernel is checked on the GPU.
 """
 from itertools import islice
 from typing import Iterator, List, Optional, Tuple
@@ -26,7 +27,7 @@ def dense_gains(kernel: Tensor, coverage: Tensor) -> Tensor:
     # one output allocated up front: small per-chunk results kept alive
     # between the chunk temporaries would fragment the heap (gigabytes on
     # a large pool)
-    sums = torch.empty(num_points, dtype=torch.float64)
+    sums = torch.empty(num_points, dtype=torch.float64, device=kernel.device)
     for start in range(0, num_points, rows_per_chunk):
         rows = kernel[start:start + rows_per_chunk].float()
         terms = (rows - coverage[None, :]).clamp(min=0)
@@ -46,9 +47,9 @@ def dense_herding_steps(kernel: Tensor,
     """
     num_points = kernel.shape[0]
     if coverage is None:
-        coverage = torch.zeros(num_points)
-    coverage = coverage.float().clone()
-    picked = torch.zeros(num_points, dtype=torch.bool)
+        coverage = torch.zeros(num_points, device=kernel.device)
+    coverage = coverage.to(kernel.device, torch.float32, copy=True)
+    picked = torch.zeros(num_points, dtype=torch.bool, device=kernel.device)
     for _ in range(num_points):
         gain = dense_gains(kernel, coverage)
         gain[picked] = -1
