@@ -1,0 +1,182 @@
+"""What a paper-dataset run costs, before starting it.
+
+    python tools/cost_model.py [--seconds-per-pass S] [--gpus 1 8]
+
+Everything but the time comes from the experiment configs and the pool and
+evaluation sizes: UNet passes (one pass = the ``T`` timesteps of one
+image), candidate feature memory, the Stage-1 union, and the global herding
+kernel and its parts under ``max_memory``. Times multiply the passes by
+``--seconds-per-pass``, by default 0.045 s: measured on one NVIDIA H200
+(imagenet_256 UNet, T = 3, fp32, batch 8). Measure your GPU with
+``benchmarks/bench_gpu.py`` (``features_<precision>`` lines,
+``s_per_image``) and pass that. Herding, head training and data loading
+are not included; ``bench_gpu.py``'s ``herding_*`` lines time the herding.
+"""
+import argparse
+import math
+import os.path as osp
+import sys
+from dataclasses import dataclass
+from typing import Iterator, List, Optional
+
+import torch
+from mmengine.config import Config
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmseg_al.engine.active_learning_loop import resolve_budget  # noqa: E402
+from mmseg_al.models.backbones import DiffusionBackbone  # noqa: E402
+from mmseg_al.selection.herding import MaxHerding  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: name -> (config, pool images, evaluation images), ALGORITHM.md
+DATASETS = {
+    'CamVid': ('configs/edald/camvid.py', 367, 233),
+    'ADE-Bed': ('configs/edald/ade_bed.py', 964, 650),
+    'Cityscapes': ('configs/edald/cityscapes.py', 2975, 500),
+    'Pascal-Context': ('configs/edald/pascal_context.py', 4998, 5105),
+}
+#: The measured H200 figure (fp32, T = 3, batch 8), seconds per pass.
+H200_FP32_SECONDS_PER_PASS = 0.045
+
+
+@dataclass
+class RunCost:
+    """Per-round and per-run quantities of one dataset's config.
+
+    Attributes:
+        pool: pool images ``N``; evaluation: evaluation images ``E``.
+        budget: pixels per round ``b``.
+        block: images per request, the unit dealt to ranks.
+        rounds: rounds of the run.
+        round_passes: UNet passes of a selecting round (``r >= 1``): Stage
+            1 (one clean pass per image), Stage 2 (``M + 1`` draws per
+            image of its pool, at most every image), the new labels' clean
+            features (at most ``min(b, N)`` images) and the evaluation.
+        run_passes: all passes of the run (round 0 has Stage 1 only).
+        candidate_mb: clean candidate features of one image (MB).
+        request_gb: one request: a block of ``feature_batch_size`` images.
+        union: Stage-1 union ``K x N``; kept: what global herding keeps.
+        union_features_gb: the union's features, on the main rank only.
+        kernel_gb: the unsplit union kernel; parts: the parts it is split
+            into under ``max_memory``; part_kernel_gb: one part's kernel.
+    """
+    pool: int
+    evaluation: int
+    budget: int
+    block: int
+    rounds: int
+    round_passes: int
+    run_passes: int
+    selection_passes_per_image: int
+    candidate_mb: float
+    request_gb: float
+    union: int
+    kept: int
+    union_features_gb: float
+    kernel_gb: float
+    parts: int
+    part_kernel_gb: float
+
+    def passes_per_rank(self, gpus: int, selecting: bool = True) -> int:
+        """Passes of the busiest rank in one round: blocks of images are
+        dealt in turn, the evaluation split evenly."""
+        blocks = math.ceil(self.pool / self.block)
+        images = min(self.pool, math.ceil(blocks / gpus) * self.block)
+        per_image = self.selection_passes_per_image if selecting else 1
+        labels = math.ceil(min(self.budget, self.pool) / gpus)
+        return (images * per_image + labels +
+                math.ceil(self.evaluation / gpus))
+
+    def run_passes_per_rank(self, gpus: int) -> int:
+        """Passes of the busiest rank over the run (round 0: Stage 1
+        only)."""
+        return (self.passes_per_rank(gpus, selecting=False) +
+                (self.rounds - 1) * self.passes_per_rank(gpus))
+
+
+def run_cost(config: str, pool: int, evaluation: int) -> RunCost:
+    """The quantities of ``config`` over a pool of ``pool`` images."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+    loop = cfg.train_cfg
+    stage1 = loop.selector.stage1
+    draws = loop.selector.stage2.num_draws
+    score = loop.selector.stage2.score
+    if score not in ('edald', 'ebald', 'dald', 'bald'):
+        raise ValueError(f'{config}: the cost model knows draw-based '
+                         f'scores, not {score!r}')
+    with torch.device('meta'):
+        dim = DiffusionBackbone(unet=dict(cfg.model.backbone.unet),
+                                steps=cfg.model.backbone.steps,
+                                blocks=cfg.model.backbone.blocks).feature_dim
+    budget = resolve_budget(loop.budget, pool)
+    per_image = 1 + draws + (score in ('edald', 'ebald'))
+    labels = min(budget, pool)
+    round_passes = pool * per_image + labels + evaluation
+    first_round = pool + labels + evaluation
+    union = stage1.local_budget * pool
+    herding = MaxHerding(**{k: v for k, v in stage1.picker.items()
+                            if k != 'type'})
+    parts = herding.num_parts(union)
+    itemsize = herding.matrix_dtype.itemsize
+    candidate_bytes = stage1.candidates_per_image * dim * 4
+    return RunCost(
+        pool=pool, evaluation=evaluation, budget=budget,
+        block=loop.feature_batch_size,
+        rounds=loop.rounds,
+        round_passes=round_passes,
+        run_passes=first_round + (loop.rounds - 1) * round_passes,
+        selection_passes_per_image=per_image,
+        candidate_mb=candidate_bytes / 1e6,
+        request_gb=loop.feature_batch_size * candidate_bytes / 1e9,
+        union=union,
+        kept=max(round(stage1.keep_ratio * union), budget),
+        union_features_gb=union * dim * 4 / 1e9,
+        kernel_gb=union**2 * itemsize / 1e9,
+        parts=parts,
+        part_kernel_gb=math.ceil(union / parts)**2 * itemsize / 1e9)
+
+
+def minutes(passes: int, seconds_per_pass: float) -> str:
+    return f'{passes * seconds_per_pass / 60:.1f}'
+
+
+def table(seconds_per_pass: float, gpus: List[int]) -> Iterator[str]:
+    """The Markdown cost table, one row per dataset."""
+    header = ['dataset', 'N / E', 'b', 'passes / round',
+              'passes / run']
+    for count in gpus:
+        header += [f'min / round, {count} GPU', f'min / run, {count} GPU']
+    header += ['candidates / image', 'union -> kept', 'kernel',
+               'parts (4 GB)']
+    yield '| ' + ' | '.join(header) + ' |'
+    yield '|' + '---|' * len(header)
+    for name, (config, pool, evaluation) in DATASETS.items():
+        cost = run_cost(config, pool, evaluation)
+        row = [name, f'{pool} / {evaluation}', str(cost.budget),
+               f'{cost.round_passes:,}', f'{cost.run_passes:,}']
+        for count in gpus:
+            row += [minutes(cost.passes_per_rank(count), seconds_per_pass),
+                    minutes(cost.run_passes_per_rank(count),
+                            seconds_per_pass)]
+        row += [f'{cost.candidate_mb:.0f} MB',
+                f'{cost.union:,} -> {cost.kept:,}',
+                f'{cost.kernel_gb:.1f} GB',
+                f'{cost.parts} x {cost.part_kernel_gb:.1f} GB']
+        yield '| ' + ' | '.join(row) + ' |'
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seconds-per-pass', type=float,
+                        default=H200_FP32_SECONDS_PER_PASS,
+                        help='UNet seconds per image for all timesteps '
+                        '(default: the H200 fp32 measurement)')
+    parser.add_argument('--gpus', type=int, nargs='+', default=[1, 8])
+    args = parser.parse_args(argv)
+    for line in table(args.seconds_per_pass, args.gpus):
+        print(line)
+
+
+if __name__ == '__main__':
+    main()
