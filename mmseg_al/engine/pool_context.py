@@ -58,7 +58,7 @@ class PoolSelectionContext(SelectionContext):
                              f'{feature_batch_size}')
         super().__init__(dataset.image_ids, model.num_classes, round_idx,
                          seed, images_per_request=feature_batch_size)
-        self._rank, self._world_size = get_dist_info()
+        self.rank, self.world_size = get_dist_info()
         self.dataset = dataset
         self.model = model
         self.store = store
@@ -75,21 +75,11 @@ class PoolSelectionContext(SelectionContext):
     def has_model(self) -> bool:
         return self._has_model
 
-    @property
-    def rank(self) -> int:
-        return self._rank
-
-    @property
-    def world_size(self) -> int:
-        return self._world_size
-
     def collect(self, part: Mapping[int, Any]) -> Optional[Dict[int, Any]]:
         if self.world_size == 1:
             return super().collect(part)
         parts = gather_object(_to_cpu(dict(part)), dst=0)
-        if parts is None:
-            return None
-        return dict(sorted(pair for p in parts for pair in p.items()))
+        return None if parts is None else self.merge(parts)
 
     def share(self, value: Any) -> Any:
         if self.world_size == 1:

@@ -46,9 +46,9 @@ class SelectionContext(metaclass=ABCMeta):
     Work is shared between processes by image: :meth:`requests` hands a
     process only the images it owns, :meth:`collect` brings per-image
     results to the main process and :meth:`share` sends the main process's
-    result to all. This base class is one process; a distributed context
-    overrides :attr:`rank`, :attr:`world_size`, :meth:`collect` and
-    :meth:`share`, and selectors need no other change.
+    result to all. This base class is one process (``rank`` 0 of a
+    ``world_size`` of 1); a distributed context sets both and overrides
+    :meth:`collect` and :meth:`share`, and selectors need no other change.
 
     Args:
         image_ids (Sequence[str]): stable ids of the pool images.
@@ -71,6 +71,8 @@ class SelectionContext(metaclass=ABCMeta):
         self.round_idx = round_idx
         self.seed = seed
         self.images_per_request = images_per_request
+        self.rank = 0
+        self.world_size = 1
 
     @property
     def num_images(self) -> int:
@@ -126,16 +128,6 @@ class SelectionContext(metaclass=ABCMeta):
 
     # ------------------------------------------------------ sharing work --
     @property
-    def rank(self) -> int:
-        """This process's index among :attr:`world_size` processes."""
-        return 0
-
-    @property
-    def world_size(self) -> int:
-        """Number of processes sharing the selection."""
-        return 1
-
-    @property
     def is_main(self) -> bool:
         """Whether this process receives what :meth:`collect` gathers."""
         return self.rank == 0
@@ -182,7 +174,12 @@ class SelectionContext(metaclass=ABCMeta):
         Args:
             part: this process's results, keyed by image.
         """
-        return dict(sorted(part.items()))
+        return self.merge([part])
+
+    @staticmethod
+    def merge(parts: Iterable[Mapping[int, Any]]) -> Dict[int, Any]:
+        """The per-image results of several processes, in image order."""
+        return dict(sorted(pair for part in parts for pair in part.items()))
 
     def share(self, value: Any) -> Any:
         """The main process's ``value``, on every process."""

@@ -180,16 +180,8 @@ class ProcessView(TensorContext):
     def __init__(self, context: TensorContext, rank: int, world_size: int,
                  exchange: Optional[_Exchange] = None) -> None:
         self.__dict__.update(context.__dict__)  # same tensors and logs
-        self._rank, self._world_size = rank, world_size
+        self.rank, self.world_size = rank, world_size
         self._exchange = exchange
-
-    @property
-    def rank(self) -> int:
-        return self._rank
-
-    @property
-    def world_size(self) -> int:
-        return self._world_size
 
     def _check_owned(self, request: PixelRequest) -> None:
         foreign = [image for image in request if not self.owns(image)]
@@ -207,9 +199,7 @@ class ProcessView(TensorContext):
 
     def collect(self, part):
         parts = self._exchange.all_gather(self.rank, dict(part))
-        if not self.is_main:
-            return None
-        return dict(sorted(pair for p in parts for pair in p.items()))
+        return self.merge(parts) if self.is_main else None
 
     def share(self, value):
         return self._exchange.all_gather(self.rank, value)[0]
