@@ -15,8 +15,10 @@ no CUDA device):
   keeping half: ``time_s``, ``peak_mem_gb``, ``parts``, and ``identical``:
   whether our first 100 picks equal the plain dense greedy's on the same
   CUDA kernel (of the first ``part_size`` points).
-* ``toy_round``: ``configs/edald/toy.py`` for ``--rounds`` rounds on CUDA,
-  one line per round with the seconds of each phase from metrics.json.
+* ``toy_round``: ``configs/edald/toy.py`` for ``--rounds`` rounds on CUDA
+  in fp32 and in bf16, one line per round with the seconds of each phase
+  from metrics.json; ``toy_bf16_picks``: the share of each round's fp32
+  picks that bf16 picks too (target: at least 0.95).
 
     python benchmarks/bench_gpu.py
     python benchmarks/bench_gpu.py --cases features --compile
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,25 +143,46 @@ def herding_cases(seed: int) -> Iterator[dict]:
         torch.cuda.empty_cache()
 
 
+def round_picks(work_dir: str, rounds: int) -> List[set]:
+    """The ``(image, pixel)`` pairs labelled in each round of a run."""
+    state = np.load(osp.join(work_dir, 'al_state',
+                             f'round_{rounds - 1:02d}.npz'))
+    picks: List[set] = [set() for _ in range(rounds)]
+    for image, pixel, round_idx in zip(state['image_ids'], state['pixels'],
+                                       state['rounds']):
+        picks[int(round_idx)].add((str(image), int(pixel)))
+    return picks
+
+
 def toy_cases(rounds: int) -> Iterator[dict]:
-    """Seconds per round by phase of the toy run on CUDA."""
+    """Seconds per round by phase of the toy run on CUDA, in fp32 and
+    bf16, and the overlap of each round's picks."""
     os.chdir(ROOT)  # the toy config's data and checkpoint paths
     ensure_toy_checkpoint()
-    work_dir = tempfile.mkdtemp(prefix='bench_gpu_toy-')
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'al_train.py'),
-         str(TOY_CONFIG), '--work-dir', work_dir, '--cfg-options',
-         f'train_cfg.rounds={rounds}'], check=True, capture_output=True)
-    wall_s = time.perf_counter() - start
-    with open(osp.join(work_dir, 'metrics.json'), encoding='utf-8') as file:
-        entries = json.load(file)['rounds']
-    for entry in entries:
-        yield dict(case='toy_round', round=entry['round'],
-                   mIoU=entry['mIoU'],
-                   seconds={k: round(v, 2)
-                            for k, v in entry['seconds'].items()},
-                   wall_s_all_rounds=round(wall_s, 1))
+    picks = {}
+    for precision in ('fp32', 'bf16'):
+        work_dir = tempfile.mkdtemp(prefix=f'bench_gpu_toy_{precision}-')
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, osp.join(ROOT, 'tools', 'al_train.py'),
+             str(TOY_CONFIG), '--work-dir', work_dir, '--cfg-options',
+             f'train_cfg.rounds={rounds}',
+             f'model.backbone.precision={precision}'],
+            check=True, capture_output=True)
+        wall_s = time.perf_counter() - start
+        with open(osp.join(work_dir, 'metrics.json'),
+                  encoding='utf-8') as file:
+            entries = json.load(file)['rounds']
+        for entry in entries:
+            yield dict(case='toy_round', precision=precision,
+                       round=entry['round'], mIoU=entry['mIoU'],
+                       seconds={k: round(v, 2)
+                                for k, v in entry['seconds'].items()},
+                       wall_s_all_rounds=round(wall_s, 1))
+        picks[precision] = round_picks(work_dir, rounds)
+    yield dict(case='toy_bf16_picks', overlap_with_fp32=[
+        round(len(low & ref) / len(ref), 4)
+        for low, ref in zip(picks['bf16'], picks['fp32'])])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
