@@ -13,7 +13,8 @@ import pytest
 
 from .toy_run import REPO, al_train_main, write_toy_config
 
-#: Kills one rank at the start of a round's training, once.
+#: Kills one rank in its first head-training step of a round, once (the
+#: round's labels are saved, its head and evaluation are not done).
 KILLER = textwrap.dedent('''\
     import os
     import signal
@@ -28,7 +29,7 @@ KILLER = textwrap.dedent('''\
         def __init__(self, rank, round_idx, marker):
             self.rank, self.round_idx, self.marker = rank, round_idx, marker
 
-        def before_train_epoch(self, runner):
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
             if (runner.rank, runner.epoch) != (self.rank, self.round_idx) \\
                     or os.path.exists(self.marker):
                 return
