@@ -15,18 +15,15 @@ are not included; ``bench_gpu.py``'s ``herding_*`` lines time the herding.
 import argparse
 import math
 import os.path as osp
-import sys
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
 import torch
 from mmengine.config import Config
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmseg_al.engine.active_learning_loop import resolve_budget  # noqa: E402
-from mmseg_al.models.backbones import DiffusionBackbone  # noqa: E402
-from mmseg_al.selection.herding import MaxHerding  # noqa: E402
+from mmseg_al.engine.active_learning_loop import resolve_budget
+from mmseg_al.models.backbones import DiffusionBackbone
+from mmseg_al.selection import build_selector
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: name -> (config, pool images, evaluation images), ALGORITHM.md
@@ -99,9 +96,9 @@ def run_cost(config: str, pool: int, evaluation: int) -> RunCost:
     """The quantities of ``config`` over a pool of ``pool`` images."""
     cfg = Config.fromfile(osp.join(REPO, config))
     loop = cfg.train_cfg
-    stage1 = loop.selector.stage1
-    draws = loop.selector.stage2.num_draws
-    score = loop.selector.stage2.score
+    selector = build_selector(loop.selector, loop.get('stage1'))
+    stage1, herding = selector.stage1, selector.stage1.picker
+    draws, score = selector.stage2.num_draws, selector.stage2.score
     if score not in ('edald', 'ebald', 'dald', 'bald'):
         raise ValueError(f'{config}: the cost model knows draw-based '
                          f'scores, not {score!r}')
@@ -115,8 +112,6 @@ def run_cost(config: str, pool: int, evaluation: int) -> RunCost:
     round_passes = pool * per_image + labels + evaluation
     first_round = pool + labels + evaluation
     union = stage1.local_budget * pool
-    herding = MaxHerding(**{k: v for k, v in stage1.picker.items()
-                            if k != 'type'})
     parts = herding.num_parts(union)
     itemsize = herding.matrix_dtype.itemsize
     candidate_bytes = stage1.candidates_per_image * dim * 4
