@@ -36,6 +36,7 @@ from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
 from .protocols import PixelPool, PointModel, check_protocol
 from .query_hints import top_guesses
+from .trained_state_broadcast import broadcast_trained_state
 
 RUN_FILE = 'al_run.json'
 QUERY_DIR = 'queries'
@@ -258,6 +259,7 @@ class ActiveLearningLoop(BaseLoop):
             head_members(self.model))
         result = self.head_trainer.fit(self.model, self.dataloader,
                                        round_idx)
+        broadcast_trained_state(self.model)  # ranks keep the same head
         logger = self.runner.logger
         if result.iterations == 0:
             logger.warning(

@@ -1,6 +1,6 @@
 """With several ranks, each runs the backbone on its own blocks of images
-only, and selections and the labelled set equal one process's (gloo, 2 CPU
-processes)."""
+only, selections and the labelled set equal one process's, and the trained
+head is rank 0's everywhere (gloo, 2 CPU processes)."""
 import pickle
 
 import torch
@@ -8,6 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mmseg_al.engine import FeatureCache, PoolSelectionContext
+from mmseg_al.engine.trained_state_broadcast import broadcast_trained_state
 from mmseg_al.selection import build_selector
 from mmseg_al.state import LabelStore
 from .point_model import FakePool, PointModel
@@ -37,13 +38,26 @@ def run(batch_size=2):
     return labelled, picks, model.backbone_calls
 
 
+def head_after_broadcast(rank):
+    """A head that differs by rank, and a frozen layer, after the
+    broadcast."""
+    model = PointModel()
+    with torch.no_grad():
+        for tensor in (*model.head.parameters(), *model.head.buffers()):
+            tensor.fill_(rank + 1)
+    model.head[0].weight.requires_grad_(False)  # stands for the UNet
+    broadcast_trained_state(model)
+    return {name: tensor.clone() for name, tensor in
+            model.head.state_dict().items()}
+
+
 def rank_main(rank, world_size, init_file, out_prefix):
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'file://{init_file}',
                             rank=rank, world_size=world_size)
     try:
         with open(f'{out_prefix}{rank}.pkl', 'wb') as file:
-            pickle.dump(run(), file)
+            pickle.dump((run(), head_after_broadcast(rank)), file)
     finally:
         dist.destroy_process_group()
 
@@ -57,7 +71,10 @@ def test_ranks_work_on_their_blocks_and_agree_with_one_process(tmp_path):
     images = []
     for rank in range(2):
         with open(f'{prefix}{rank}.pkl', 'rb') as file:
-            rank_labelled, rank_picks, calls = pickle.load(file)
+            (rank_labelled, rank_picks, calls), head = pickle.load(file)
+        for name, tensor in head.items():  # rank 0's, but frozen weights
+            fill = rank + 1 if name == '0.weight' else 1
+            assert torch.all(tensor == fill), name
         for got, expected in zip((*rank_labelled, *rank_picks),
                                  (*labelled, *picks)):
             torch.testing.assert_close(got, expected, rtol=0, atol=0)
