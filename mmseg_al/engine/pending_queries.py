@@ -8,6 +8,8 @@ resumed run labels exactly these pixels instead of selecting again.
 """
 import io
 import os
+import zipfile
+import zlib
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -47,8 +49,11 @@ class PendingQueries:
                 return ([str(i) for i in data['image_ids']],
                         data['pixels'].astype(np.int64),
                         data['scores'].astype(np.float64))
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError,
+                zipfile.BadZipFile, zlib.error) as exc:
             raise ValueError(
                 f'{self.selection_file}: unreadable pending selection of '
-                f'round {self.round_idx} ({exc}); delete it (and '
-                f'{self.query_file}) to select this round again') from None
+                f'round {self.round_idx} ({type(exc).__name__}: {exc}). '
+                'Delete it to select this round again (the same pixels are '
+                f'chosen); {self.query_file} is then written again, blank, '
+                'so move it aside first if it holds labels.') from None

@@ -127,13 +127,23 @@ class PoolSelectionContext(SelectionContext):
             for i, pixels in request.items() if pixels.numel() == 0
         }
         if draw is None:
-            for i, pixels in request.items():
-                hit, rows = self.cache.lookup(self.image_ids[i], pixels)
-                if i not in found and bool(hit.all()):
-                    found[i] = rows
+            found.update(self._cached(request, skip=found))
         missing = {i: p for i, p in request.items() if i not in found}
         found.update(self._extract(missing, draw))
         return {i: found[i] for i in request}
+
+    def _cached(self, request: Dict[int, torch.Tensor],
+                skip: Sequence[int] = ()) -> Dict[int, torch.Tensor]:
+        """Cached clean features of the images whose requested pixels are
+        all in the cache."""
+        found = {}
+        for i, pixels in request.items():
+            if i in skip:
+                continue
+            hit, rows = self.cache.lookup(self.image_ids[i], pixels)
+            if bool(hit.all()):
+                found[i] = rows
+        return found
 
     @torch.no_grad()
     def log_probs(self, request: PixelRequest, draw: Optional[int] = None,
@@ -178,8 +188,13 @@ class PoolSelectionContext(SelectionContext):
     def labelled_set(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """Clean features and stored classes of every labelled pixel.
 
-        Features come from the cache; pixels labelled since the last call
-        are extracted once and added to it.
+        Features come from the cache; images with pixels labelled since
+        the last call are extracted one image per backbone call and added to
+        it. A backbone batch's other images change a pixel's feature in the
+        last bits, so batching here would make the cached features (and the
+        heads trained on them) depend on which images were labelled in the
+        same round, and a resumed run, which starts with an empty cache,
+        would train different heads than an uninterrupted one.
 
         Returns:
             ``(features [n, D], classes [n] int64)`` in image order, then
@@ -196,7 +211,9 @@ class PoolSelectionContext(SelectionContext):
         # each rank extracts its blocks, every rank gets every feature
         mine: Dict[int, torch.Tensor] = {}
         for block in self.requests(request.items()):
-            mine.update(self.features(block))
+            mine.update(self._cached(block))
+            missing = {i: p for i, p in block.items() if i not in mine}
+            mine.update(self._extract(missing, None, batch_size=1))
         feats = {
             i: rows.to(self.device)
             for i, rows in self.share(self.collect(mine)).items()
@@ -209,12 +226,15 @@ class PoolSelectionContext(SelectionContext):
         return torch.cat(list(feats.values())), torch.cat(classes)
 
     def _extract(self, request: Dict[int, torch.Tensor],
-                 draw: Optional[int]) -> Dict[int, torch.Tensor]:
-        """Run the backbone on the requested images."""
+                 draw: Optional[int],
+                 batch_size: Optional[int] = None) -> Dict[int, torch.Tensor]:
+        """Run the backbone on the requested images, ``batch_size``
+        (default ``feature_batch_size``) images per call."""
         images = sorted(request)
         desc = 'features' + ('' if draw is None else f' (draw {draw})')
-        batches = _chunks(images, self.feature_batch_size)
-        total = -(-len(images) // self.feature_batch_size)
+        batch_size = batch_size or self.feature_batch_size
+        batches = _chunks(images, batch_size)
+        total = -(-len(images) // batch_size)
         out: Dict[int, torch.Tensor] = {}
         for chunk in track(batches, desc=desc, total=total):
             data = self.model.data_preprocessor(
