@@ -1,15 +1,17 @@
 """Run (or continue) an active-learning experiment.
 
     python tools/al_train.py configs/edald/camvid.py [--work-dir DIR]
-        [--resume] [--amp] [--seed S] [--deterministic]
-        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm}]
+        [--resume[=auto]] [--allow-config-change] [--amp] [--seed S]
+        [--deterministic] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm}]
 
 The flags are those of mmseg's ``tools/train.py`` (plus ``--seed`` and
 ``--deterministic``), and a config may set ``runner_type``.
 
 Every round writes, in the work dir, al_state/round_XX.npz (the labelled
 pixels), metrics.json, queries/round_XX.json (+ overlays) and curve.png.
-``--resume`` continues from the last complete round.
+``--resume`` continues from the last complete round. A run holds an
+exclusive lock on its work dir (``al_run.lock``) while it runs.
 
 Exit status: 0 when all rounds are done; 3 when a FileOracle run waits for
 an annotator (the message names the file to fill in); 1 on errors.
@@ -20,6 +22,7 @@ import importlib.util
 import os
 import os.path as osp
 import sys
+from contextlib import nullcontext
 from typing import Iterator, List, Optional
 
 import torch
@@ -30,6 +33,7 @@ from mmengine.runner import Runner
 
 from mmseg_al.datasets import converter_of, generates_its_data
 from mmseg_al.engine import AnnotationRequired, mmengine_checkpoints_allowed
+from mmseg_al.state.work_dir_lock import WorkDirLock
 
 #: Exit status while a round's queries wait for an annotator.
 EXIT_AWAITING_ANNOTATION = 3
@@ -54,8 +58,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'work_dirs/<config name>)')
     parser.add_argument(
         '--resume',
+        nargs='?',
+        const=True,
+        default=False,
+        type=resume_mode,
+        metavar='auto',
+        help='continue the run in the work dir from its last complete round '
+        '(an error if there is none); --resume=auto starts a fresh run when '
+        'the work dir holds none')
+    parser.add_argument(
+        '--allow-config-change',
         action='store_true',
-        help='continue the run in the work dir from its last complete round')
+        help='resume although settings that determine the selections '
+        'differ from those the run was started with (listed as a warning)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -85,6 +100,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def resume_mode(value: str) -> str:
+    """The only value ``--resume`` takes: ``auto``."""
+    if value != 'auto':
+        raise argparse.ArgumentTypeError(
+            f'--resume takes no value or "auto", got {value!r} (put the '
+            'config file first: al_train.py CONFIG --resume)')
+    return value
+
+
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command-line settings applied."""
     if not osp.isfile(args.config):
@@ -99,6 +123,7 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.resume = args.resume
+    cfg.allow_config_change = args.allow_config_change
     if args.amp:
         enable_amp(cfg)
     randomness = dict(cfg.get('randomness', None) or {})
@@ -231,19 +256,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = build_config(args)
     check_inputs(cfg)
-    init_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
-              RUNNERS.build(cfg))
-    try:
-        # --resume and load_from read mmengine checkpoints with torch's
-        # weights_only loader: allow exactly what they hold, here only
-        with mmengine_checkpoints_allowed():
-            runner.train()
-    except AnnotationRequired as waiting:
-        runner.logger.info(str(waiting))
-        print(waiting, file=sys.stderr)
-        return EXIT_AWAITING_ANNOTATION
+    # one run per work dir; ranks > 0 of a distributed run share rank 0's
+    lock = WorkDirLock(cfg.work_dir) if launch_rank(args.launcher) == 0 \
+        else nullcontext()
+    with lock:
+        init_cpu_distributed(cfg)
+        runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
+                  RUNNERS.build(cfg))
+        try:
+            # --resume and load_from read mmengine checkpoints with torch's
+            # weights_only loader: allow exactly what they hold, here only
+            with mmengine_checkpoints_allowed():
+                runner.train()
+        except AnnotationRequired as waiting:
+            runner.logger.info(str(waiting))
+            print(waiting, file=sys.stderr)
+            return EXIT_AWAITING_ANNOTATION
     return 0
+
+
+def launch_rank(launcher: str) -> int:
+    """This process's rank, from the launcher's environment (read before
+    the process group exists)."""
+    variable = {'pytorch': 'RANK', 'slurm': 'SLURM_PROCID'}.get(launcher)
+    return int(os.environ.get(variable, 0)) if variable else 0
 
 
 if __name__ == '__main__':

@@ -12,7 +12,6 @@ matters is on disk after every step (``al_state/round_XX.npz``, the pending
 queries of a round, ``metrics.json``), so a resumed run repeats exactly the
 choices of an uninterrupted one.
 """
-import json
 import os
 import time
 from typing import Dict, List, Optional, Tuple
@@ -25,7 +24,7 @@ from mmseg.registry import LOOPS
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
-from mmseg_al.state import LabelStore, atomic_write_json, write_queries
+from mmseg_al.state import LabelStore, write_queries
 from .feature_cache import FeatureCache
 from .head_training import (HeadTrainer, HeadTrainingConfig,
                             HeadTrainingResult, head_members,
@@ -36,9 +35,10 @@ from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
 from .protocols import PixelPool, PointModel, check_protocol
 from .query_hints import top_guesses
+from .query_imports import warn_edited_query_files
+from .run_file import RunFile, check_resume, run_settings
 from .trained_state_broadcast import broadcast_trained_state
 
-RUN_FILE = 'al_run.json'
 QUERY_DIR = 'queries'
 
 
@@ -57,11 +57,16 @@ def resolve_budget(budget: dict, num_images: int) -> int:
             'budget=dict(per_image=None, pixels=100)')
     if 'pixels' in given:
         pixels = given['pixels']
-        if not isinstance(pixels, int) or pixels < 1:
+        if not isinstance(pixels, int) or isinstance(pixels, bool) or \
+                pixels < 1:
             raise ValueError('train_cfg.budget.pixels must be a positive '
                              f'integer, got {pixels!r}')
         return pixels
     per_image = given['per_image']
+    if not isinstance(per_image, (int, float)) or isinstance(per_image, bool):
+        raise ValueError('train_cfg.budget.per_image must be a number of '
+                         f'pixels per pool image, got {per_image!r}; e.g. '
+                         'budget=dict(per_image=0.1)')
     pixels = round(per_image * num_images)
     if pixels < 1:
         raise ValueError(
@@ -125,8 +130,10 @@ class ActiveLearningLoop(BaseLoop):
         check_protocol(self.pool, PixelPool, 'train_dataloader.dataset',
                        'Wrap it: dataset=dict(type="PixelSparseDataset", '
                        'dataset=dict(type=...))')
-        if rounds < 1:
-            raise ValueError(f'train_cfg.rounds must be >= 1, got {rounds}')
+        if not isinstance(rounds, int) or isinstance(rounds, bool) or \
+                rounds < 1:
+            raise ValueError('train_cfg.rounds must be an integer >= 1, got '
+                             f'{rounds!r}')
         self.rounds = rounds
         self.budget = resolve_budget(budget, len(self.pool.image_ids))
         self.cold_start = build_selector(cold_start, stage1)
@@ -137,7 +144,9 @@ class ActiveLearningLoop(BaseLoop):
         self.seed = runner.seed if seed is None else seed
         self.head_trainer = HeadTrainer(
             runner, HeadTrainingConfig(**(head_training or {})), self.seed)
-        self._resume = bool(runner.cfg.get('resume', False))
+        self._resume = runner.cfg.get('resume', False)  # or True, 'auto'
+        self._allow_config_change = bool(
+            runner.cfg.get('allow_config_change', False))
         self._epoch = 0
 
     @property
@@ -204,20 +213,18 @@ class ActiveLearningLoop(BaseLoop):
         """The labels so far and the last round they cover (-1: none)."""
         ids, shapes = self.pool.image_ids, self.pool.image_shapes
         latest = LabelStore.latest_round(self.work_dir)
-        run_file = os.path.join(self.work_dir, RUN_FILE)
-        started = os.path.exists(run_file)
-        if not self._resume and (latest is not None or started):
-            labels = ('no labels saved yet' if latest is None else
-                      f'labels up to round {latest}')
-            raise FileExistsError(
-                f'{self.work_dir} already holds an active-learning run '
-                f'({labels}). Continue it with --resume, or choose another '
-                '--work-dir.')
+        run_file = RunFile(self.work_dir)
+        started = run_file.exists()
+        check_resume(self.work_dir, self._resume, started, latest)
         barrier()  # every rank has looked before the main rank writes
+        settings = run_settings(self.runner.cfg, self.seed)
         if started:
-            self._check_run_file(run_file)
-        elif is_main_process():
-            atomic_write_json(run_file, dict(seed=self.seed))
+            run_file.check(settings, self._allow_config_change,
+                           self.runner.logger)
+            warn_edited_query_files(os.path.join(self.work_dir, QUERY_DIR),
+                                    self.runner.logger)
+        else:
+            run_file.write(settings)
         if latest is None:
             return LabelStore(ids, shapes, num_classes), -1
         store = LabelStore.load(self.work_dir, ids, shapes, num_classes)
@@ -225,15 +232,6 @@ class ActiveLearningLoop(BaseLoop):
             f'Resuming from round {latest} ({store.num_labelled} labelled '
             f'pixels) in {self.work_dir}')
         return store, latest
-
-    def _check_run_file(self, path: str) -> None:
-        with open(path, encoding='utf-8') as file:
-            recorded = json.load(file)
-        if recorded.get('seed') != self.seed:
-            raise ValueError(
-                f'{path}: this run used seed {recorded.get("seed")}, the '
-                f'config now gives {self.seed}; resume with --seed '
-                f'{recorded.get("seed")} so that the same pixels are chosen')
 
     def _context(self, store: LabelStore, cache: FeatureCache,
                  round_idx: int) -> PoolSelectionContext:
@@ -305,12 +303,28 @@ class ActiveLearningLoop(BaseLoop):
         pending = PendingQueries(
             os.path.join(self.work_dir, QUERY_DIR), round_idx)
         image_ids, pixels, scores = pending.load() or (None, None, None)
+        if image_ids is not None and not os.path.exists(pending.query_file):
+            if is_main_process():  # lost (or killed before it was written)
+                self._write_queries(store, pending, image_ids, pixels, scores)
+                self.runner.logger.warning(
+                    f'{pending.query_file} was missing: written again from '
+                    f'the saved selection {pending.selection_file}')
+            barrier()
         if image_ids is None:
             if needs_head:
                 self._train(store, cache, round_idx - 1)
             start = time.perf_counter()
             image_ids, pixels, scores = self._select(store, cache, round_idx)
             seconds['select'] = time.perf_counter() - start
+            if len(pixels) < self.budget:
+                raise ValueError(
+                    f'Round {round_idx}: the selector found only '
+                    f'{len(pixels)} candidate pixels for a budget of '
+                    f'{self.budget} per round (nothing was labelled). Lower '
+                    'train_cfg.budget, or give Stage 1 a larger pool: more '
+                    'candidates_per_image or local_budget (pool = images x '
+                    'local_budget), or a higher keep_ratio; then resume '
+                    'with --allow-config-change.')
             # ranks select alike, but only up to non-deterministic kernels:
             # label exactly the main rank's choice everywhere
             picked = [image_ids, pixels, scores]

@@ -15,6 +15,7 @@ from mmengine.dist import is_main_process
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.state.annotations import AnnotationFileError, read_annotations
+from .query_imports import file_sha256, record_import
 from .query_overlays import write_query_overlays
 
 
@@ -118,6 +119,7 @@ class FileOracle:
     def annotate(self, queries: QueryRound) -> np.ndarray:
         path = queries.query_file
         try:
+            digest = file_sha256(path)
             answered = read_answers(queries)
         except AnnotationFileError as exc:
             raise AnnotationRequired(self._instructions(queries, str(exc)))
@@ -126,6 +128,7 @@ class FileOracle:
             raise AnnotationRequired(self._instructions(
                 queries, f'{path}: {len(missing)} of {len(queries.pairs)} '
                 'queried pixels have no row; keep every row of the file.'))
+        record_import(path, digest)
         return np.asarray([answered[pair] for pair in queries.pairs],
                           dtype=np.int64)
 
@@ -142,5 +145,7 @@ class FileOracle:
             f'(a class id in [0, {queries.num_classes}), or '
             f'{queries.ignore_index} for void); the pixels are circled in '
             f'the images under {overlay_dir}.\n'
-            'Then run the same command again with --resume.\n'
+            'Then run the same command again with --resume (a deleted '
+            'query file is written again, blank, from the saved selection '
+            f'{os.path.splitext(queries.query_file)[0]}.npz).\n'
             f'Current state of the file: {problem}')
