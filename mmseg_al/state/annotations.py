@@ -208,24 +208,35 @@ def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
                              image_paths=image_paths, hints=hints)
 
 
+def _not_utf8(path: str, exc: UnicodeDecodeError) -> AnnotationFileError:
+    return AnnotationFileError(
+        f'{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at '
+        f'offset {exc.start}); save it with the UTF-8 encoding')
+
+
 def _csv_rows(path: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
     # utf-8-sig: spreadsheets often save a byte-order mark.
     with open(path, newline='', encoding='utf-8-sig') as file:
-        reader = csv.DictReader(file)
-        missing = [c for c in REQUIRED_COLUMNS
-                   if c not in (reader.fieldnames or [])]
-        if missing:
-            raise AnnotationFileError(
-                f'{path}: the header line lacks the column(s) '
-                f'{", ".join(missing)}; expected {",".join(COLUMNS)}')
-        for row in reader:
-            yield f'line {reader.line_num}', row
+        try:
+            reader = csv.DictReader(file)
+            missing = [c for c in REQUIRED_COLUMNS
+                       if c not in (reader.fieldnames or [])]
+            if missing:
+                raise AnnotationFileError(
+                    f'{path}: the header line lacks the column(s) '
+                    f'{", ".join(missing)}; expected {",".join(COLUMNS)}')
+            rows = [(f'line {reader.line_num}', row) for row in reader]
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from None
+    yield from rows
 
 
 def _json_rows(path: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
     with open(path, encoding='utf-8') as file:
         try:
             records = json.load(file)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from None
         except json.JSONDecodeError as exc:
             raise AnnotationFileError(f'{path}: not valid JSON ({exc})'
                                       ) from None

@@ -12,6 +12,7 @@ dataset fingerprint, file name, counts), each written atomically. Every
 round's file is kept, so an earlier round can always be reloaded.
 """
 import hashlib
+import io
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from typing import (Any, Dict, List, Mapping, NamedTuple, Optional, Sequence,
 import numpy as np
 
 from .annotations import read_annotations, write_annotations
-from .atomic_io import PathLike, atomic_open, atomic_write_json
+from .atomic_io import PathLike, atomic_write_bytes, atomic_write_json
 from .problems import list_problems
 
 STATE_DIR = 'al_state'
@@ -395,16 +396,19 @@ class LabelStore:
         state_dir = os.path.join(os.fspath(work_dir), STATE_DIR)
         file_name = round_file_name(round_idx)
         path = os.path.join(state_dir, file_name)
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, **self._flat_columns(),
+            round=np.int64(round_idx),
+            fingerprint=np.array(self.fingerprint),
+            num_images=np.int64(len(self._image_ids)),
+            num_classes=np.int64(self.num_classes),
+            ignore_index=np.int64(self.ignore_index),
+            format_version=np.int64(FORMAT_VERSION))
+        data = buffer.getvalue()
+        atomic_write_bytes(path, data)
         summary = self._summary(round_idx, file_name)
-        with atomic_open(path, 'wb') as file:
-            np.savez_compressed(
-                file, **self._flat_columns(),
-                round=np.int64(round_idx),
-                fingerprint=np.array(self.fingerprint),
-                num_images=np.int64(len(self._image_ids)),
-                num_classes=np.int64(self.num_classes),
-                ignore_index=np.int64(self.ignore_index),
-                format_version=np.int64(FORMAT_VERSION))
+        summary['sha256'] = hashlib.sha256(data).hexdigest()
         atomic_write_json(os.path.join(state_dir, LATEST_FILE), summary)
         return path
 
@@ -420,9 +424,25 @@ class LabelStore:
     @staticmethod
     def latest_round(work_dir: PathLike) -> Optional[int]:
         """Round of ``al_state/latest.json`` in ``work_dir``, None when no
-        state was saved there (a fresh run)."""
+        state was saved there (a fresh run).
+
+        Raises:
+            StateFileError: if round files exist without ``latest.json``
+                (it was deleted): the run is not silently restarted.
+        """
         path = os.path.join(os.fspath(work_dir), STATE_DIR, LATEST_FILE)
         if not os.path.exists(path):
+            rounds = LabelStore.saved_rounds(work_dir)
+            if rounds:
+                raise StateFileError(
+                    f'{path} is missing, but the label states of rounds '
+                    f'{rounds} are saved next to it, so the run cannot tell '
+                    'which one is current. Restore it from a backup, or '
+                    'rebuild it from the last round you trust, k: '
+                    'LabelStore.load(work_dir, image_ids, image_shapes, '
+                    'num_classes, round_idx=k).save(work_dir, k) (this '
+                    'rewrites both files), and move the later round files '
+                    'away.')
             return None
         return int(_read_latest(path)['round'])
 
@@ -448,6 +468,7 @@ class LabelStore:
         """
         store = cls(image_ids, image_shapes, num_classes, ignore_index)
         state_dir = os.path.join(os.fspath(work_dir), STATE_DIR)
+        latest: Dict[str, Any] = {}
         if round_idx is None:
             latest_path = os.path.join(state_dir, LATEST_FILE)
             if not os.path.exists(latest_path):
@@ -480,6 +501,8 @@ class LabelStore:
         except (ValueError, TypeError) as exc:
             raise StateFileError(f'{path} holds invalid records: {exc}'
                                  ) from exc
+        _check_summary(path, latest, store.num_labelled,
+                       cls.saved_rounds(work_dir))
         return store
 
     def _check_fingerprint(self, saved: Mapping[str, Any], path: str) -> None:
@@ -559,6 +582,30 @@ def _read_latest(path: str) -> Dict[str, Any]:
         raise StateFileError(f'{path} lacks the key(s) {missing}; load a '
                              f'round explicitly with round_idx=k')
     return latest
+
+
+def _check_summary(path: str, latest: Mapping[str, Any], num_records: int,
+                   saved_rounds: List[int]) -> None:
+    """The round file is the one ``latest.json`` describes: same checksum
+    (when recorded) and record count."""
+    if not latest:
+        return
+    problem = None
+    if 'sha256' in latest:
+        with open(path, 'rb') as file:
+            digest = hashlib.sha256(file.read()).hexdigest()
+        if digest != latest['sha256']:
+            problem = (f'its SHA-256 is {digest[:16]}..., {LATEST_FILE} '
+                       f'recorded {str(latest["sha256"])[:16]}...')
+    if problem is None and num_records != latest.get('num_labelled',
+                                                     num_records):
+        problem = (f'it holds {num_records} records, {LATEST_FILE} recorded '
+                   f'{latest["num_labelled"]}')
+    if problem is not None:
+        raise StateFileError(
+            f'{path} was changed after it was saved ({problem}). Restore '
+            f'it from a backup, or load another saved round '
+            f'({saved_rounds}) with round_idx=k.')
 
 
 _NPZ_ARRAYS = ('image_ids', 'pixels', 'classes', 'rounds', 'scores', 'round',

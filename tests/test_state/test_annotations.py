@@ -254,6 +254,18 @@ def test_malformed_json_files_are_named(tmp_path, content, message):
         read_annotations(path, SHAPES, 4, round_idx=0)
 
 
+@pytest.mark.parametrize('ext', ['csv', 'json'])
+def test_files_that_are_not_utf8_are_named(tmp_path, ext):
+    path = tmp_path / f'answers.{ext}'
+    header = b'image,x,y,class\n' if ext == 'csv' else b'[{"image": "'
+    path.write_bytes(header + b'train/a\xe9.png')  # Latin-1, not UTF-8
+    with pytest.raises(AnnotationFileError) as error:
+        read_annotations(path, SHAPES, 4, round_idx=0)
+    assert str(error.value) == (
+        f'{path}: not UTF-8 text (byte 0xe9 at offset {len(header) + 7}); '
+        'save it with the UTF-8 encoding')
+
+
 def test_import_clashing_with_labelled_pixels_names_the_file(tmp_path):
     store = new_store()
     store.add('train/a.png', [5], [1], round_idx=0)

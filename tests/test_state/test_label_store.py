@@ -1,4 +1,5 @@
 """LabelStore: validation, queries, atomic save/load and recovery."""
+import hashlib
 import json
 import os
 import re
@@ -198,7 +199,10 @@ def test_latest_json_describes_the_saved_round(store, tmp_path):
         'format_version': 1, 'round': 1, 'file': 'round_01.npz',
         'fingerprint': store.fingerprint, 'num_images': 3, 'num_classes': 4,
         'ignore_index': 255, 'num_labelled': 5, 'num_void': 1,
-        'num_labelled_images': 2, 'class_counts': [0, 2, 1, 1]}
+        'num_labelled_images': 2, 'class_counts': [0, 2, 1, 1],
+        'sha256': hashlib.sha256(
+            (tmp_path / 'al_state' / 'round_01.npz').read_bytes()
+        ).hexdigest()}
 
 
 def test_every_round_is_kept_and_loadable(tmp_path):
@@ -419,3 +423,48 @@ def test_invalid_records_in_a_state_file_are_refused(tmp_path):
     with pytest.raises(StateFileError, match='(?s)' + re.escape(path) +
                        ' holds invalid records.*pixel 9: outside'):
         LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+
+
+def test_a_round_file_changed_after_saving_is_refused(store, tmp_path):
+    """A record removed (arrays still aligned and valid) or any other
+    change: the checksum, then the record count, in latest.json say so."""
+    path = store.save(tmp_path, round_idx=1)
+    with np.load(path) as data:
+        arrays = {k: data[k][1:] if data[k].ndim else data[k]
+                  for k in data.files}
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(StateFileError) as error:
+        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+    digest = hashlib.sha256(open(path, 'rb').read()).hexdigest()
+    recorded = json.loads(
+        (tmp_path / 'al_state' / 'latest.json').read_text())['sha256']
+    assert str(error.value) == (
+        f'{path} was changed after it was saved (its SHA-256 is '
+        f'{digest[:16]}..., latest.json recorded {recorded[:16]}...). '
+        'Restore it from a backup, or load another saved round ([1]) with '
+        'round_idx=k.')
+    # a latest.json without checksum still has the record count
+    latest_path = tmp_path / 'al_state' / 'latest.json'
+    latest = json.loads(latest_path.read_text())
+    del latest['sha256']
+    latest_path.write_text(json.dumps(latest))
+    with pytest.raises(StateFileError, match=re.escape(
+            '(it holds 4 records, latest.json recorded 5)')):
+        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+
+
+def test_round_files_without_latest_json_are_not_a_fresh_run(store,
+                                                             tmp_path):
+    store.save(tmp_path, round_idx=0)
+    store.save(tmp_path, round_idx=1)
+    latest = tmp_path / 'al_state' / 'latest.json'
+    os.remove(latest)
+    with pytest.raises(StateFileError) as error:
+        LabelStore.latest_round(tmp_path)
+    assert str(error.value).startswith(
+        f'{latest} is missing, but the label states of rounds [0, 1] are '
+        'saved next to it')
+    # the recovery the message gives
+    LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES,
+                    round_idx=1).save(tmp_path, 1)
+    assert LabelStore.latest_round(tmp_path) == 1
