@@ -37,6 +37,9 @@ UNSUPPORTED_FLAGS = {
     'and uses fused attention)',
 }
 
+#: UNet flags guided-diffusion reads as comma-separated integers.
+LIST_FLAGS = ('attention_resolutions', 'channel_mult')
+
 
 @dataclass(frozen=True)
 class FeatureLayout:
@@ -156,6 +159,11 @@ class DiffusionBackbone(BaseModule):
                     f'DiffusionBackbone: unet.{flag}=True is not supported: '
                     f'{reason}.')
         flags.update(overrides)
+        # guided-diffusion parses these from comma-separated strings; a
+        # list or tuple (what --cfg-options k=32,16,8 gives) means the same
+        for flag in LIST_FLAGS:
+            if isinstance(flags[flag], (list, tuple)):
+                flags[flag] = ','.join(str(int(v)) for v in flags[flag])
         return flags
 
     @staticmethod
