@@ -181,3 +181,15 @@ def test_noise_seed_none_waits_for_the_run_seed(tiny_backbone_cfg):
     expected = torch.rand(3, generator=torch_generator(7, 'clean', 'a.png'))
     got = torch.rand(3, generator=backbone.noise_generator('a.png'))
     assert torch.equal(got, expected)
+
+
+def test_list_flags_accept_the_cfg_options_list_form(tiny_unet_cfg):
+    """``--cfg-options model.backbone.unet.attention_resolutions=32,16,8``
+    gives a list; guided-diffusion reads a comma-separated string."""
+    as_list = dict(tiny_unet_cfg, attention_resolutions=[32, 16, 8],
+                   channel_mult=(1, 1, 2, 2, 4, 4))
+    flags = DiffusionBackbone._resolve_flags(as_list)
+    assert flags['attention_resolutions'] == '32,16,8'
+    assert flags['channel_mult'] == '1,1,2,2,4,4'
+    assert DiffusionBackbone._resolve_flags(tiny_unet_cfg) == dict(
+        flags, channel_mult='')

@@ -26,6 +26,26 @@ def test_build_config_applies_the_command_line():
     assert cfg.randomness == dict(seed=0)
 
 
+def test_resume_modes_and_allowed_config_change():
+    def parsed(*argv):
+        cfg = al_train.build_config(al_train.parse_args([CAMVID, *argv]))
+        return cfg.resume, cfg.allow_config_change
+
+    assert parsed() == (False, False)
+    assert parsed('--resume') == (True, False)
+    assert parsed('--resume=auto', '--allow-config-change') == ('auto', True)
+    with pytest.raises(SystemExit):
+        al_train.parse_args([CAMVID, '--resume=yes'])
+
+
+def test_lock_is_taken_by_rank_0_of_a_launch_only(monkeypatch):
+    monkeypatch.setenv('RANK', '1')
+    monkeypatch.setenv('SLURM_PROCID', '2')
+    assert al_train.launch_rank('none') == 0
+    assert al_train.launch_rank('pytorch') == 1
+    assert al_train.launch_rank('slurm') == 2
+
+
 def test_tensorboard_backend_only_when_installed(monkeypatch):
     cfg = al_train.build_config(al_train.parse_args([CAMVID]))
     types = [b['type'] for b in cfg.visualizer.vis_backends]

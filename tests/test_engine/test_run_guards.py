@@ -1,0 +1,153 @@
+"""What a run refuses, and how it says so: a locked work dir, changed
+settings, damaged or missing files, impossible budgets."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+
+from mmseg_al.engine.pending_queries import PendingQueries
+from mmseg_al.engine.run_file import RUN_FILE, RunSettingsError
+from mmseg_al.state import LabelStore, StateFileError
+from mmseg_al.state.work_dir_lock import WorkDirLock, WorkDirLockedError
+from .test_active_learning_loop import answer_from_ground_truth
+from .toy_run import al_train_main, write_toy_config
+
+
+@pytest.fixture
+def toy_cfg(tmp_path, tiny_unet_cfg):
+    return write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
+                            tiny_unet_cfg)
+
+
+def last_log(work_dir):
+    with open(sorted(glob.glob(osp.join(work_dir, '*', '*.log')))[-1],
+              encoding='utf-8') as file:
+        return file.read()
+
+
+def test_resume_refuses_changes_locks_and_damage(tmp_path, toy_cfg):
+    work = str(tmp_path / 'work')
+    one_round = ['--cfg-options', 'train_cfg.rounds=1']
+    assert al_train_main([toy_cfg, '--work-dir', work, *one_round]) == 0
+    resume = [toy_cfg, '--work-dir', work, '--resume']
+    # a second run while one holds the work dir
+    with WorkDirLock(work):
+        with pytest.raises(WorkDirLockedError,
+                           match=f'PID {os.getpid()} holds'):
+            al_train_main(resume)
+    # other settings than the run started with: every key listed
+    with pytest.raises(RunSettingsError) as error:
+        al_train_main([*resume, '--cfg-options',
+                       'train_cfg.budget.pixels=6',
+                       'train_cfg.oracle.type=FileOracle'])
+    assert ("  train_cfg.budget.pixels: 5 -> 6\n"
+            "  train_cfg.oracle.type: 'GroundTruthOracle' -> 'FileOracle'\n"
+            ) in str(error.value)
+    # an emptied run file
+    run_file = osp.join(work, RUN_FILE)
+    with open(run_file, 'rb') as file:
+        recorded = file.read()
+    open(run_file, 'w').close()
+    with pytest.raises(RunSettingsError, match=re.escape(
+            f'{run_file} is unreadable or not JSON')):
+        al_train_main(resume)
+    with open(run_file, 'wb') as file:
+        file.write(recorded)
+    # a deleted latest.json is not a fresh start
+    latest = osp.join(work, 'al_state', 'latest.json')
+    os.rename(latest, latest + '.bak')
+    with pytest.raises(StateFileError, match='rounds \\[0\\] are saved'):
+        al_train_main(resume)
+    os.rename(latest + '.bak', latest)
+    # nothing above changed the run; more rounds need no flag
+    assert al_train_main(resume) == 0
+    with open(osp.join(work, 'metrics.json'), encoding='utf-8') as file:
+        assert [e['labelled_pixels']
+                for e in json.load(file)['rounds']] == [5, 10]
+
+
+def test_resume_needs_a_run_unless_auto(tmp_path, toy_cfg):
+    misspelt = str(tmp_path / 'wrok')
+    with pytest.raises(FileNotFoundError, match='--resume=auto'):
+        al_train_main([toy_cfg, '--work-dir', misspelt, '--resume'])
+    assert not osp.exists(osp.join(misspelt, RUN_FILE))
+    assert al_train_main([toy_cfg, '--work-dir', misspelt, '--resume=auto',
+                          '--cfg-options', 'train_cfg.rounds=1']) == 0
+    assert LabelStore.latest_round(misspelt) == 0
+
+
+@pytest.mark.parametrize('option,message', [
+    ('train_cfg.rounds=2.5',
+     'train_cfg.rounds must be an integer >= 1, got 2.5'),
+    ('train_cfg.budget.pixels=None train_cfg.budget.per_image=abc',
+     "train_cfg.budget.per_image must be a number of pixels per pool image, "
+     "got 'abc'"),
+])
+def test_non_numbers_in_the_schedule_name_the_key(tmp_path, toy_cfg, option,
+                                                  message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        al_train_main([toy_cfg, '--work-dir', str(tmp_path / 'w'),
+                       '--cfg-options', *option.split()])
+
+
+def test_a_budget_beyond_the_pool_is_an_error(tmp_path, toy_cfg):
+    work = str(tmp_path / 'work')
+    with pytest.raises(ValueError) as error:
+        al_train_main([toy_cfg, '--work-dir', work, '--cfg-options',
+                       'train_cfg.budget.pixels=200000'])
+    # 4 images x local_budget 4
+    assert str(error.value).startswith(
+        'Round 0: the selector found only 16 candidate pixels for a budget '
+        'of 200000 per round (nothing was labelled).')
+    assert LabelStore.latest_round(work) is None
+
+
+def test_truncated_pending_selection_says_how_to_recover(tmp_path):
+    pending = PendingQueries(str(tmp_path), 2)
+    pending.save(['a'], np.array([3]), np.array([0.5]))
+    with open(pending.selection_file, 'r+b') as file:
+        file.truncate(40)
+    with pytest.raises(ValueError) as error:
+        pending.load()
+    assert str(error.value).startswith(
+        f'{pending.selection_file}: unreadable pending selection of round '
+        '2 (BadZipFile: ')
+    assert str(error.value).endswith(
+        'Delete it to select this round again (the same pixels are chosen); '
+        f'{pending.query_file} is then written again, blank, so move it '
+        'aside first if it holds labels.')
+
+
+def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra="train_cfg.update(oracle=dict(type='FileOracle'))\n")
+    work = str(tmp_path / 'work')
+    ann_dir = str(tmp_path / 'data' / 'ann_dir' / 'train')
+    query_file = osp.join(work, 'queries', 'round_00.json')
+    assert al_train_main([cfg, '--work-dir', work]) == 3
+    with open(query_file, 'rb') as file:
+        asked = file.read()
+    # deleted before it was answered: written again from the selection
+    os.remove(query_file)
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
+    with open(query_file, 'rb') as file:
+        assert file.read() == asked
+    assert 'round_00.json was missing: written again from the saved ' \
+        'selection' in last_log(work)
+    answer_from_ground_truth(query_file, ann_dir)
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
+    assert 'edited after its labels were imported' not in last_log(work)
+    # edited after its import: the edit is ignored, and the run says so
+    rows = json.loads(open(query_file, encoding='utf-8').read())
+    rows[0]['class'] = (rows[0]['class'] + 1) % 6
+    with open(query_file, 'w', encoding='utf-8') as file:
+        json.dump(rows, file)
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
+    assert (f'{query_file} was edited after its labels were imported; the '
+            'run keeps the labels as imported (al_state/) and ignores the '
+            'edit.') in last_log(work)
