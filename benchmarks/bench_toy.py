@@ -14,6 +14,17 @@ the first timed run, so wall times measure the active-learning loop alone.
 
     python benchmarks/bench_toy.py            # 3 seeds, 10 rounds
     python benchmarks/bench_toy.py --quick    # 1 seed, 4 rounds
+
+``--quick`` also runs the two-stage job again beside two CPU hogs (2-thread
+torch jobs, as other experiments on a shared machine) and prints its
+slowdown against the run alone, measured in the same invocation::
+
+    {"case": "beside_cpu_hogs", "method": "edald_two-stage", "hogs": 2,
+     "wall_s_alone": ..., "wall_s_beside_hogs": ..., "slowdown": ...,
+     "fair_share_slowdown": 3}
+
+``fair_share_slowdown`` is what an equal share of the cores among the
+``hogs + 1`` jobs would give.
 """
 import argparse
 import json
@@ -45,6 +56,16 @@ train_cfg = dict(selector=dict(
 """,
     'edald_two-stage': '',
 }
+
+
+#: A CPU hog: a 2-thread torch job that runs until it is killed.
+HOG = """
+import torch
+torch.set_num_threads(2)
+a = torch.randn(256, 256)
+while True:
+    a @ a
+"""
 
 
 def parse_args() -> argparse.Namespace:
@@ -81,8 +102,9 @@ def ensure_toy_checkpoint() -> None:
                       unet=dict(cfg.model.backbone.unet), **hook)
 
 
-def run_once(method: str, seed: int, rounds: int, work_root: str) -> Dict:
-    name = f'{method}_seed{seed}'
+def run_once(method: str, seed: int, rounds: int, work_root: str,
+             suffix: str = '') -> Dict:
+    name = f'{method}_seed{seed}{suffix}'
     config = osp.join(work_root, f'{name}.py')
     with open(config, 'w', encoding='utf-8') as f:
         f.write(f'_base_ = [{TOY_CONFIG!r}]\n' + METHODS[method])
@@ -101,6 +123,24 @@ def run_once(method: str, seed: int, rounds: int, work_root: str) -> Dict:
         last = json.load(f)['rounds'][-1]
     return dict(mIoU=last['mIoU'], pixels=last['labelled_pixels'],
                 wall=wall)
+
+
+def beside_cpu_hogs(method: str, seed: int, rounds: int, work_root: str,
+                    alone: Dict, hogs: int = 2) -> Dict:
+    """Run ``method`` again while ``hogs`` CPU hogs run."""
+    procs = [subprocess.Popen([sys.executable, '-c', HOG])
+             for _ in range(hogs)]
+    try:
+        busy = run_once(method, seed, rounds, work_root, '_beside_hogs')
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    return dict(case='beside_cpu_hogs', method=method, hogs=hogs,
+                wall_s_alone=round(alone['wall'], 1),
+                wall_s_beside_hogs=round(busy['wall'], 1),
+                slowdown=round(busy['wall'] / alone['wall'], 2),
+                fair_share_slowdown=hogs + 1)
 
 
 def summary(method: str, seeds: List[int], rounds: int,
@@ -132,6 +172,10 @@ def main() -> None:
     for method in args.methods:
         runs = [run_once(method, seed, rounds, work_root) for seed in seeds]
         print(json.dumps(summary(method, seeds, rounds, runs)), flush=True)
+        if args.quick and method == 'edald_two-stage':
+            print(json.dumps(beside_cpu_hogs(method, seeds[0], rounds,
+                                             work_root, runs[0])),
+                  flush=True)
 
 
 if __name__ == '__main__':

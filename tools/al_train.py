@@ -25,15 +25,23 @@ import sys
 from contextlib import nullcontext
 from typing import Iterator, List, Optional
 
-import torch
-import torch.distributed as torch_dist
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+# OpenMP threads (torch's CPU kernels) sleep while they wait for work
+# instead of spinning: on a CPU shared with other jobs, spinning threads burn
+# the time slices the working ones need (README, "CPU threads"). libgomp
+# reads this when torch is loaded, hence before the imports below; a value
+# set in the environment wins.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-from mmseg_al.datasets import converter_of, generates_its_data
-from mmseg_al.engine import AnnotationRequired, mmengine_checkpoints_allowed
-from mmseg_al.state.work_dir_lock import WorkDirLock
+import torch  # noqa: E402
+import torch.distributed as torch_dist  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmseg_al.datasets import converter_of, generates_its_data  # noqa: E402
+from mmseg_al.engine import (AnnotationRequired,  # noqa: E402
+                             mmengine_checkpoints_allowed)
+from mmseg_al.state.work_dir_lock import WorkDirLock  # noqa: E402
 
 #: Exit status while a round's queries wait for an annotator.
 EXIT_AWAITING_ANNOTATION = 3
