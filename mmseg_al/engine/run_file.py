@@ -19,8 +19,8 @@ from mmseg_al.state import atomic_write_json
 RUN_FILE = 'al_run.json'
 FORMAT_VERSION = 2
 #: Settings a resumed run may change freely: the number of rounds (more
-#: rounds after the recorded ones) and the overlay images (drawing only).
-FREE_KEYS = ('train_cfg.rounds', 'train_cfg.overlays')
+#: rounds after the recorded ones).
+FREE_KEYS = ('train_cfg.rounds', )
 #: Changed keys listed in one message; the rest are counted.
 MAX_LISTED = 20
 

@@ -15,7 +15,7 @@ def toy_cfg(**train_cfg):
         train_dataloader=dict(dataset=dict(type='PixelSparseDataset',
                                            dataset=dict(type='Toy'))),
         model=dict(backbone=dict(steps=(50, 150))),
-        train_cfg=dict(dict(rounds=3, overlays=4, budget=dict(pixels=5),
+        train_cfg=dict(dict(rounds=3, budget=dict(pixels=5),
                             oracle=dict(type='GroundTruthOracle')),
                        **train_cfg),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3))))
@@ -33,8 +33,8 @@ def test_run_settings_are_flat_json_without_free_keys():
         'optim_wrapper.optimizer.lr': 1e-3,
         'param_scheduler': None,
     }
-    # more rounds or other overlays: the same settings
-    assert run_settings(toy_cfg(rounds=9, overlays=0), 7) == \
+    # more rounds: the same settings
+    assert run_settings(toy_cfg(rounds=9), 7) == \
         run_settings(toy_cfg(), 7)
     assert changed_settings({'a': 1, 'b': 2}, {'a': 1, 'c': 3}) == [
         ('b', 2, '<unset>'), ('c', '<unset>', 3)]
