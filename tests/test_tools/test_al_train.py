@@ -1,5 +1,6 @@
 """tools/al_train.py: configuration from the command line, and the errors it
 gives before any heavy work."""
+import importlib.util
 import os
 import os.path as osp
 
@@ -44,6 +45,21 @@ def test_lock_is_taken_by_rank_0_of_a_launch_only(monkeypatch):
     assert al_train.launch_rank('none') == 0
     assert al_train.launch_rank('pytorch') == 1
     assert al_train.launch_rank('slurm') == 2
+
+
+@pytest.mark.parametrize('given,expected', [(None, 'PASSIVE'),
+                                            ('ACTIVE', 'ACTIVE')])
+def test_openmp_threads_sleep_unless_told_otherwise(monkeypatch, given,
+                                                     expected):
+    """Set before torch loads (a fresh process); an explicit value wins."""
+    if given is None:
+        monkeypatch.delenv('OMP_WAIT_POLICY', raising=False)
+    else:
+        monkeypatch.setenv('OMP_WAIT_POLICY', given)
+    spec = importlib.util.spec_from_file_location('al_train_fresh',
+                                                  al_train.__file__)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert os.environ['OMP_WAIT_POLICY'] == expected
 
 
 def test_tensorboard_backend_only_when_installed(monkeypatch):
