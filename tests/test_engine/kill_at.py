@@ -3,9 +3,10 @@
     python kill_at.py POINT ROUND -- <al_train.py arguments>
 
 ``POINT`` is ``state_saved`` (right after ``al_state/round_XX.npz`` and
-``latest.json`` of round ``ROUND`` are written) or ``selection_saved``
-(right after the pending selection ``queries/round_XX.npz`` of round
-``ROUND`` is written). The process dies as a power cut would: no handler,
+``latest.json`` of round ``ROUND`` are written), ``evaluated`` (right
+after round ``ROUND``'s entry of ``metrics.json`` is written) or
+``selection_saved`` (right after the pending selection
+``queries/round_XX.npz`` of round ``ROUND`` is written). The process dies as a power cut would: no handler,
 no ``finally`` block and no buffered write runs.
 """
 import os
@@ -37,8 +38,12 @@ if __name__ == '__main__':
     sys.path.insert(0, REPO)
     from mmseg_al.engine.pending_queries import PendingQueries
     from mmseg_al.state import LabelStore
+    from mmseg_al.engine.hooks import RoundMetricsHook
     if point == 'state_saved':
         kill_after(LabelStore, 'save', lambda self, work_dir, r: r)
+    elif point == 'evaluated':
+        kill_after(RoundMetricsHook, 'after_val_epoch',
+                   lambda self, runner, *args: runner.epoch)
     elif point == 'selection_saved':
         kill_after(PendingQueries, 'save', lambda self, *args: self.round_idx)
     else:

@@ -61,8 +61,10 @@ test_dataloader = val_dataloader
 train_cfg.update(rounds={ROUNDS})
 """
 #: (point, round) kill_at.py kills at: before round 1 is trained (its
-#: labels saved), and after round 2's selection, before it is labelled.
-KILL_POINTS = (('state_saved', 1), ('selection_saved', 2))
+#: labels saved); after round 1 is evaluated, before round 2 is selected
+#: (its head is retrained after the resume); after round 2's selection,
+#: before it is labelled.
+KILL_POINTS = (('state_saved', 1), ('evaluated', 1), ('selection_saved', 2))
 
 
 def test_killed_and_resumed_runs_are_identical(tmp_path, tiny_unet_cfg):
@@ -78,8 +80,8 @@ def test_killed_and_resumed_runs_are_identical(tmp_path, tiny_unet_cfg):
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
         assert LabelStore.latest_round(work) == round_idx - (
             point == 'selection_saved')
-        assert osp.exists(osp.join(work, 'queries', f'round_{round_idx:02d}'
-                                   '.json')) == (point == 'state_saved')
+        asked = osp.join(work, 'queries', f'round_{round_idx:02d}.json')
+        assert osp.exists(asked) == (point != 'selection_saved')
         assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
         got = outputs(work)
         assert sorted(got) == sorted(expected), point
