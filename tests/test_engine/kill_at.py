@@ -6,8 +6,9 @@
 ``latest.json`` of round ``ROUND`` are written), ``evaluated`` (right
 after round ``ROUND``'s entry of ``metrics.json`` is written) or
 ``selection_saved`` (right after the pending selection
-``queries/round_XX.npz`` of round ``ROUND`` is written). The process dies as a power cut would: no handler,
-no ``finally`` block and no buffered write runs.
+``queries/round_XX.npz`` of round ``ROUND`` is written). The process dies
+as a power cut would: no handler, no ``finally`` block and no buffered
+write runs.
 """
 import os
 import runpy

@@ -50,7 +50,7 @@ def test_lock_is_taken_by_rank_0_of_a_launch_only(monkeypatch):
 @pytest.mark.parametrize('given,expected', [(None, 'PASSIVE'),
                                             ('ACTIVE', 'ACTIVE')])
 def test_openmp_threads_sleep_unless_told_otherwise(monkeypatch, given,
-                                                     expected):
+                                                    expected):
     """Set before torch loads (a fresh process); an explicit value wins."""
     if given is None:
         monkeypatch.delenv('OMP_WAIT_POLICY', raising=False)
