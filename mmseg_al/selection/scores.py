@@ -97,12 +97,23 @@ def entropy_augmented_mi(draw_log_probs: Tensor,
             entropy(independent_log_probs))
 
 
+def _beta_fit_entropy(pbar: Tensor, var: Tensor, floor: float) -> Tensor:
+    """Differential entropy of ``Beta(a + 1, b)``, ``(a, b)`` fitted to the
+    mean ``pbar`` and variance ``var`` by moments (BalEntAcq's ``h_c``)."""
+    a = (pbar.square() * (1 - pbar) / var - pbar).clamp_min(floor)
+    b = ((1 / pbar - 1) * a).clamp_min(floor)
+    log_beta = torch.lgamma(a + 1) + torch.lgamma(b) - torch.lgamma(a + b + 1)
+    return (log_beta - a * torch.digamma(a + 1) -
+            (b - 1) * torch.digamma(b) +
+            (a + b - 1) * torch.digamma(a + b + 1))
+
+
 def balanced_entropy(draw_log_probs: Tensor, floor: float = 1e-9) -> Tensor:
     """BalEntAcq (Woo 2021) from ``M >= 2`` sampled predictions.
 
-    Per class ``c``, with ``pbar_c`` the mean and ``v_c`` the unbiased
-    variance of ``p_c`` over the draws (both floored at ``floor``), the
-    marginal of ``p_c`` is fitted by a Beta distribution by moments::
+    Per class ``c``, with ``pbar_c`` the mean and ``v_c`` the *population*
+    variance of ``p_c`` over the draws, the marginal of ``p_c`` is fitted by
+    a Beta distribution by moments::
 
         a_c = pbar_c^2 (1 - pbar_c) / v_c - pbar_c
         b_c = (1 / pbar_c - 1) a_c
@@ -111,34 +122,43 @@ def balanced_entropy(draw_log_probs: Tensor, floor: float = 1e-9) -> Tensor:
         MJEnt = sum_c min(pbar_c h_c, 0) + H(pbar)
         score = (H(pbar) + ln 2) / (MJEnt + H(pbar))
 
-    where ``H(pbar)`` is the entropy of the mean prediction itself (before
-    flooring), and a negative score is replaced by its reciprocal. To keep
-    every score finite, the Beta fit additionally uses
-    ``pbar_c <= 1 - floor`` and ``a_c, b_c >= floor`` (an invalid fit,
-    variance above ``pbar(1-pbar)``, would otherwise give negative Beta
-    parameters), and a denominator of magnitude below ``floor`` is set to
-    ``floor``. Computed in float64.
+    where ``H(pbar)`` is the entropy of the mean prediction, and a negative
+    score is replaced by its reciprocal.
+
+    Why the population variance: for values in ``[0, 1]`` it never exceeds
+    ``pbar (1 - pbar)``, so the fit always exists (``a_c, b_c >= 0``). The
+    unbiased variance often does exceed it with few draws, and clamping
+    the resulting negative Beta parameters scored the pixels whose draws
+    disagree most at about ``-1e8``, i.e. last.
+
+    Degenerate limits: ``h_c`` tends to ``-inf`` at both ends of the
+    variance range, when the draws agree (``v_c -> 0``, a point mass) and
+    when they are all 0 or 1 (``v_c -> pbar (1 - pbar)``, a Bernoulli, e.g.
+    draws that flip between two classes). Both limits are given the same
+    finite value, ``h_c`` at ``v_c = floor`` (for the same ``pbar_c``): the
+    variance is floored at ``floor`` and ``h_c`` at its value there. Since
+    ``H(pbar)`` is larger for flipping draws than for agreeing ones, flips
+    then rank above agreement. Means are kept in ``[floor, 1 - floor]`` and
+    a denominator of magnitude below ``floor`` is set to ``floor``.
+    Computed in float64.
 
     Args:
         draw_log_probs: ``[M, n, C]`` log-probabilities, ``M >= 2``.
         floor: the floor of means, variances and Beta parameters.
 
     Returns:
-        ``[n]`` float scores (same dtype as the input), larger first.
+        ``[n]`` finite float scores (same dtype as the input), larger first.
     """
     if draw_log_probs.shape[0] < 2:
         raise ValueError('balanced_entropy needs at least 2 draws for a '
                          f'variance, got {draw_log_probs.shape[0]}')
     probs = draw_log_probs.double().exp()
     mean = probs.mean(0)
-    var = probs.var(0).clamp_min(floor)
+    var = probs.var(0, unbiased=False).clamp_min(floor)
     pbar = mean.clamp(floor, 1 - floor)
-    a = (pbar.square() * (1 - pbar) / var - pbar).clamp_min(floor)
-    b = ((1 / pbar - 1) * a).clamp_min(floor)
-    log_beta = torch.lgamma(a + 1) + torch.lgamma(b) - torch.lgamma(a + b + 1)
-    h = (log_beta - a * torch.digamma(a + 1) -
-         (b - 1) * torch.digamma(b) +
-         (a + b - 1) * torch.digamma(a + b + 1))
+    h = torch.maximum(
+        _beta_fit_entropy(pbar, var, floor),
+        _beta_fit_entropy(pbar, torch.full_like(var, floor), floor))
     mean_entropy = entropy(mean.log())
     marginal_joint_entropy = (pbar * h).clamp_max(0).sum(-1) + mean_entropy
     denominator = marginal_joint_entropy + mean_entropy
@@ -165,13 +185,15 @@ def power_keys(scores: Tensor,
                generator: Optional[torch.Generator] = None) -> Tensor:
     """Sort keys for power sampling (Kirsch et al. 2021), stochastic top-b.
 
-    With ``noise='gumbel'`` the keys are ``log(s) + Gumbel(0, 1/beta)``:
-    the top-b of these keys is a sample without replacement with
-    probability proportional to ``s^beta`` (PowerBALD / PowerDALD). With
-    ``noise='pareto'`` the keys are ``log(s) + log(P) / beta`` with
-    ``P ~ Pareto(1, 1)``, i.e. scores multiplied by heavy-tailed noise, as
-    some released acquisition code does. Zero scores get key ``-inf``
-    (picked only after every positive score).
+    With ``noise='gumbel'`` (the default) the keys are
+    ``log(s) + Gumbel(0, 1/beta)``: the top-b of these keys is a sample
+    without replacement with probability proportional to ``s^beta``
+    (PowerBALD / PowerDALD). ``noise='pareto'`` is the rule of the released
+    PowerBALD acquisition code, *not* proportional sampling: a
+    ``Pareto(1, 1)`` sample ``P`` is added to the log-score, keys
+    ``log(s) + P / beta`` (as released for ``beta = 1``; ranked like
+    ``beta log(s) + P`` otherwise). Zero scores get key ``-inf`` (picked
+    only after every positive score).
 
     Args:
         scores: ``[...]`` non-negative scores, larger = more uncertain.
@@ -186,6 +208,8 @@ def power_keys(scores: Tensor,
     uniform = torch.rand(scores.shape, generator=generator,
                          dtype=torch.float64)
     uniform = uniform.clamp(torch.finfo(torch.float64).tiny, 1.0)
-    exponential = -uniform.log()  # Exp(1) = log of Pareto(1, 1)
-    perturbation = (-exponential.log() if noise == 'gumbel' else exponential)
+    if noise == 'gumbel':
+        perturbation = -(-uniform.log()).log()
+    else:
+        perturbation = 1 / uniform  # Pareto(1, 1)
     return scores.double().log() + perturbation / beta

@@ -84,18 +84,31 @@ def test_entropy_augmented_mi_is_mi_plus_entropy_of_draw_zero():
         by_hand, rel=1e-12)
 
 
-def reference_balanced_entropy(probs: np.ndarray) -> np.ndarray:
-    """BalEntAcq written from the formula, one pixel at a time."""
+def beta_fit_entropy(pbar, var, floor=1e-9):
+    """h_c of the Beta(a + 1, b) fitted by moments, written out by hand."""
+    a = np.maximum(pbar**2 * (1 - pbar) / var - pbar, floor)
+    b = np.maximum((1 / pbar - 1) * a, floor)
+    return (betaln(a + 1, b) - a * digamma(a + 1) - (b - 1) * digamma(b) +
+            (a + b - 1) * digamma(a + b + 1))
+
+
+def reference_balanced_entropy(probs: np.ndarray, ddof: int = 0,
+                               entropy_floor: bool = True) -> np.ndarray:
+    """BalEntAcq written from the formula, one pixel at a time.
+
+    ``ddof=1, entropy_floor=False`` is the rule before the population
+    variance (valid where the unbiased variance gives a Beta fit).
+    """
     floor = 1e-9
     scores = []
     for pixel in probs.transpose(1, 0, 2):  # [M, C]
         mean = pixel.mean(0)
-        var = np.maximum(pixel.var(0, ddof=1), floor)
+        var = np.maximum(pixel.var(0, ddof=ddof), floor)
         pbar = np.clip(mean, floor, 1 - floor)
-        a = np.maximum(pbar**2 * (1 - pbar) / var - pbar, floor)
-        b = np.maximum((1 / pbar - 1) * a, floor)
-        hc = (betaln(a + 1, b) - a * digamma(a + 1) -
-              (b - 1) * digamma(b) + (a + b - 1) * digamma(a + b + 1))
+        hc = beta_fit_entropy(pbar, var)
+        if entropy_floor:
+            hc = np.maximum(hc, beta_fit_entropy(pbar, np.full_like(var,
+                                                                    floor)))
         entropy_mean = -sum(p * np.log(p) for p in mean if p > 0)
         mjent = np.minimum(pbar * hc, 0).sum() + entropy_mean
         score = (entropy_mean + np.log(2)) / (mjent + entropy_mean)
@@ -109,20 +122,57 @@ def test_balanced_entropy_matches_reference():
                       4).log_softmax(-1).double()
     expected = reference_balanced_entropy(draw_log_probs.exp().numpy())
     assert (expected > 0).any() and (expected < 0).any()  # both branches
+    # torch and numpy round variances of nearly one-hot draws differently
     np.testing.assert_allclose(
-        balanced_entropy(draw_log_probs).numpy(), expected, rtol=1e-9)
+        balanced_entropy(draw_log_probs).numpy(), expected, rtol=1e-6)
 
 
 def test_balanced_entropy_hand_value_of_a_symmetric_pixel():
-    # p_1 in {0.3, 0.7}: pbar = 0.5, unbiased var = 0.08 -> a = b = 1.0625
+    # p_1 in {0.3, 0.7}: pbar = 0.5, population var = 0.04 -> a = b = 2.625
     draws = logs([[0.3, 0.7]], [[0.7, 0.3]])
-    a = 0.5**2 * 0.5 / 0.08 - 0.5
+    a = 0.5**2 * 0.5 / 0.04 - 0.5
+    assert a == pytest.approx(2.625)
     hc = (betaln(a + 1, a) - a * digamma(a + 1) - (a - 1) * digamma(a) +
           (2 * a - 1) * digamma(2 * a + 1))
     mjent = 2 * min(0.5 * hc, 0) + math.log(2)
     score = 2 * math.log(2) / (mjent + math.log(2))
     score = 1 / score if score < 0 else score
     assert balanced_entropy(draws).item() == pytest.approx(score, rel=1e-9)
+
+
+def test_balanced_entropy_where_the_unbiased_fit_was_valid_changes_only_by_the_variance():  # noqa: E501
+    # mild noise: the unbiased variance stays below pbar (1 - pbar)
+    generator = torch.Generator().manual_seed(2)
+    probs = (torch.randn(1, 30, 3, generator=generator) * 2 +
+             torch.randn(5, 30, 3, generator=generator) *
+             0.3).softmax(-1).double()
+    unbiased_var = probs.var(0)
+    mean = probs.mean(0)
+    assert (unbiased_var < mean * (1 - mean)).all()
+    expected = reference_balanced_entropy(
+        probs.numpy(), ddof=0, entropy_floor=False)
+    np.testing.assert_allclose(
+        balanced_entropy(probs.log()).numpy(), expected, rtol=1e-9)
+    before = reference_balanced_entropy(
+        probs.numpy(), ddof=1, entropy_floor=False)
+    assert not np.allclose(before, expected)
+
+
+def test_balanced_entropy_ranks_flipping_draws_above_agreeing_ones():
+    # pixels: draws flipping between two classes (soft, near one-hot and
+    # exactly one-hot), then draws that agree (soft and one-hot)
+    draws = logs([[0.9, 0.1], [0.99, 0.01], [1.0, 0.0], [0.9, 0.1],
+                  [1.0, 0.0]],
+                 [[0.1, 0.9], [0.01, 0.99], [0.0, 1.0], [0.9, 0.1],
+                  [1.0, 0.0]])
+    scores = balanced_entropy(draws)
+    assert torch.isfinite(scores).all()
+    assert scores[:3].min() > scores[3:].max()
+    # the unbiased variance 2 * 0.16 exceeds pbar (1 - pbar) = 0.25: the
+    # former rule gave the flip of 0.9/0.1 about -1e8, below agreement
+    before = reference_balanced_entropy(draws.exp().numpy(), ddof=1,
+                                        entropy_floor=False)
+    assert before[0] < -1e7 < before[3]
 
 
 @pytest.mark.parametrize('case', ['confident', 'uniform', 'mixed'])
@@ -157,14 +207,14 @@ def test_power_keys_first_pick_frequency_follows_score_power(beta):
     assert torch.allclose(frequency.double(), expected, atol=0.01)
 
 
-def test_power_keys_pareto_multiplies_by_pareto_noise():
+def test_power_keys_pareto_adds_pareto_noise_to_the_log_score():
+    # the released PowerBALD rule: log(s) + P, P ~ Pareto(1, 1) = 1 / U
     scores = torch.tensor([0.5, 0.0, 2.0])
     keys = power_keys(scores, beta=2.0, noise='pareto',
                       generator=torch.Generator().manual_seed(1))
     uniform = torch.rand(3, generator=torch.Generator().manual_seed(1),
                          dtype=torch.float64)
-    pareto = 1 / uniform
-    expected = (scores.double() * pareto.sqrt()).log()
+    expected = scores.double().log() + (1 / uniform) / 2.0
     assert keys[1] == -math.inf
     assert torch.allclose(keys[[0, 2]], expected[[0, 2]])
 
