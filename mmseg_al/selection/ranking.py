@@ -102,7 +102,8 @@ class ScoreRanking:
         beta (float): power of the sampling probabilities.
         noise (str): ``'gumbel'`` (exact power sampling) or ``'pareto'``.
         class_balance (bool | dict): False, True, or the kwargs of
-            :class:`ClassBalance` (e.g. ``dict(strength=1.0)``).
+            :class:`ClassBalance` (e.g. ``dict(mode='cbda',
+            epsilon=0.1)``); True is the ``'smooth'`` rule.
     """
 
     def __init__(self,
@@ -187,7 +188,7 @@ class ScoreRanking:
             if self.class_balance is not None:
                 scores = self.class_balance.reweight(
                     scores, clean.argmax(-1), class_counts,
-                    self.descending)
+                    self.descending, budget)
             keys = self._power_keys(context, scores, images, counts)
             best.update(keys, scores, image_index,
                         torch.cat([request[image] for image in images]))

@@ -285,7 +285,8 @@ def test_other_baselines():
     assert coreset.train_cfg.selector.stage2.score == 'edald'
 
     cbda = baseline('edald-cbda-2stage')
-    assert cbda.train_cfg.selector.stage2.class_balance is True
+    assert cbda.train_cfg.selector.stage2.class_balance == dict(
+        mode='cbda', epsilon=0.1)
     assert cbda.train_cfg.selector.stage2.score == 'edald'
 
     scheduled = load('configs/baselines/edald-then-margin-scheduled_'

@@ -202,6 +202,21 @@ def test_class_balance_reweights_by_clean_predicted_class(name, descending):
         reference_top(context, name, 8, descending, weights))
 
 
+def test_cbda_ideal_budget_counts_this_rounds_labels():
+    context = random_context(num_images=3, side=5, labelled_fraction=0.3)
+    counts = context.class_counts()
+    balance = ClassBalance(mode='cbda', epsilon=0.05)
+
+    def weights(scores, clean):
+        return balance.reweight(scores, clean.argmax(-1), counts, True, 8)
+
+    selection = ScoreRanking(
+        'entropy', class_balance=dict(mode='cbda', epsilon=0.05)).rank(
+            context, all_candidates(context), 8)
+    assert_same_rows(as_rows(selection),
+                     reference_top(context, 'entropy', 8, True, weights))
+
+
 def test_class_balance_accepts_kwargs():
     ranking = ScoreRanking('entropy', class_balance=dict(strength=2.0))
     assert ranking.class_balance.strength == 2.0
