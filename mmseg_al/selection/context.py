@@ -121,10 +121,13 @@ class SelectionContext(metaclass=ABCMeta):
         MC-dropout passes are reproducible (``draw`` must then be given).
         """
 
-    def generator(self, *keys, device='cpu') -> torch.Generator:
-        """A generator seeded by ``(seed, round, *keys)``."""
-        return torch_generator(self.seed, self.round_idx, *keys,
-                               device=device)
+    def generator(self, *keys, device='cpu',
+                  round_idx: Optional[int] = None) -> torch.Generator:
+        """A generator seeded by ``(seed, round, *keys)``; ``round_idx``
+        gives another round's key (default this round's)."""
+        if round_idx is None:
+            round_idx = self.round_idx
+        return torch_generator(self.seed, round_idx, *keys, device=device)
 
     # ------------------------------------------------------ sharing work --
     @property

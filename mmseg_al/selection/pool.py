@@ -18,7 +18,8 @@ from mmseg_al.registry import TASK_UTILS
 from mmseg_al.utils import track
 from .builder import build_selector
 from .context import Selection, SelectionContext
-from .pixel_requests import ImagePixels, empty_selection, sample_candidates
+from .pixel_requests import (ImagePixels, check_candidate_mode,
+                             empty_selection, sample_candidates)
 
 
 @dataclass
@@ -60,7 +61,8 @@ class LocalGlobalPool:
 
     Local step, per image: a seeded random subset of at most
     ``candidates_per_image`` unlabelled candidates (key
-    ``('candidates', image_id)``); the picker selects ``local_budget`` of
+    ``('candidates', image_id)``, fixed at round 0 or redrawn every round,
+    see :func:`sample_candidates`); the picker selects ``local_budget`` of
     them (all if fewer), with the image's labelled pixels as initial
     coverage. Global step: the picker selects from the union of the local
     picks, with all labelled pixels as initial coverage, keeping
@@ -72,6 +74,10 @@ class LocalGlobalPool:
             ``dict(type='MaxHerding')`` or ``dict(type='CoreSet')``.
         candidates_per_image (int, optional): candidates drawn per image
             for the local step (None = all unlabelled pixels).
+        candidates (str): ``'fixed'`` (default: the subset drawn at round 0,
+            minus the pixels labelled since, as in the authors' code, so
+            results are comparable with the paper's) or ``'per_round'``
+            (a fresh subset each round).
         local_budget (int): local picks per image (``K``).
         keep_ratio (float): fraction of the union kept by the global step.
 
@@ -83,11 +89,13 @@ class LocalGlobalPool:
     def __init__(self,
                  picker: dict = dict(type='MaxHerding'),
                  candidates_per_image: Optional[int] = 10000,
+                 candidates: str = 'fixed',
                  local_budget: int = 50,
                  keep_ratio: float = 0.5) -> None:
         if candidates_per_image is not None and candidates_per_image < 1:
             raise ValueError('candidates_per_image must be >= 1 or None, '
                              f'got {candidates_per_image}')
+        check_candidate_mode(candidates)
         if local_budget < 1:
             raise ValueError(f'local_budget must be >= 1, got {local_budget}')
         if not 0 < keep_ratio <= 1:
@@ -95,6 +103,7 @@ class LocalGlobalPool:
                 f'keep_ratio must be in (0, 1], got {keep_ratio}')
         self.picker = build_selector(picker)
         self.candidates_per_image = candidates_per_image
+        self.candidates = candidates
         self.local_budget = local_budget
         self.keep_ratio = keep_ratio
 
@@ -163,7 +172,8 @@ class LocalGlobalPool:
                 if not context.owns(image):
                     continue
                 candidates = sample_candidates(context, image,
-                                               self.candidates_per_image)
+                                               self.candidates_per_image,
+                                               self.candidates)
                 num_candidates[image] = candidates.numel()
                 yield image, torch.cat(
                     [candidates, context.labelled_pixels(image)])

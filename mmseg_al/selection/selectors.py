@@ -11,7 +11,8 @@ from typing import List, Optional, Tuple
 from mmseg_al.registry import TASK_UTILS
 from .builder import build_selector
 from .context import Selection, SelectionContext
-from .pixel_requests import group_by_image, sample_candidates
+from .pixel_requests import (check_candidate_mode, group_by_image,
+                             sample_candidates)
 
 
 class BaseSelector(metaclass=ABCMeta):
@@ -71,18 +72,25 @@ class OneStageSelector(BaseSelector):
         candidates_per_image (int, optional): rank a seeded random subset
             of at most this many candidates per image (key
             ``('candidates', image_id)``) to bound cost; None = all.
+        candidates (str): ``'fixed'`` (default, the authors' protocol) or
+            ``'per_round'``, as in :class:`LocalGlobalPool`; the same
+            setting ranks the same candidates as Stage 1 herds from.
     """
 
     def __init__(self,
                  stage2: dict = dict(type='ScoreRanking'),
-                 candidates_per_image: Optional[int] = None) -> None:
+                 candidates_per_image: Optional[int] = None,
+                 candidates: str = 'fixed') -> None:
+        check_candidate_mode(candidates)
         self.stage2 = build_selector(stage2)
         self.candidates_per_image = candidates_per_image
+        self.candidates = candidates
 
     def _select(self, context: SelectionContext, budget: int) -> Selection:
         # only this process's images: candidates are not drawn for others
         pool = ((image,
-                 sample_candidates(context, image, self.candidates_per_image))
+                 sample_candidates(context, image, self.candidates_per_image,
+                                   self.candidates))
                 for image in range(context.num_images)
                 if context.owns(image))
         return self.stage2.rank(context, pool, budget)

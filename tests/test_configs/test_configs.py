@@ -181,8 +181,9 @@ def test_paper_setting(name):
     assert 'stage1' not in loop.cold_start and 'stage1' not in loop.selector
     stage1, stage2 = loop.stage1, loop.selector.stage2
     assert stage1.picker.type == 'MaxHerding'
-    assert (stage1.candidates_per_image, stage1.local_budget,
-            stage1.keep_ratio) == (10000, 50, 0.5)
+    assert (stage1.candidates_per_image, stage1.candidates,
+            stage1.local_budget, stage1.keep_ratio) == (10000, 'fixed', 50,
+                                                        0.5)
     assert (stage2.score, stage2.num_draws) == ('edald', 5)
     assert not stage2.get('power', False)
     assert cfg.model.decode_head.dropout_ratio == 0.0
@@ -253,7 +254,8 @@ def test_baseline_selector_matches_its_name(path):
     if stages == 'one-stage':
         assert selector.type == 'OneStageSelector'
         assert 'stage1' not in selector
-        assert selector.candidates_per_image == 10000
+        assert (selector.candidates_per_image,
+                selector.candidates) == (10000, 'fixed')
     else:
         assert selector.type == 'TwoStageSelector'
         assert 'stage1' not in selector  # the run's pool

@@ -1,5 +1,6 @@
 """Pixel requests: seeded candidate subsets, blocks of images per process,
 grouping."""
+import pytest
 import torch
 
 from mmseg_al.selection.pixel_requests import (group_by_image,
@@ -54,3 +55,39 @@ def test_group_by_image_sorts_images_and_pixels():
     groups = group_by_image(image_index, pixels)
     assert list(groups) == [0, 2, 5]
     assert [groups[i].tolist() for i in groups] == [[3, 4], [1, 9], [0]]
+
+
+def test_fixed_candidates_are_the_round0_subset_minus_labelled_pixels():
+    round0 = random_context(num_images=2, side=6, round_idx=0)
+    first = sample_candidates(round0, 1, 12, 'fixed')
+    assert torch.equal(first, sample_candidates(round0, 1, 12, 'per_round'))
+    # round 3: four of the round-0 candidates and two other pixels labelled
+    labelled = round0.labelled.clone()
+    outside = [p for p in range(36) if p not in first.tolist()][:2]
+    labelled[1, first[:4]] = True
+    labelled[1, outside] = True
+    later = random_context(num_images=2, side=6, round_idx=3)
+    later.labelled = labelled
+    assert torch.equal(sample_candidates(later, 1, 12, 'fixed'), first[4:])
+    redrawn = sample_candidates(later, 1, 12, 'per_round')
+    assert redrawn.numel() == 12
+    assert not set(redrawn.tolist()) <= set(first.tolist())
+    assert not set(redrawn.tolist()) & set(labelled[1].nonzero().flatten()
+                                            .tolist())
+
+
+def test_per_round_candidates_are_redrawn_every_round():
+    subsets = [
+        sample_candidates(random_context(num_images=1, side=6, round_idx=r),
+                          0, 12, mode) for r in (1, 2)
+        for mode in ('per_round', 'fixed')
+    ]
+    assert not torch.equal(subsets[0], subsets[2])
+    assert torch.equal(subsets[1], subsets[3])
+
+
+def test_bad_candidate_mode_is_rejected():
+    context = random_context(num_images=1, side=3)
+    with pytest.raises(ValueError, match="candidates must be one of "
+                       r"\('fixed', 'per_round'\), got 'once'"):
+        sample_candidates(context, 0, 4, 'once')

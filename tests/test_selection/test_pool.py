@@ -91,12 +91,17 @@ def test_images_with_few_candidates_give_all_of_them():
     assert [call['budget'] for call in RecordingMaxHerding.calls] == [5]
 
 
-def test_candidate_subset_is_seeded_by_image_id():
+@pytest.mark.parametrize('candidates, key_round', [('per_round', 1),
+                                                   ('fixed', 0)])
+def test_candidate_subset_is_seeded_by_image_id(candidates, key_round):
     context = random_context(num_images=3, side=8)
-    make_pool(candidates_per_image=10, local_budget=2).build(context)
+    assert context.round_idx == 1
+    make_pool(candidates_per_image=10, local_budget=2,
+              candidates=candidates).build(context)
     first = [call['points'] for call in RecordingMaxHerding.calls[:3]]
     for image, points in enumerate(first):
-        generator = context.generator('candidates', context.image_ids[image])
+        generator = context.generator('candidates', context.image_ids[image],
+                                      round_idx=key_round)
         keep = torch.randperm(64, generator=generator)[:10].sort().values
         assert torch.equal(points, context.clean_features[image, keep])
 

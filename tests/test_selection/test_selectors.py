@@ -4,6 +4,7 @@ import torch
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import build_selector
+from mmseg_al.selection.pixel_requests import sample_candidates
 from mmseg_al.selection.pool import LocalGlobalPool
 from mmseg_al.selection.selectors import ScheduledSelector
 from .tensor_context import random_context, run_processes
@@ -138,13 +139,25 @@ def test_one_stage_ranks_every_candidate():
 
 def test_one_stage_subset_ranks_seeded_subsets():
     context = context_for()
-    TASK_UTILS.build(SELECTOR_CONFIGS['one_stage_subset']).select(context, 4)
+    TASK_UTILS.build(
+        dict(SELECTOR_CONFIGS['one_stage_subset'],
+             candidates='per_round')).select(context, 4)
     request = context.log_prob_requests[0]
     for image, pixels in request.items():
         candidates = context.candidate_pixels(image)
         generator = context.generator('candidates', context.image_ids[image])
         keep = torch.randperm(candidates.numel(), generator=generator)[:10]
         assert torch.equal(pixels, candidates[keep.sort().values])
+
+
+def test_one_stage_subset_ranks_the_fixed_candidates_of_stage1():
+    context = context_for()
+    assert context.labelled.any()
+    TASK_UTILS.build(SELECTOR_CONFIGS['one_stage_subset']).select(context, 4)
+    request = context.log_prob_requests[0]
+    for image, pixels in request.items():
+        assert torch.equal(pixels,
+                           sample_candidates(context, image, 10, 'fixed'))
 
 
 def test_budget_above_the_pool_takes_all_with_a_warning():

@@ -9,11 +9,14 @@ train_cfg = dict(
     # Stage 1, shared by every selector below that does not set its own:
     # MaxHerding K = 50 of 10,000 random candidates per image, then
     # globally (keeping half for Stage 2; the cold start herds straight
-    # to b). A child config overrides it here, once.
+    # to b). A child config overrides it here, once. The candidates are
+    # drawn once, at round 0, as in the authors' code ('per_round' redraws
+    # them every round).
     stage1=dict(
         type='LocalGlobalPool',
         picker=dict(type='MaxHerding'),
         candidates_per_image=10000,
+        candidates='fixed',
         local_budget=50,
         keep_ratio=0.5),
     cold_start=dict(type='HerdingSelector'),
