@@ -27,8 +27,8 @@ Cases:
     ade_bed_global   the ADE-Bed global pool, n=48,200, d=6144, b=24,100,
                      unsplit (the n^2 kernel, built once, serves both the
                      lazy greedy and the reference's first picks).
-    ade_bed_split    the same pool with the default max_memory='4GB'
-                     (split-and-herd), end to end: overlap with unsplit.
+    ade_bed_split    the same pool with max_memory='4GB' (split-and-herd,
+                     2 parts), end to end: overlap with unsplit.
 
 Each case runs in its own process, so ``peak_rss_mb`` (measured right after
 our first selection, before the reference runs) is per case.
@@ -73,7 +73,7 @@ CASES: Dict[str, dict] = {
     'ade_bed_global': dict(n=48200, d=6144, budget=24100, clusters=300,
                            ref_picks=100, shared_kernel=True),
     'ade_bed_split': dict(n=48200, d=6144, budget=24100, clusters=300,
-                          compare_to='ade_bed_global'),
+                          max_memory='4GB', compare_to='ade_bed_global'),
 }
 QUICK = ['n4000']
 
@@ -123,7 +123,8 @@ def run_case(name: str, spec: dict, seed: int, out_dir: Path) -> dict:
     points = mixture(spec['n'], spec['d'], spec['clusters'], seed)
     budget, ref_picks = spec['budget'], spec.get('ref_picks', 0)
     repeats = spec.get('repeats', 1)
-    herding = MaxHerding(kernel_dtype=spec.get('kernel_dtype', 'float32'))
+    herding = MaxHerding(kernel_dtype=spec.get('kernel_dtype', 'float32'),
+                         max_memory=spec.get('max_memory', 'auto'))
     record = dict(threads=torch.get_num_threads(),
                   load_avg=os.getloadavg()[0], repeats=repeats,
                   parts=(1 if spec.get('shared_kernel') else

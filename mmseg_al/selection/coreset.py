@@ -49,11 +49,14 @@ class CoreSet(SplitGreedy):
     centre at the time it was picked (inf for a first pick without centre).
 
     Args:
-        max_memory (int | str): bytes for the stored distance matrix.
+        max_memory (int | str): bytes for the stored distance matrix, or
+            'auto' (most of the available memory, at most ``memory_cap``).
+        memory_cap (int | str): the most ``max_memory='auto'`` may take.
     """
 
-    def __init__(self, max_memory: Union[int, str] = '4GB') -> None:
-        super().__init__(max_memory, torch.float32)
+    def __init__(self, max_memory: Union[int, str] = 'auto',
+                 memory_cap: Union[int, str] = '64GB') -> None:
+        super().__init__(max_memory, torch.float32, memory_cap)
 
     def pairwise_function(self, points: Tensor,
                           generator: torch.Generator) -> SquaredEuclidean:

@@ -14,10 +14,12 @@ so every gain is an exact float64 sum whatever the order, and (3) the lazy
 greedy below is exact for gains that can only decrease.
 
 Memory: the kernel of the herded set is stored (``n^2`` values). When that
-does not fit in ``max_memory``, the pool is split and herded part by part
+does not fit in the memory budget (by default most of the memory available
+on the device, up to a cap), the pool is split and herded part by part
 (:class:`SplitGreedy`).
 """
 import heapq
+import logging
 import math
 import numbers
 from abc import ABCMeta, abstractmethod
@@ -25,10 +27,11 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor
 
 from mmseg_al.registry import TASK_UTILS
-from mmseg_al.utils import torch_generator, track
+from mmseg_al.utils import available_memory, torch_generator, track
 from . import compiled_herding
 from .coverage import CoverageGains
 from .kernels import (GaussianKernel, PairwiseFunction, median_distance_sigma,
@@ -36,6 +39,14 @@ from .kernels import (GaussianKernel, PairwiseFunction, median_distance_sigma,
 
 #: Memory kept aside from ``max_memory`` for tiles and gain batches.
 WORKSPACE_BYTES = 64 * 2**20
+#: Share of the available memory that ``max_memory='auto'`` may take; the
+#: rest is left to the features and the rest of the process.
+AUTO_MEMORY_FRACTION = 0.75
+#: Agreement with the exact greedy measured for a split pool
+#: (``benchmarks/bench_herding.py``, ADE-Bed global pool, 2 parts).
+SPLIT_AGREEMENT_NOTE = ('98.1 % of the picks agreed with exact greedy for 2 '
+                        'parts on the ADE-Bed global pool; more parts agree '
+                        'less')
 
 _KERNEL_DTYPES = {
     'float32': torch.float32,
@@ -103,8 +114,8 @@ def largest_remainder(total: int, sizes: List[int]) -> List[int]:
 class SplitGreedy(metaclass=ABCMeta):
     """Greedy selection on a stored pairwise matrix, split to fit memory.
 
-    If the ``n x n`` matrix (plus :data:`WORKSPACE_BYTES`) exceeds
-    ``max_memory``, the points are split into the fewest equal parts whose
+    If the ``n x n`` matrix (plus :data:`WORKSPACE_BYTES`) exceeds the
+    memory budget, the points are split into the fewest equal parts whose
     matrices fit, by a random permutation drawn with ``generator``. Each
     part gets a share of the budget in proportion to its size (largest
     remainder) and is selected from in turn, with the labelled points and
@@ -112,26 +123,70 @@ class SplitGreedy(metaclass=ABCMeta):
     this is exactly the unsplit selection. Peak memory is
     ``O((n / parts)^2)``.
 
+    The budget is ``max_memory`` if given, else (``'auto'``)
+    :data:`AUTO_MEMORY_FRACTION` of the memory available on the points'
+    device (RAM on CPU, free memory on CUDA), capped by ``memory_cap``:
+    a machine that can hold the exact problem solves it exactly, and a
+    shared machine is not filled. The number of parts is logged (INFO
+    when the pool is split) with the agreement to expect.
+
     Args:
-        max_memory (int | str): bytes for the stored matrix, e.g. '4GB'.
+        max_memory (int | str): bytes for the stored matrix, e.g. '4GB',
+            or 'auto'.
         matrix_dtype (torch.dtype): storage type of the matrix.
+        memory_cap (int | str): the most ``'auto'`` may take.
     """
 
     def __init__(self, max_memory: Union[int, str],
-                 matrix_dtype: torch.dtype) -> None:
-        self.max_memory = parse_memory(max_memory)
+                 matrix_dtype: torch.dtype,
+                 memory_cap: Union[int, str] = '64GB') -> None:
         self.matrix_dtype = matrix_dtype
-        if WORKSPACE_BYTES + matrix_dtype.itemsize > self.max_memory:
-            raise ValueError(
-                f'max_memory={max_memory!r} leaves no room for the matrix: '
-                f'at least {WORKSPACE_BYTES + matrix_dtype.itemsize} bytes '
-                'are needed')
+        self.memory_cap = self._checked(
+            parse_memory(memory_cap, 'memory_cap'), 'memory_cap', memory_cap)
+        self.max_memory = None if max_memory == 'auto' else self._checked(
+            parse_memory(max_memory), 'max_memory', max_memory)
 
-    def num_parts(self, num_points: int) -> int:
+    def _checked(self, size: int, name: str, value: Union[int, str]) -> int:
+        if WORKSPACE_BYTES + self.matrix_dtype.itemsize > size:
+            raise ValueError(
+                f'{name}={value!r} leaves no room for the matrix: at least '
+                f'{WORKSPACE_BYTES + self.matrix_dtype.itemsize} bytes are '
+                'needed')
+        return size
+
+    def memory_budget(self, device: Union[str, torch.device] = 'cpu') -> int:
+        """Bytes the stored matrix and its workspace may take on
+        ``device``."""
+        if self.max_memory is not None:
+            return self.max_memory
+        available = available_memory(device)
+        if available is None:
+            return self.memory_cap
+        floor = WORKSPACE_BYTES + self.matrix_dtype.itemsize
+        return max(min(int(AUTO_MEMORY_FRACTION * available),
+                       self.memory_cap), floor)
+
+    def num_parts(self, num_points: int,
+                  device: Union[str, torch.device] = 'cpu') -> int:
         """Fewest parts whose ``ceil(n / parts)^2`` matrix fits."""
-        side = math.isqrt((self.max_memory - WORKSPACE_BYTES) //
+        side = math.isqrt((self.memory_budget(device) - WORKSPACE_BYTES) //
                           self.matrix_dtype.itemsize)
         return max(1, math.ceil(num_points / side))
+
+    def _log_parts(self, num_points: int, num_parts: int,
+                   device: torch.device) -> None:
+        """Say how the pool is split and what agreement to expect."""
+        exact = (WORKSPACE_BYTES +
+                 num_points**2 * self.matrix_dtype.itemsize) / 2**30
+        budget = self.memory_budget(device) / 2**30
+        message = (f'{type(self).__name__}: {num_points} points in '
+                   f'{num_parts} part(s) under a {budget:.2f} GB budget '
+                   f'(exact greedy needs {exact:.2f} GB): ')
+        if num_parts == 1:
+            print_log(message + 'exact greedy picks', logger='current',
+                      level=logging.DEBUG)
+        else:
+            print_log(message + SPLIT_AGREEMENT_NOTE, logger='current')
 
     def select(self, points: Tensor, budget: int,
                labelled: Optional[Tensor] = None,
@@ -156,7 +211,8 @@ class SplitGreedy(metaclass=ABCMeta):
         if generator is None:
             generator = torch_generator(type(self).__name__)
         pairwise = self.pairwise_function(points, generator)
-        num_parts = self.num_parts(points.shape[0])
+        num_parts = self.num_parts(points.shape[0], points.device)
+        self._log_parts(points.shape[0], num_parts, points.device)
         if num_parts == 1:
             parts = [torch.arange(points.shape[0])]
         else:
@@ -218,8 +274,10 @@ class MaxHerding(SplitGreedy):
     Args:
         sigma (str | float): kernel bandwidth, or 'auto' for 2 x the median
             pairwise distance of a random subsample.
-        max_memory (int | str): bytes for the stored kernel (e.g. '4GB');
-            larger pools are split and herded part by part.
+        max_memory (int | str): bytes for the stored kernel (e.g. '4GB'),
+            or 'auto' (most of the available memory, at most
+            ``memory_cap``); larger pools are split and herded part by
+            part (see :class:`SplitGreedy`).
         kernel_dtype (str): kernel storage, 'float32', 'float16' or
             'bfloat16' (half the memory; picks may change slightly).
         sigma_subsample (float): share of the points used by 'auto'.
@@ -227,18 +285,21 @@ class MaxHerding(SplitGreedy):
             :meth:`portable_greedy` (CUDA or half kernels). Within a step
             the batches grow 1, 4, 16, ... up to this: most steps need one
             or two evaluations, the first ones hundreds.
+        memory_cap (int | str): the most ``max_memory='auto'`` may take.
     """
 
     def __init__(self,
                  sigma: Union[str, float] = 'auto',
-                 max_memory: Union[int, str] = '4GB',
+                 max_memory: Union[int, str] = 'auto',
                  kernel_dtype: str = 'float32',
                  sigma_subsample: float = 0.01,
-                 eval_batch: int = 64) -> None:
+                 eval_batch: int = 64,
+                 memory_cap: Union[int, str] = '64GB') -> None:
         if kernel_dtype not in _KERNEL_DTYPES:
             raise ValueError(f'kernel_dtype={kernel_dtype!r} is not one of '
                              f'{sorted(_KERNEL_DTYPES)}')
-        super().__init__(max_memory, _KERNEL_DTYPES[kernel_dtype])
+        super().__init__(max_memory, _KERNEL_DTYPES[kernel_dtype],
+                         memory_cap)
         if sigma != 'auto' and (isinstance(sigma, str) or not sigma > 0
                                 or not math.isfinite(sigma)):
             raise ValueError(

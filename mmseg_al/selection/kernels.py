@@ -35,9 +35,10 @@ _MEMORY_UNITS = {'': 1, 'B': 1, 'KB': 2**10, 'MB': 2**20, 'GB': 2**30,
                  'TB': 2**40}
 
 
-def parse_memory(value: Union[int, str]) -> int:
+def parse_memory(value: Union[int, str], name: str = 'max_memory') -> int:
     """Bytes in ``value``: an int, or a string such as ``'4GB'``/``'512MB'``
-    (binary units: 1GB = 2^30 bytes)."""
+    (binary units: 1GB = 2^30 bytes); ``name`` is the setting named in
+    errors."""
     if isinstance(value, int) and not isinstance(value, bool):
         size = value
     elif isinstance(value, str):
@@ -45,13 +46,13 @@ def parse_memory(value: Union[int, str]) -> int:
                              value.upper())
         if match is None:
             raise ValueError(
-                f'max_memory={value!r} is not a size; use bytes (int) or a '
+                f'{name}={value!r} is not a size; use bytes (int) or a '
                 "string such as '4GB' or '512MB'")
         size = int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
     else:
-        raise TypeError(f'max_memory must be int or str, got {value!r}')
+        raise TypeError(f'{name} must be int or str, got {value!r}')
     if size <= 0:
-        raise ValueError(f'max_memory must be positive, got {value!r}')
+        raise ValueError(f'{name} must be positive, got {value!r}')
     return size
 
 

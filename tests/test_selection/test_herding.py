@@ -1,4 +1,5 @@
 """MaxHerding and its kernels against the plain dense greedy and formulas."""
+import logging
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import torch
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import compiled_herding
+from mmseg_al.selection import herding as herding_module
 from mmseg_al.selection.herding import (WORKSPACE_BYTES, MaxHerding,
                                         PickResult, largest_remainder)
 from mmseg_al.selection.kernels import (KERNEL_RESOLUTION, GaussianKernel,
@@ -336,3 +338,51 @@ def test_bad_inputs_are_refused():
         MaxHerding(sigma='median')
     with pytest.raises(ValueError, match="sigma must be 'auto'"):
         MaxHerding(sigma=0.0)
+
+
+def test_auto_memory_is_most_of_the_available_memory_up_to_the_cap(
+        monkeypatch):
+    available = {'cpu': 8 * 2**30}
+    monkeypatch.setattr(herding_module, 'available_memory',
+                        lambda device: available['cpu'])
+    herding = MaxHerding(memory_cap='4GB')
+    assert herding.memory_budget() == 4 * 2**30  # the cap
+    available['cpu'] = 2 * 2**30
+    assert herding.memory_budget() == int(0.75 * 2 * 2**30)
+    available['cpu'] = None  # not reported: the cap
+    assert herding.memory_budget() == 4 * 2**30
+    # an explicit budget ignores what is available
+    assert MaxHerding(max_memory='1GB').memory_budget() == 2**30
+
+
+def test_auto_memory_solves_exactly_what_fits(monkeypatch):
+    # room for a 90 x 90 kernel at 75 %: 90 points are one part, 91 two
+    side_bytes = memory_for_side(90)
+    monkeypatch.setattr(herding_module, 'available_memory',
+                        lambda device: math.ceil(side_bytes / 0.75))
+    assert MaxHerding().num_parts(90) == 1
+    assert MaxHerding().num_parts(91) == 2
+    assert MaxHerding(memory_cap=memory_for_side(30)).num_parts(90) == 3
+
+
+def test_split_pools_log_parts_and_expected_agreement(monkeypatch):
+    messages = []
+    monkeypatch.setattr(herding_module, 'print_log',
+                        lambda message, **kwargs: messages.append(
+                            (message, kwargs.get('level'))))
+    points = clustered(15, 90, 4)
+    MaxHerding(max_memory=memory_for_side(30)).select(points, 6)
+    MaxHerding(max_memory=memory_for_side(90)).select(points, 6)
+    split, whole = messages
+    assert split[0].startswith('MaxHerding: 90 points in 3 part(s)')
+    assert '98.1 % of the picks agreed' in split[0]
+    assert split[1] is None  # INFO
+    assert whole[0].endswith('exact greedy picks')
+    assert whole[1] == logging.DEBUG
+
+
+def test_bad_memory_cap_is_named():
+    with pytest.raises(ValueError, match="memory_cap='lots' is not a size"):
+        MaxHerding(memory_cap='lots')
+    with pytest.raises(ValueError, match="memory_cap='1MB' leaves no room"):
+        MaxHerding(memory_cap='1MB')
