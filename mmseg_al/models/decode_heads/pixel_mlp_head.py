@@ -62,6 +62,32 @@ def add_projected_(hidden: Tensor, feature_map: Tensor,
         hidden[:, start:stop].add_(part)
 
 
+def dense_inputs(inputs: Sequence[Tensor], size: Optional[Tuple[int, int]],
+                 in_channels: int) -> Tuple[List[Tensor], Tuple[int, int]]:
+    """The maps of a dense forward, checked against ``in_channels``, and the
+    output size (default: the largest map's)."""
+    maps: List[Tensor] = list(inputs)
+    channels = [m.shape[1] for m in maps]
+    if sum(channels) != in_channels:
+        raise ValueError(
+            f'PixelMLPHead: maps with {channels} channels (sum '
+            f'{sum(channels)}) do not match in_channels={in_channels}.')
+    if size is None:
+        size = max((tuple(m.shape[-2:]) for m in maps),
+                   key=lambda hw: hw[0] * hw[1])
+    return maps, tuple(int(s) for s in size)
+
+
+def dense_feature_norm(maps: Sequence[Tensor],
+                       size: Tuple[int, int]) -> Tensor:
+    """``[B, 1, H, W]`` norm of every upsampled, concatenated pixel
+    feature (floored at :data:`NORM_EPS`), accumulated map by map."""
+    norm_sq = maps[0].new_zeros((maps[0].shape[0], 1, *size))
+    for feature_map in maps:
+        norm_sq.add_(upsampled_square_norm(feature_map, size))
+    return norm_sq.sqrt_().clamp_min_(NORM_EPS)
+
+
 @MODELS.register_module()
 class PixelMLPHead(BaseDecodeHead):
     """LEDM's pixel classifier as an mmseg decode head.
@@ -192,27 +218,23 @@ class PixelMLPHead(BaseDecodeHead):
                 largest map's size.
             normalize (bool): L2-normalise the pixel features first.
         """
-        maps: List[Tensor] = list(inputs)
-        channels = [m.shape[1] for m in maps]
-        if sum(channels) != self.in_channels:
-            raise ValueError(
-                f'PixelMLPHead: maps with {channels} channels (sum '
-                f'{sum(channels)}) do not match in_channels='
-                f'{self.in_channels}.')
-        if size is None:
-            size = max((tuple(m.shape[-2:]) for m in maps),
-                       key=lambda hw: hw[0] * hw[1])
-        size = tuple(int(s) for s in size)
+        maps, size = dense_inputs(inputs, size, self.in_channels)
+        norm = dense_feature_norm(maps, size) if normalize else None
+        return self.dense_logits(maps, size, norm)
+
+    def dense_logits(self, maps: List[Tensor], size: Tuple[int, int],
+                     norm: Optional[Tensor]) -> Tensor:
+        """:meth:`forward` given checked maps and the per-pixel feature
+        norm ``[B, 1, H, W]`` (None = no normalisation), which an ensemble
+        computes once for all its members."""
         batch = maps[0].shape[0]
         hidden = maps[0].new_zeros((batch, self.hidden_channels[0], *size))
-        norm_sq = maps[0].new_zeros((batch, 1, *size)) if normalize else None
+        channels = [m.shape[1] for m in maps]
         for feature_map, weight in zip(
                 maps, torch.split(self.fc1.weight, channels, dim=1)):
             add_projected_(hidden, feature_map, weight)
-            if normalize:
-                norm_sq.add_(upsampled_square_norm(feature_map, size))
-        if normalize:
-            hidden.div_(norm_sq.sqrt_().clamp_min_(NORM_EPS))
+        if norm is not None:
+            hidden.div_(norm)
         hidden.add_(self.fc1.bias[:, None, None])
         hidden = hidden.flatten(2)  # [B, h1, H*W]
         logits = hidden.new_empty((batch, self.out_channels, hidden.shape[2]))
@@ -224,6 +246,11 @@ class PixelMLPHead(BaseDecodeHead):
         return logits.view(batch, -1, *size)
 
     # ------------------------------------------------------------- loss --
+    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
+        """Losses (``loss_decode``) and ``acc_seg`` of pixel features
+        ``[bs, D]`` against their labels ``[bs]``."""
+        return self.loss_by_points(self.forward_points(features), labels)
+
     def loss_by_points(self, logits: Tensor, labels: Tensor) -> dict:
         """The config's ``loss_decode`` (and ``acc_seg``) of pixel logits
         ``[n, C]`` against labels ``[n]``."""
