@@ -145,14 +145,34 @@ class PoolSelectionContext(SelectionContext):
                 found[i] = rows
         return found
 
-    @torch.no_grad()
-    def log_probs(self, request: PixelRequest, draw: Optional[int] = None,
-                  mc_dropout: bool = False) -> Dict[int, torch.Tensor]:
+    def _check_model(self) -> None:
         if not self.has_model:
             raise RuntimeError(
                 f'Round {self.round_idx} has no trained model yet, so there '
                 'are no predictions: use a cold-start selector (e.g. '
                 'HerdingSelector) for round 0.')
+
+    @torch.no_grad()
+    def member_log_probs(self, request: PixelRequest
+                         ) -> Dict[int, torch.Tensor]:
+        self._check_model()
+        if not hasattr(self.model, 'point_member_logits'):
+            raise RuntimeError(
+                f'{type(self.model).__name__} gives no ensemble member '
+                "predictions (no point_member_logits); committee scores "
+                "('vote_entropy', 'ensemble_mi', 'ensemble_e') need a "
+                'SparsePixelSegmentor with decode_head=dict(type='
+                "'PixelMLPEnsembleHead', num_models=10)")
+        return {
+            i: F.log_softmax(
+                self.model.point_member_logits(feats).float(), dim=-1)
+            for i, feats in self._clean_features(request).items()
+        }
+
+    @torch.no_grad()
+    def log_probs(self, request: PixelRequest, draw: Optional[int] = None,
+                  mc_dropout: bool = False) -> Dict[int, torch.Tensor]:
+        self._check_model()
         if mc_dropout and draw is None:
             raise ValueError('mc_dropout=True needs a draw index so that the '
                              'dropout mask is reproducible.')
@@ -177,7 +197,7 @@ class PoolSelectionContext(SelectionContext):
                         ) -> Dict[int, torch.Tensor]:
         """Clean features of ``request``, remembered for the next calls with
         the same request (the clean prediction and the M + 1 passes of an
-        MC-dropout score)."""
+        MC-dropout score, or the members of an ensemble)."""
         key = tuple((int(i), torch.as_tensor(p).cpu().numpy().tobytes())
                     for i, p in request.items())
         if self._last_clean is None or self._last_clean[0] != key:

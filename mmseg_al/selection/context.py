@@ -121,6 +121,20 @@ class SelectionContext(metaclass=ABCMeta):
         MC-dropout passes are reproducible (``draw`` must then be given).
         """
 
+    def member_log_probs(self, request: PixelRequest
+                         ) -> Dict[int, torch.Tensor]:
+        """Log-probabilities ``[M, n_i, C]`` of each of the ``M`` members of
+        an ensemble model on the clean features, for committee scores.
+
+        Contexts whose model is not an ensemble keep this default, which
+        raises.
+        """
+        raise RuntimeError(
+            f'{type(self).__name__} gives no ensemble member predictions; '
+            "committee scores ('vote_entropy', 'ensemble_mi', 'ensemble_e') "
+            "need an ensemble head, e.g. decode_head=dict(type="
+            "'PixelMLPEnsembleHead', num_models=10)")
+
     def generator(self, *keys, device='cpu',
                   round_idx: Optional[int] = None) -> torch.Generator:
         """A generator seeded by ``(seed, round, *keys)``; ``round_idx``

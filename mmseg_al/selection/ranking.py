@@ -18,9 +18,9 @@ from mmseg_al.utils import track
 from .class_balance import ClassBalance
 from .context import Selection, SelectionContext
 from .pixel_requests import ImagePixels, empty_selection, image_pixel_order
-from .scores import (balanced_entropy, check_power_args,
+from .scores import (balanced_entropy, check_power_args, ensemble_e,
                      entropy, entropy_augmented_mi, least_confidence,
-                     margin, mutual_information, power_keys)
+                     margin, mutual_information, power_keys, vote_entropy)
 
 #: Scores of the clean prediction.
 CLEAN_SCORES = dict(
@@ -29,7 +29,12 @@ CLEAN_SCORES = dict(
 #: (True) or diffusion noise draws (False).
 STOCHASTIC_SCORES = dict(
     bald=True, ebald=True, dald=False, edald=False, balentacq=False)
-SCORE_NAMES = ('random', *CLEAN_SCORES, *STOCHASTIC_SCORES)
+#: Scores of the members of an ensemble head (committee scores).
+COMMITTEE_SCORES = dict(
+    vote_entropy=vote_entropy, ensemble_mi=mutual_information,
+    ensemble_e=ensemble_e)
+SCORE_NAMES = ('random', *CLEAN_SCORES, *STOCHASTIC_SCORES,
+               *COMMITTEE_SCORES)
 
 
 class _TopB:
@@ -85,7 +90,10 @@ class ScoreRanking:
     ``'least_confidence'`` on the clean prediction; ``'bald'`` (MI over
     MC-dropout passes ``1..M``), ``'dald'`` (MI over noise draws ``1..M``),
     ``'ebald'`` / ``'edald'`` (the same plus the entropy of the independent
-    pass / draw ``0``), ``'balentacq'`` (over noise draws ``1..M``).
+    pass / draw ``0``), ``'balentacq'`` (over noise draws ``1..M``);
+    committee scores over the members of an ensemble head (clean
+    features): ``'vote_entropy'``, ``'ensemble_mi'`` (LEDM's uncertainty),
+    ``'ensemble_e'`` (ensemble MI + entropy of the mean prediction).
 
     Optionally the score is class-balanced (:class:`ClassBalance`, by the
     clean predicted class), then, with ``power=True``, the top ``b`` is
@@ -230,6 +238,10 @@ class ScoreRanking:
             scores = CLEAN_SCORES[self.score](clean)
             if self.score == 'margin' and self.power:
                 scores = 1 - scores
+        elif self.score in COMMITTEE_SCORES:
+            members = context.member_log_probs(request)
+            scores = COMMITTEE_SCORES[self.score](
+                torch.cat([members[image] for image in request], 1).cpu())
         else:
             scores = self._stochastic_score(context, request)
         bad = ~torch.isfinite(scores)

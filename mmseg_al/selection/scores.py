@@ -7,12 +7,14 @@ are picked first, except :func:`margin` (smaller = more uncertain).
 
 Shapes: ``log_probs`` is ``[n, C]`` for one prediction per pixel;
 ``draw_log_probs`` is ``[M, n, C]`` for ``M`` stochastic predictions
-(noise draws for DALD, MC-dropout passes for BALD).
+(noise draws for DALD, MC-dropout passes for BALD); ``member_log_probs``
+is ``[M, n, C]`` for the ``M`` members of an ensemble (committee scores).
 """
 import math
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -66,8 +68,9 @@ def mutual_information(draw_log_probs: Tensor) -> Tensor:
     """BALD / DALD disagreement ``H(mean_m p_m) - mean_m H(p_m)``.
 
     This is the mutual information between the label and the stochastic
-    draw (MC-dropout mask for BALD, diffusion noise for DALD). It is ``0``
-    when all draws agree. The difference cancels, so it is computed in
+    draw (MC-dropout mask for BALD, diffusion noise for DALD), or, over
+    the members of an ensemble, LEDM's own uncertainty (``ensemble_mi``).
+    It is ``0`` when all draws agree. The difference cancels, so it is computed in
     float64 (agreeing float32 draws then give ~1e-16, not ~1e-7) and
     clamped at ``0`` against rounding.
 
@@ -95,6 +98,33 @@ def entropy_augmented_mi(draw_log_probs: Tensor,
     """
     return (mutual_information(draw_log_probs) +
             entropy(independent_log_probs))
+
+
+def vote_entropy(member_log_probs: Tensor) -> Tensor:
+    """Entropy of the committee's vote histogram.
+
+    Each member votes for its argmax class (ties to the lowest class);
+    the score is ``H(v)`` with ``v_c`` the share of votes for ``c``: 0 when
+    all members agree, ``log min(M, C)`` at most.
+
+    Args:
+        member_log_probs: ``[M, n, C]`` log-probabilities of ``M`` members.
+    """
+    num_members, _, num_classes = member_log_probs.shape
+    votes = F.one_hot(member_log_probs.argmax(-1), num_classes).sum(0)
+    return entropy((votes.double() / num_members).log()).to(
+        member_log_probs.dtype)
+
+
+def ensemble_e(member_log_probs: Tensor) -> Tensor:
+    """The eBALD analogue for an ensemble: ensemble MI plus the entropy of
+    the mean prediction, ``MI(members) + H(mean_m p_m)``.
+
+    Args:
+        member_log_probs: ``[M, n, C]`` log-probabilities of ``M`` members.
+    """
+    return (mutual_information(member_log_probs) +
+            entropy(mean_log_probs(member_log_probs)))
 
 
 def _beta_fit_entropy(pbar: Tensor, var: Tensor, floor: float) -> Tensor:

@@ -102,3 +102,42 @@ def test_mc_dropout_passes_see_the_clean_features_once():
     # The noise draws are never run for MC dropout; the clean features of
     # the request were extracted once, for the clean prediction.
     assert len(model.backbone_calls) == calls
+
+
+class EnsemblePointModel(PointModel):
+    """PointModel whose members are three linear maps of the feature."""
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(3)
+        self.members = torch.randn(3, 3, self.num_classes,
+                                   generator=generator)
+
+    def point_member_logits(self, features):
+        return features @ self.members
+
+
+def test_member_log_probs_of_an_ensemble_on_the_clean_features():
+    context, pool, _ = make_context()
+    model = EnsemblePointModel()
+    context.model = model
+    request = {0: torch.arange(6), 2: torch.tensor([1, 4])}
+    members = context.member_log_probs(request)
+    calls = len(model.backbone_calls)
+    assert calls == 1  # one backbone call for the two images
+    for image, pixels in request.items():
+        expected = (rgb_at(pool, image, pixels) @ model.members).log_softmax(
+            -1)
+        torch.testing.assert_close(members[image], expected)
+    context.log_probs(request)  # the clean prediction reuses the features
+    assert len(model.backbone_calls) == calls
+
+
+def test_member_log_probs_need_an_ensemble_and_a_model():
+    cold, _, _ = make_context(round_idx=0)
+    with pytest.raises(RuntimeError, match='cold-start selector'):
+        cold.member_log_probs({0: torch.tensor([1])})
+    context, _, _ = make_context()
+    with pytest.raises(RuntimeError, match='PointModel gives no ensemble '
+                       'member predictions.*PixelMLPEnsembleHead'):
+        context.member_log_probs({0: torch.tensor([1])})

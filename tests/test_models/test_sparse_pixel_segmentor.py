@@ -192,3 +192,26 @@ def test_image_id_does_not_depend_on_where_the_data_lives():
         == 'train/a.png'
     assert image_id_of(dict(img_path='/mnt/one/data/camvid/test/a.png')) \
         == image_id_of(dict(img_path='data/camvid/test/a.png')) == 'a.png'
+
+
+def test_ensemble_head_gives_member_logits_and_predicts_by_vote(
+        tiny_segmentor_cfg):
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        tiny_segmentor_cfg,
+        decode_head=dict(type='PixelMLPEnsembleHead',
+                         num_classes=NUM_CLASSES, num_models=3))).eval()
+    assert model.decode_head.in_channels == 768
+    features = torch.randn(10, 768)
+    members = model.point_member_logits(features)
+    assert members.shape == (3, 10, NUM_CLASSES)
+    votes = model.point_logits(features).argmax(-1)
+    majority = torch.mode(members.argmax(-1), dim=0).values  # no 3-way tie
+    has_majority = (members.argmax(-1) == majority).sum(0) >= 2
+    assert torch.equal(votes[has_majority], majority[has_majority])
+
+
+def test_member_logits_need_an_ensemble_head(model):
+    with pytest.raises(TypeError, match='decode_head PixelMLPHead is not an '
+                       'ensemble.*PixelMLPEnsembleHead'):
+        model.point_member_logits(torch.randn(2, 768))

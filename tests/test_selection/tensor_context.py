@@ -29,6 +29,8 @@ class TensorContext(SelectionContext):
         usable: ``[N, P]`` bool, pixels that may ever be queried
             (default all).
         head: ``[D, C]`` weights of the linear model; None = no model yet.
+        members: ``[M, D, C]`` weights of the linear members of an
+            ensemble (committee scores); None = not an ensemble.
         round_idx: the round being selected for.
         seed: the run's seed.
         draw_noise: standard deviation of the feature noise of a draw.
@@ -45,6 +47,7 @@ class TensorContext(SelectionContext):
                  labelled: Optional[Tensor] = None,
                  usable: Optional[Tensor] = None,
                  head: Optional[Tensor] = None,
+                 members: Optional[Tensor] = None,
                  round_idx: int = 1,
                  seed: int = 0,
                  draw_noise: float = 0.5,
@@ -63,10 +66,12 @@ class TensorContext(SelectionContext):
         self.usable = (usable if usable is not None else
                        torch.ones(shape, dtype=torch.bool))
         self.head = head
+        self.members = members
         self.draw_noise = draw_noise
         self.dropout = dropout
         self.feature_requests: List[Dict[int, Tensor]] = []
         self.log_prob_requests: List[Dict[int, Tensor]] = []
+        self.member_requests: List[Dict[int, Tensor]] = []
 
     @property
     def has_model(self) -> bool:
@@ -125,6 +130,17 @@ class TensorContext(SelectionContext):
                 features = features * keep / (1 - self.dropout)
             result[image] = (features[pixels] @ self.head).log_softmax(-1)
         return result
+
+
+    def member_log_probs(self, request: PixelRequest) -> Dict[int, Tensor]:
+        if self.members is None:
+            return super().member_log_probs(request)
+        self.member_requests.append(dict(request))
+        return {
+            image: (self.clean_features[image, pixels] @ self.members
+                    ).log_softmax(-1)
+            for image, pixels in request.items()
+        }
 
 
 def random_context(num_images: int = 4,

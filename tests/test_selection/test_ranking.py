@@ -8,8 +8,8 @@ from mmseg_al.selection.class_balance import ClassBalance
 from mmseg_al.selection.ranking import ScoreRanking
 from mmseg_al.selection.scores import (balanced_entropy, entropy,
                                        entropy_augmented_mi,
-                                       least_confidence, margin,
-                                       mutual_information)
+                                       ensemble_e, least_confidence, margin,
+                                       mutual_information, vote_entropy)
 from .tensor_context import TensorContext, random_context
 
 NUM_DRAWS = 3
@@ -33,6 +33,10 @@ def reference_scores(context, name, image, pixels):
     mc = name in ('bald', 'ebald')
     stochastic = draws(context, image, pixels, range(1, NUM_DRAWS + 1), mc)
     draw_zero = draws(context, image, pixels, [0], mc)[0]
+
+    def members():
+        return context.member_log_probs({image: pixels})[image]
+
     return dict(
         entropy=lambda: entropy(clean),
         margin=lambda: margin(clean),
@@ -42,6 +46,9 @@ def reference_scores(context, name, image, pixels):
         ebald=lambda: entropy_augmented_mi(stochastic, draw_zero),
         edald=lambda: entropy_augmented_mi(stochastic, draw_zero),
         balentacq=lambda: balanced_entropy(stochastic),
+        vote_entropy=lambda: vote_entropy(members()),
+        ensemble_mi=lambda: mutual_information(members()),
+        ensemble_e=lambda: ensemble_e(members()),
     )[name]()
 
 
@@ -70,14 +77,24 @@ def assert_same_rows(got, expected):
         [row[2] for row in expected], rel=1e-5, abs=1e-6)
 
 
+def with_members(context, num_members=4):
+    """The context with a random linear ensemble of ``num_members``."""
+    generator = torch.Generator().manual_seed(99)
+    dim = context.clean_features.shape[-1]
+    context.members = torch.randn(num_members, dim, context.num_classes,
+                                  generator=generator) * 2
+    return context
+
+
 @pytest.mark.parametrize('name', [
     'entropy', 'least_confidence', 'bald', 'dald', 'ebald', 'edald',
-    'balentacq'
+    'balentacq', 'vote_entropy', 'ensemble_mi', 'ensemble_e'
 ])
 @pytest.mark.parametrize('images_per_request', [1, 8])
 def test_top_b_matches_reference(name, images_per_request):
-    context = random_context(num_images=3, side=5, labelled_fraction=0.2,
-                             images_per_request=images_per_request)
+    context = with_members(
+        random_context(num_images=3, side=5, labelled_fraction=0.2,
+                       images_per_request=images_per_request))
     ranking = ScoreRanking(name, num_draws=NUM_DRAWS)
     selection = ranking.rank(context, all_candidates(context), 9)
     assert_same_rows(as_rows(selection), reference_top(context, name, 9))
@@ -215,6 +232,31 @@ def test_cbda_ideal_budget_counts_this_rounds_labels():
             context, all_candidates(context), 8)
     assert_same_rows(as_rows(selection),
                      reference_top(context, 'entropy', 8, True, weights))
+
+
+def test_committee_scores_use_the_members_and_class_balance():
+    context = with_members(
+        random_context(num_images=3, side=5, labelled_fraction=0.3))
+    counts = context.class_counts()
+    balance = ClassBalance(mode='cbda', epsilon=0.1)
+
+    def weights(scores, clean):
+        return balance.reweight(scores, clean.argmax(-1), counts, True, 8)
+
+    selection = ScoreRanking(
+        'ensemble_mi', class_balance=dict(mode='cbda', epsilon=0.1)).rank(
+            context, all_candidates(context), 8)
+    assert_same_rows(as_rows(selection),
+                     reference_top(context, 'ensemble_mi', 8, True, weights))
+    assert context.member_requests  # asked for member predictions
+
+
+def test_committee_scores_need_an_ensemble():
+    context = random_context(num_images=2, side=3)
+    with pytest.raises(RuntimeError, match="TensorContext gives no ensemble "
+                       "member predictions; committee scores.*"
+                       "PixelMLPEnsembleHead"):
+        ScoreRanking('vote_entropy').rank(context, all_candidates(context), 3)
 
 
 def test_class_balance_accepts_kwargs():

@@ -6,11 +6,11 @@ import pytest
 import torch
 from scipy.special import betaln, digamma
 
-from mmseg_al.selection.scores import (balanced_entropy, entropy,
-                                       entropy_augmented_mi,
+from mmseg_al.selection.scores import (balanced_entropy, ensemble_e,
+                                       entropy, entropy_augmented_mi,
                                        least_confidence, margin,
                                        mean_log_probs, mutual_information,
-                                       power_keys)
+                                       power_keys, vote_entropy)
 
 
 def logs(*rows):
@@ -82,6 +82,28 @@ def test_entropy_augmented_mi_is_mi_plus_entropy_of_draw_zero():
                h(0.3, 0.7))
     assert entropy_augmented_mi(draws, draw_zero).item() == pytest.approx(
         by_hand, rel=1e-12)
+
+
+def test_vote_entropy_by_hand():
+    # 4 members, 3 classes; pixel 0: votes 2, 1, 1 (member 3 ties 0.4/0.4
+    # and votes for the lower class 1); pixel 1: all agree
+    members = logs([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]],
+                   [[0.6, 0.3, 0.1], [0.2, 0.1, 0.7]],
+                   [[0.1, 0.5, 0.4], [0.3, 0.2, 0.5]],
+                   [[0.2, 0.4, 0.4], [0.0, 0.0, 1.0]])
+    assert torch.allclose(
+        vote_entropy(members),
+        torch.tensor([h(0.5, 0.5, 0.0), 0.0], dtype=torch.float64))
+    members[3, 0] = logs([0.2, 0.2, 0.6])  # votes now 2, 1 and 1 for 2
+    assert vote_entropy(members)[0].item() == pytest.approx(
+        h(0.5, 0.25, 0.25), rel=1e-12)
+
+
+def test_ensemble_e_is_mi_plus_entropy_of_the_mean_by_hand():
+    members = logs([[0.9, 0.1]], [[0.3, 0.7]])
+    mi = h(0.6, 0.4) - (h(0.9, 0.1) + h(0.3, 0.7)) / 2
+    assert ensemble_e(members).item() == pytest.approx(
+        mi + h(0.6, 0.4), rel=1e-12)
 
 
 def beta_fit_entropy(pbar, var, floor=1e-9):

@@ -154,6 +154,17 @@ class SparsePixelSegmentor(EncoderDecoder):
         return self.decode_head.forward_points(features, mc_dropout,
                                                generator)
 
+    def point_member_logits(self, features: Tensor) -> Tensor:
+        """Logits ``[M, n, C]`` of each member of an ensemble head
+        (``PixelMLPEnsembleHead``) for pixel features ``[n, D]``."""
+        if not hasattr(self.decode_head, 'member_logits'):
+            raise TypeError(
+                f'decode_head {type(self.decode_head).__name__} is not an '
+                "ensemble; committee scores ('vote_entropy', 'ensemble_mi', "
+                "'ensemble_e') need decode_head=dict(type="
+                "'PixelMLPEnsembleHead', num_models=10)")
+        return self.decode_head.member_logits(features)
+
     # ------------------------------------------------------------ train --
     def loss_points(self, features: Tensor, labels: Tensor) -> dict:
         """The head's configured losses on labelled pixels' cached features.
