@@ -6,13 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.model import BaseModel
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import PARAM_SCHEDULERS
+from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+from mmseg.utils import add_prefix
 
 from mmseg_al.engine import HeadTrainer, HeadTrainingConfig
 from mmseg_al.engine.head_training import (PixelBatchSampler, RecentAccuracy,
-                                           batch_indices,
+                                           batch_indices, head_members,
                                            labelled_pixel_loader)
+from mmseg_al.models.decode_heads import PixelMLPEnsembleHead
 from mmseg_al.utils import torch_generator
 from .point_model import PointModel
 
@@ -263,3 +266,52 @@ def test_missing_optim_wrapper_is_named():
     runner = SimpleNamespace(cfg=Config(dict()))
     with pytest.raises(ValueError, match='optim_wrapper'):
         HeadTrainer(runner, HeadTrainingConfig(), seed=0)
+
+
+class EnsembleModel(BaseModel):
+    """A point-API model whose decode head is a PixelMLPEnsembleHead."""
+
+    def __init__(self, num_models=3):
+        super().__init__()
+        self.decode_head = PixelMLPEnsembleHead(
+            in_channels=3, num_classes=3, num_models=num_models,
+            hidden_channels=(8, 8))
+
+    def point_logits(self, features):
+        return self.decode_head.forward_points(features)
+
+    def loss_points(self, features, labels):
+        return add_prefix(self.decode_head.loss_points(features, labels),
+                          'decode')
+
+    def reset_head(self):
+        self.decode_head.reset_parameters()
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        raise NotImplementedError('trained through loss_points only')
+
+
+def test_ensemble_members_train_on_their_own_shuffles_and_vote_right():
+    init_default_scope('mmseg')
+    features, labels = blobs()
+    settings = HeadTrainingConfig(max_epochs=15, batch_size=8, patience=50)
+    states, results = [], []
+    for _ in range(2):
+        model = EnsembleModel()
+        loader = labelled_pixel_loader(features, labels, settings.batch_size,
+                                       3, 1, num_members=head_members(model))
+        runner = RecordingRunner(OPTIM, COSINE, loader)
+        runner.model = model
+        result = HeadTrainer(runner, settings, 3).fit(model, loader, 1)
+        votes = model.point_logits(features).argmax(1)
+        assert (votes == labels).float().mean() > 0.95
+        states.append(model.state_dict())
+        results.append(result)
+        batch = runner.calls[0][1]['data_batch']
+        assert tuple(batch['inputs'].shape) == (3, 8, 3)  # [M, bs, D]
+    assert results[0] == results[1]  # seed-keyed init and shuffles
+    assert results[0].iterations == 15 * 5
+    for key in states[0]:
+        torch.testing.assert_close(states[0][key], states[1][key])
+    members = model.decode_head.members
+    assert not torch.equal(members[0].fc1.weight, members[1].fc1.weight)

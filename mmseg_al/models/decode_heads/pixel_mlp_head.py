@@ -246,11 +246,6 @@ class PixelMLPHead(BaseDecodeHead):
         return logits.view(batch, -1, *size)
 
     # ------------------------------------------------------------- loss --
-    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
-        """Losses (``loss_decode``) and ``acc_seg`` of pixel features
-        ``[bs, D]`` against their labels ``[bs]``."""
-        return self.loss_by_points(self.forward_points(features), labels)
-
     def loss_by_points(self, logits: Tensor, labels: Tensor) -> dict:
         """The config's ``loss_decode`` (and ``acc_seg``) of pixel logits
         ``[n, C]`` against labels ``[n]``."""
