@@ -347,3 +347,78 @@ def test_toy_config_builds_its_model_and_dataset(tmp_path):
     point = model.point_features(data['inputs'], pool.image_ids[:1],
                                  [torch.tensor([0, 4095])])[0]
     assert point.shape == (2, model.feature_dim)
+
+
+LEDM_DATASETS = {
+    'camvid': ('256x256_diffusion_uncond.pt', 11),
+    'cityscapes': ('256x256_diffusion_uncond.pt', 19),
+    'pascal_context': ('256x256_diffusion_uncond.pt', 33),
+    'ade_bed': ('lsun_bedroom.pt', 30),
+}
+
+
+def assert_ledm_model(cfg, checkpoint, num_classes):
+    """LEDM's feature setting and ensemble of 10 (ALGORITHM.md, LEDM)."""
+    backbone, head = cfg.model.backbone, cfg.model.decode_head
+    assert backbone.checkpoint == f'checkpoints/{checkpoint}'
+    assert tuple(backbone.blocks) == (5, 6, 7, 8, 12)
+    assert tuple(backbone.steps) == (50, 150, 250)
+    assert backbone.noise_seed == 0  # fixed, not the run's seed
+    assert (head.type, head.num_models, head.predict,
+            head.num_classes) == ('PixelMLPEnsembleHead', 10, 'vote',
+                                  num_classes)
+    assert 'hidden_channels' not in head  # LEDM's widths
+
+
+@pytest.mark.parametrize('name', LEDM_DATASETS)
+def test_ledm_fully_supervised_row(name):
+    checkpoint, num_classes = LEDM_DATASETS[name]
+    cfg = load(f'configs/ledm/{name}.py')
+    assert_ledm_model(cfg, checkpoint, num_classes)
+    loop = cfg.train_cfg
+    assert loop.rounds == 1 and loop.oracle_void is True
+    assert loop.budget == dict(per_image=None, pixels=400000)
+    cold = build_selector(loop.cold_start)
+    assert type(cold).__name__ == 'OneStageSelector'
+    assert cold.candidates_per_image is None  # every pixel may be drawn
+    assert (cold.stage2.score, cold.stage2.needs_model) == ('random', False)
+    edald = load(f'configs/edald/{name}.py')
+    assert cfg.train_dataloader == edald.train_dataloader
+    assert cfg.val_dataloader == edald.val_dataloader
+    assert cfg.train_cfg.head_training == edald.train_cfg.head_training
+
+
+@pytest.mark.parametrize('name', LEDM_DATASETS)
+def test_ledm_al_two_stage_ranks_by_ensemble_mi(name):
+    checkpoint, num_classes = LEDM_DATASETS[name]
+    cfg = load(f'configs/ledm/ledm-al_two-stage_{name}.py')
+    assert_ledm_model(cfg, checkpoint, num_classes)
+    edald = load(f'configs/edald/{name}.py').train_cfg
+    loop = cfg.train_cfg
+    assert loop.selector.stage2 == dict(type='ScoreRanking',
+                                        score='ensemble_mi')
+    assert loop.selector.stage1 == edald.selector.stage1
+    assert loop.cold_start == edald.cold_start
+    assert (loop.rounds, loop.budget) == (edald.rounds, edald.budget)
+
+
+def test_ledm_real_preset_has_ledm_8448_d_features():
+    init_default_scope('mmseg')
+    with torch.device('meta'):  # the layout without 2 GB of weights
+        model = MODELS.build(load('configs/ledm/camvid.py').model)
+    assert model.feature_dim == 8448
+    assert model.decode_head.num_members == 10
+    assert model.decode_head.members[0].hidden_channels == (128, 32)
+
+
+def test_ledm_toy_is_the_edald_toy_with_the_ensemble():
+    cfg, edald = load('configs/ledm/toy.py'), load('configs/edald/toy.py')
+    assert cfg.model.backbone.noise_seed == 0
+    cfg.model.backbone.noise_seed = edald.model.backbone.noise_seed
+    assert cfg.model.backbone == edald.model.backbone
+    assert (cfg.model.decode_head.type,
+            cfg.model.decode_head.num_models) == ('PixelMLPEnsembleHead', 10)
+    assert cfg.train_cfg.selector.stage2 == dict(type='ScoreRanking',
+                                                 score='ensemble_mi')
+    assert cfg.train_cfg.selector.stage1 == edald.train_cfg.selector.stage1
+    assert cfg.custom_hooks == edald.custom_hooks

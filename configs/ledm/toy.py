@@ -1,0 +1,16 @@
+# LEDM-AL on the built-in toy scenes, on CPU in a few minutes: the setting
+# of configs/edald/toy.py (same small UNet, read-outs, schedule and
+# Stage 1) with an ensemble of 10 pixel MLPs, one fixed noise, and Stage 2
+# ranked by the ensemble's mutual information.
+_base_ = ['../edald/toy.py']
+model = dict(
+    backbone=dict(noise_seed=0),
+    decode_head=dict(
+        _delete_=True,
+        type='PixelMLPEnsembleHead',
+        num_classes=6,
+        num_models=10,
+        predict='vote'))
+train_cfg = dict(
+    selector=dict(stage2=dict(_delete_=True, type='ScoreRanking',
+                              score='ensemble_mi')))
