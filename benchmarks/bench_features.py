@@ -11,8 +11,10 @@ both paths, so only the head part (feature maps -> logits) is measured:
 * ``peak_mem_ratio``: ours / dense, peak RSS growth of the head part, each
   measured in its own fresh subprocess.
 
-Prints one JSON line per case. Targets: peak_mem_ratio <= 0.2,
-time_ratio <= 0.7, max_abs_diff <= 1e-4.
+Prints one JSON line per case, then one for the same case with LEDM's
+ensemble of 10 MLPs (``PixelMLPEnsembleHead``, members one at a time;
+``peak_vs_single_head``: its peak over the single head's). Targets:
+peak_mem_ratio <= 0.2, time_ratio <= 0.7, max_abs_diff <= 1e-4.
 
     python benchmarks/bench_features.py            # the full cases
     python benchmarks/bench_features.py --quick    # one small case, < 1 min
@@ -33,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mmseg_al.models.backbones import DiffusionBackbone  # noqa: E402
-from mmseg_al.models.decode_heads import PixelMLPHead  # noqa: E402
+from mmseg_al.models.decode_heads import (  # noqa: E402
+    PixelMLPEnsembleHead, PixelMLPHead)
 
 PRESET = ROOT / 'configs/_base_/models/edald_imagenet256.py'
 
@@ -44,18 +47,29 @@ CASES: Dict[str, Tuple[int, int, int]] = {
 }
 QUICK_CASES = {'imagenet256-w64-128px-11cls': (64, 128, 11)}
 REPEATS = 3
+#: Members of the ensemble case (LEDM's).
+ENSEMBLE_MODELS = 10
 
 
-def build(width: int, num_classes: int
+def make_head(in_channels: int, num_classes: int,
+              num_models: int) -> PixelMLPHead:
+    """A single head (``num_models=0``) or an ensemble, in eval mode."""
+    if num_models == 0:
+        return PixelMLPHead(in_channels=in_channels,
+                            num_classes=num_classes).eval()
+    return PixelMLPEnsembleHead(in_channels=in_channels,
+                                num_classes=num_classes,
+                                num_models=num_models).eval()
+
+
+def build(width: int, num_classes: int, num_models: int = 0
           ) -> Tuple[DiffusionBackbone, PixelMLPHead]:
     """The preset's UNet architecture at another width, random weights."""
     unet = Config.fromfile(str(PRESET)).model.backbone.unet
     torch.manual_seed(0)
     backbone = DiffusionBackbone(
         unet=dict(unet, num_channels=width, num_head_channels=width // 4))
-    head = PixelMLPHead(
-        in_channels=backbone.feature_dim, num_classes=num_classes).eval()
-    return backbone, head
+    return backbone, make_head(backbone.feature_dim, num_classes, num_models)
 
 
 def dense_reference(head: PixelMLPHead, maps: Sequence[torch.Tensor],
@@ -98,9 +112,8 @@ def peak_growth_mb(spec: dict) -> float:
     """Peak RSS growth of one head forward over the resident maps (run in
     a fresh process)."""
     torch.manual_seed(0)
-    head = PixelMLPHead(
-        in_channels=sum(shape[1] for shape in spec['shapes']),
-        num_classes=spec['num_classes']).eval()
+    head = make_head(sum(shape[1] for shape in spec['shapes']),
+                     spec['num_classes'], spec['num_models'])
     run = paths(head, (spec['size'], spec['size']))[spec['path']]
     # Warm up on a 4x smaller input so that one-off library initialisation
     # (thread pools, kernel caches) is not counted as the head's memory.
@@ -125,8 +138,9 @@ def measure_in_subprocess(spec: dict) -> float:
 
 
 @torch.no_grad()
-def run_case(case: str, width: int, size: int, num_classes: int) -> dict:
-    backbone, head = build(width, num_classes)
+def run_case(case: str, width: int, size: int, num_classes: int,
+             num_models: int = 0) -> dict:
+    backbone, head = build(width, num_classes, num_models)
     image = torch.rand(1, 3, size, size) * 2 - 1
     maps = backbone(image, ['bench/0000.png'])
     forwards = paths(head, (size, size))
@@ -140,11 +154,12 @@ def run_case(case: str, width: int, size: int, num_classes: int) -> dict:
     peak = {
         name: measure_in_subprocess(
             dict(path=name, size=size, num_classes=num_classes,
+                 num_models=num_models,
                  shapes=[tuple(m.shape) for m in maps]))
         for name in forwards
     }
     return {
-        'case': case,
+        'case': case + (f'-ensemble{num_models}' if num_models else ''),
         'measured': 'head part only (feature maps -> logits); the UNet '
         'forward is shared by both paths and excluded',
         'feature_dim': backbone.feature_dim,
@@ -174,7 +189,12 @@ def main() -> None:
         print(peak_growth_mb(json.loads(args.memory_worker)))
         return
     for case, spec in (QUICK_CASES if args.quick else CASES).items():
-        print(json.dumps(run_case(case, *spec)), flush=True)
+        single = run_case(case, *spec)
+        print(json.dumps(single), flush=True)
+        ensemble = run_case(case, *spec, num_models=ENSEMBLE_MODELS)
+        ensemble['peak_vs_single_head'] = round(
+            ensemble['ours_peak_mb'] / single['ours_peak_mb'], 4)
+        print(json.dumps(ensemble), flush=True)
 
 
 if __name__ == '__main__':

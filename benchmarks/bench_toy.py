@@ -1,16 +1,22 @@
-"""Toy benchmark: random vs one-stage eDALD vs two-stage eDALD.
+"""Toy benchmark: random, one-stage, two-stage and CBDA-balanced eDALD, and
+LEDM-AL.
 
-Runs ``configs/edald/toy.py`` once per (method, seed) through
-``tools/al_train.py`` in a subprocess and prints one JSON line per method::
+Runs a toy config once per (method, seed) through ``tools/al_train.py`` in
+a subprocess and prints one JSON line per method::
 
     {"method": "edald_two-stage", "seeds": [0, 1, 2], "rounds": 10,
      "final_labelled_pixels": 600, "final_mIoU_mean": ..., "final_mIoU_std":
      ..., "wall_s_mean": ..., "wall_s_std": ..., "final_mIoU": [...]}
 
-The three methods differ only in the selector of rounds >= 1 (the cold
-start is the same herding); one-stage ranks the same 300 seeded candidates
-per image that Stage 1 herds from. The toy UNet checkpoint is made before
-the first timed run, so wall times measure the active-learning loop alone.
+The eDALD methods run ``configs/edald/toy.py`` and differ only in the
+selector of rounds >= 1 (the cold start is the same herding); one-stage
+ranks the same 300 seeded candidates per image that Stage 1 herds from;
+``edald_two-stage_cbda`` multiplies the eDALD scores by CBDA's class
+weights (``epsilon=0.1``). ``ledm-al_two-stage`` runs
+``configs/ledm/toy.py``: the same UNet and schedule with an ensemble of 10
+pixel MLPs and Stage 2 ranked by the ensemble's mutual information. The
+toy UNet checkpoint is made before the first timed run, so wall times
+measure the active-learning loop alone.
 
     python benchmarks/bench_toy.py            # 3 seeds, 10 rounds
     python benchmarks/bench_toy.py --quick    # 1 seed, 4 rounds
@@ -39,8 +45,9 @@ from typing import Dict, List
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(REPO, 'configs', 'edald', 'toy.py')
+LEDM_TOY_CONFIG = osp.join(REPO, 'configs', 'ledm', 'toy.py')
 
-#: Config lines each method adds to the toy config.
+#: Config lines each method adds to its toy config.
 METHODS: Dict[str, str] = {
     'random': """
 train_cfg = dict(selector=dict(
@@ -55,7 +62,14 @@ train_cfg = dict(selector=dict(
     candidates_per_image=300))
 """,
     'edald_two-stage': '',
+    'edald_two-stage_cbda': """
+train_cfg = dict(selector=dict(
+    stage2=dict(class_balance=dict(mode='cbda', epsilon=0.1))))
+""",
+    'ledm-al_two-stage': '',
 }
+#: The toy config of each method (default: the eDALD toy).
+METHOD_CONFIGS: Dict[str, str] = {'ledm-al_two-stage': LEDM_TOY_CONFIG}
 
 
 #: A CPU hog: a 2-thread torch job that runs until it is killed.
@@ -107,7 +121,8 @@ def run_once(method: str, seed: int, rounds: int, work_root: str,
     name = f'{method}_seed{seed}{suffix}'
     config = osp.join(work_root, f'{name}.py')
     with open(config, 'w', encoding='utf-8') as f:
-        f.write(f'_base_ = [{TOY_CONFIG!r}]\n' + METHODS[method])
+        base = METHOD_CONFIGS.get(method, TOY_CONFIG)
+        f.write(f'_base_ = [{base!r}]\n' + METHODS[method])
     work_dir = osp.join(work_root, name)
     start = time.perf_counter()
     proc = subprocess.run(
