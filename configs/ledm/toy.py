@@ -5,12 +5,8 @@
 _base_ = ['../edald/toy.py']
 model = dict(
     backbone=dict(noise_seed=0),
-    decode_head=dict(
-        _delete_=True,
-        type='PixelMLPEnsembleHead',
-        num_classes=6,
-        num_models=10,
-        predict='vote'))
+    decode_head=dict(type='PixelMLPEnsembleHead', num_models=10,
+                     predict='vote'))
 train_cfg = dict(
     selector=dict(stage2=dict(_delete_=True, type='ScoreRanking',
                               score='ensemble_mi')))

@@ -368,6 +368,9 @@ def assert_ledm_model(cfg, checkpoint, num_classes):
             head.num_classes) == ('PixelMLPEnsembleHead', 10, 'vote',
                                   num_classes)
     assert 'hidden_channels' not in head  # LEDM's widths
+    assert (head.dropout_ratio, head.ignore_index) == (0.0, 255)
+    assert head.loss_decode.type == 'CrossEntropyLoss'
+    assert head.loss_decode.avg_non_ignore is True
 
 
 @pytest.mark.parametrize('name', LEDM_DATASETS)
