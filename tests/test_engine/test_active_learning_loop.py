@@ -3,6 +3,7 @@ import glob
 import json
 import math
 import os.path as osp
+import textwrap
 
 import cv2
 import numpy as np
@@ -276,3 +277,24 @@ class AllVoidOracle:
 
     def annotate(self, queries):
         return np.full(len(queries.pixels), queries.ignore_index)
+
+
+def test_ensemble_head_run_ranks_by_ensemble_mi_with_cbda(tmp_path,
+                                                          tiny_unet_cfg):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra=textwrap.dedent('''\
+            model.update(decode_head=dict(
+                type='PixelMLPEnsembleHead', num_classes=6, num_models=3))
+            train_cfg['selector'].update(stage2=dict(
+                type='ScoreRanking', score='ensemble_mi',
+                class_balance=dict(mode='cbda', epsilon=0.1)))
+            '''))
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 0
+    metrics = read_json(osp.join(work, 'metrics.json'))
+    assert [e['labelled_pixels'] for e in metrics['rounds']] == [5, 10]
+    # round 1 was ranked by (class-balanced) ensemble MI: finite, >= 0
+    scores = labelled_state(work, 1)['scores'][5:]
+    assert len(scores) == 5
+    assert all(np.isfinite(scores)) and min(scores) >= 0
