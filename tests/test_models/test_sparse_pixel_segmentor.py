@@ -194,13 +194,17 @@ def test_image_id_does_not_depend_on_where_the_data_lives():
         == image_id_of(dict(img_path='data/camvid/test/a.png')) == 'a.png'
 
 
-def test_ensemble_head_gives_member_logits_and_predicts_by_vote(
-        tiny_segmentor_cfg):
+def ensemble_model(tiny_segmentor_cfg):
     torch.manual_seed(0)
-    model = MODELS.build(dict(
+    return MODELS.build(dict(
         tiny_segmentor_cfg,
         decode_head=dict(type='PixelMLPEnsembleHead',
-                         num_classes=NUM_CLASSES, num_models=3))).eval()
+                         num_classes=NUM_CLASSES, num_models=3)))
+
+
+def test_ensemble_head_gives_member_logits_and_predicts_by_vote(
+        tiny_segmentor_cfg):
+    model = ensemble_model(tiny_segmentor_cfg).eval()
     assert model.decode_head.in_channels == 768
     features = torch.randn(10, 768)
     members = model.point_member_logits(features)
@@ -215,3 +219,18 @@ def test_member_logits_need_an_ensemble_head(model):
     with pytest.raises(TypeError, match='decode_head PixelMLPHead is not an '
                        'ensemble.*PixelMLPEnsembleHead'):
         model.point_member_logits(torch.randn(2, 768))
+
+
+def test_ensemble_loss_points_train_every_member_on_its_batch(
+        tiny_segmentor_cfg):
+    model = ensemble_model(tiny_segmentor_cfg).train()
+    features = torch.randn(3, 4, 768)
+    labels = torch.tensor([[1, 2, 0, 3], [0, 0, 1, 1], [3, 2, 1, 255]])
+    losses = model.loss_points(features, labels)
+    members = model.decode_head.members
+    expected = sum(
+        F.cross_entropy(member.forward_points(f), lab, ignore_index=255)
+        for member, f, lab in zip(members, features, labels))
+    torch.testing.assert_close(losses['decode.loss_ce'], expected)
+    losses['decode.loss_ce'].backward()
+    assert all(member.fc1.weight.grad is not None for member in members)
