@@ -375,7 +375,7 @@ def test_split_pools_log_parts_and_expected_agreement(monkeypatch):
     MaxHerding(max_memory=memory_for_side(90)).select(points, 6)
     split, whole = messages
     assert split[0].startswith('MaxHerding: 90 points in 3 part(s)')
-    assert '98.1 % of the picks agreed' in split[0]
+    assert 'MaxHerding: 98.1 % agreed with 2 parts' in split[0]
     assert split[1] is None  # INFO
     assert whole[0].endswith('exact greedy picks')
     assert whole[1] == logging.DEBUG
