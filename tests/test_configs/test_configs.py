@@ -210,8 +210,9 @@ BASELINES = sorted(
 
 
 def test_config_names_follow_the_mmseg_pattern():
+    # budgets: b0.1n (per image) or b400kpx (pixels)
     pattern = (r'[a-z0-9.-]+-(1stage|2stage|scheduled)_[a-z0-9.-]+_'
-               r'\d+r-b[0-9.]+n_[a-z0-9-]+-\d+x\d+\.py')
+               r'\d+r-b([0-9.]+n|\d+k?px)_[a-z0-9-]+-\d+x\d+\.py')
     named = [p for p in EXPERIMENTS if osp.basename(p) not in (
         'camvid.py', 'ade_bed.py', 'cityscapes.py', 'pascal_context.py',
         'toy.py', 'camvid_deeplabv3.py')]
@@ -349,12 +350,23 @@ def test_toy_config_builds_its_model_and_dataset(tmp_path):
     assert point.shape == (2, model.feature_dim)
 
 
+#: dataset -> (name part of the LEDM configs, checkpoint, classes)
 LEDM_DATASETS = {
-    'camvid': ('256x256_diffusion_uncond.pt', 11),
-    'cityscapes': ('256x256_diffusion_uncond.pt', 19),
-    'pascal_context': ('256x256_diffusion_uncond.pt', 33),
-    'ade_bed': ('lsun_bedroom.pt', 30),
+    'camvid': ('adm256-t3b5_{}_camvid', '256x256_diffusion_uncond.pt', 11),
+    'cityscapes': ('adm256-t3b5_{}_cityscapes',
+                   '256x256_diffusion_uncond.pt', 19),
+    'pascal_context': ('adm256-t3b5_{}_pascal-context-33',
+                       '256x256_diffusion_uncond.pt', 33),
+    'ade_bed': ('adm256-lsun-t3b5_{}_ade-bed', 'lsun_bedroom.pt', 30),
 }
+
+
+def ledm_config(kind: str, name: str) -> str:
+    """Path of the LEDM ``kind`` ('full' or 'ensmi') config of a dataset."""
+    schedule = '1r-b400kpx' if kind == 'full' else '10r-b0.1n'
+    stage = '1stage' if kind == 'full' else '2stage'
+    middle = LEDM_DATASETS[name][0].format(schedule)
+    return f'configs/ledm/ledm-{kind}-{stage}_{middle}-256x256.py'
 
 
 def assert_ledm_model(cfg, checkpoint, num_classes):
@@ -375,8 +387,8 @@ def assert_ledm_model(cfg, checkpoint, num_classes):
 
 @pytest.mark.parametrize('name', LEDM_DATASETS)
 def test_ledm_fully_supervised_row(name):
-    checkpoint, num_classes = LEDM_DATASETS[name]
-    cfg = load(f'configs/ledm/{name}.py')
+    _, checkpoint, num_classes = LEDM_DATASETS[name]
+    cfg = load(ledm_config('full', name))
     assert_ledm_model(cfg, checkpoint, num_classes)
     loop = cfg.train_cfg
     assert loop.rounds == 1 and loop.oracle_void is True
@@ -393,14 +405,15 @@ def test_ledm_fully_supervised_row(name):
 
 @pytest.mark.parametrize('name', LEDM_DATASETS)
 def test_ledm_al_two_stage_ranks_by_ensemble_mi(name):
-    checkpoint, num_classes = LEDM_DATASETS[name]
-    cfg = load(f'configs/ledm/ledm-al_two-stage_{name}.py')
+    _, checkpoint, num_classes = LEDM_DATASETS[name]
+    cfg = load(ledm_config('ensmi', name))
     assert_ledm_model(cfg, checkpoint, num_classes)
     edald = load(f'configs/edald/{name}.py').train_cfg
     loop = cfg.train_cfg
     assert loop.selector.stage2 == dict(type='ScoreRanking',
                                         score='ensemble_mi')
-    assert loop.selector.stage1 == edald.selector.stage1
+    assert loop.selector.type == 'TwoStageSelector'
+    assert loop.stage1 == edald.stage1
     assert loop.cold_start == edald.cold_start
     assert (loop.rounds, loop.budget) == (edald.rounds, edald.budget)
 
@@ -408,7 +421,7 @@ def test_ledm_al_two_stage_ranks_by_ensemble_mi(name):
 def test_ledm_real_preset_has_ledm_8448_d_features():
     init_default_scope('mmseg')
     with torch.device('meta'):  # the layout without 2 GB of weights
-        model = MODELS.build(load('configs/ledm/camvid.py').model)
+        model = MODELS.build(load(ledm_config('full', 'camvid')).model)
     assert model.feature_dim == 8448
     assert model.decode_head.num_members == 10
     assert model.decode_head.members[0].hidden_channels == (128, 32)
@@ -423,5 +436,5 @@ def test_ledm_toy_is_the_edald_toy_with_the_ensemble():
             cfg.model.decode_head.num_models) == ('PixelMLPEnsembleHead', 10)
     assert cfg.train_cfg.selector.stage2 == dict(type='ScoreRanking',
                                                  score='ensemble_mi')
-    assert cfg.train_cfg.selector.stage1 == edald.train_cfg.selector.stage1
+    assert cfg.train_cfg.stage1 == edald.train_cfg.stage1
     assert cfg.custom_hooks == edald.custom_hooks
