@@ -20,7 +20,12 @@ from torch import Tensor
 
 @runtime_checkable
 class PointModel(Protocol):
-    """A segmentor the loop can train and query at single pixels."""
+    """A segmentor the loop can train and query at single pixels.
+
+    A model with an ensemble head may also offer
+    ``point_member_logits(features) -> [M, n, C]``, the members' logits,
+    which committee scores need (``PoolSelectionContext.member_log_probs``).
+    """
 
     #: Dimension ``D`` of a pixel feature.
     feature_dim: int
