@@ -4,9 +4,10 @@
 # active-learning runs (same features, head training and evaluation).
 # Why a sample and not every pixel: the loop holds the features of its
 # labelled pixels in memory, and every pixel of CamVid's 367 training
-# images is 24M pixels x 8448 dims x 4 B = 811 GB (Cityscapes: 8x more).
-# 400,000 pixels (13.5 GB of features) is about 1,000 per CamVid image and
-# 170 times the 2,400 labels of an active-learning run's last round.
+# images is 24M pixels x 8448 dims x 4 B = about 810 GB (Cityscapes: 8x
+# more). 400,000 pixels (13.5 GB of features) is about 1,100 per CamVid
+# image, 1,100 times the 367 labels of a CamVid active-learning run's last
+# round (10 rounds of b = 0.1 N).
 # Ground-truth void pixels are left out of the sample (oracle_void): this
 # row uses the ground truth anyway.
 _base_ = ['./al_10rounds.py']
