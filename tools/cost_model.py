@@ -5,7 +5,9 @@
 Everything but the time comes from the experiment configs and the pool and
 evaluation sizes: UNet passes (one pass = the ``T`` timesteps of one
 image), candidate feature memory, the Stage-1 union, and the global herding
-kernel and its parts under ``max_memory``. Times multiply the passes by
+kernel and its parts under the config's ``max_memory`` (under
+:data:`HERDING_MEMORY` where it is ``'auto'``, which sizes it from the
+machine's free memory). Times multiply the passes by
 ``--seconds-per-pass``, by default 0.045 s: measured on one NVIDIA H200
 (imagenet_256 UNet, T = 3, fp32, batch 8). Measure your GPU with
 ``benchmarks/bench_gpu.py`` (``features_<precision>`` lines,
@@ -24,8 +26,12 @@ from mmengine.config import Config
 from mmseg_al.engine.active_learning_loop import resolve_budget
 from mmseg_al.models.backbones import DiffusionBackbone
 from mmseg_al.selection import build_selector
+from mmseg_al.selection.kernels import parse_memory
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: Herding budget of the table's parts where a config leaves it 'auto' (a
+#: machine with more free memory herds in fewer parts).
+HERDING_MEMORY = '4GB'
 #: name -> (config, pool images, evaluation images), ALGORITHM.md
 DATASETS = {
     'CamVid': ('configs/edald/camvid.py', 367, 233),
@@ -112,7 +118,8 @@ def run_cost(config: str, pool: int, evaluation: int) -> RunCost:
     round_passes = pool * per_image + labels + evaluation
     first_round = pool + labels + evaluation
     union = stage1.local_budget * pool
-    parts = herding.num_parts(union)
+    memory = herding.max_memory or parse_memory(HERDING_MEMORY)
+    parts = herding.parts_within(union, memory)
     itemsize = herding.matrix_dtype.itemsize
     candidate_bytes = stage1.candidates_per_image * dim * 4
     return RunCost(

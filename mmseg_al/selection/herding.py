@@ -169,9 +169,10 @@ class SplitGreedy(metaclass=ABCMeta):
     def num_parts(self, num_points: int,
                   device: Union[str, torch.device] = 'cpu') -> int:
         """Fewest parts whose ``ceil(n / parts)^2`` matrix fits."""
-        return self._parts_within(num_points, self.memory_budget(device))
+        return self.parts_within(num_points, self.memory_budget(device))
 
-    def _parts_within(self, num_points: int, budget: int) -> int:
+    def parts_within(self, num_points: int, budget: int) -> int:
+        """Fewest parts whose matrices fit in ``budget`` bytes."""
         side = math.isqrt(
             (budget - WORKSPACE_BYTES) // self.matrix_dtype.itemsize)
         return max(1, math.ceil(num_points / side))
@@ -214,7 +215,7 @@ class SplitGreedy(metaclass=ABCMeta):
             generator = torch_generator(type(self).__name__)
         pairwise = self.pairwise_function(points, generator)
         memory = self.memory_budget(points.device)
-        num_parts = self._parts_within(points.shape[0], memory)
+        num_parts = self.parts_within(points.shape[0], memory)
         self._log_parts(points.shape[0], num_parts, memory)
         if num_parts == 1:
             parts = [torch.arange(points.shape[0])]
