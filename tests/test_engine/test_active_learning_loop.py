@@ -2,6 +2,7 @@
 import glob
 import json
 import math
+import os
 import os.path as osp
 import textwrap
 
@@ -10,13 +11,16 @@ import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
+from mmengine.visualization import Visualizer
 from mmseg.registry import HOOKS
 
-from mmseg_al.engine import resolve_budget
+from mmseg_al.engine import QueryOverlayHook, resolve_budget
+from mmseg_al.engine.query_overlays import write_query_overlays
 from mmseg_al.models.decode_heads import PixelMLPHead
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import TwoStageSelector
 from mmseg_al.state import LabelStore
+from .point_model import FakePool
 from .toy_run import al_train_main, write_toy_config
 
 
@@ -298,3 +302,52 @@ def test_ensemble_head_run_ranks_by_ensemble_mi_with_cbda(tmp_path,
     scores = labelled_state(work, 1)['scores'][5:]
     assert len(scores) == 5
     assert all(np.isfinite(scores)) and min(scores) >= 0
+
+
+def test_overlays_of_an_interrupted_round_are_drawn_on_resume(
+        tmp_path, tiny_unet_cfg, monkeypatch):
+    """Killed after round 1's selection was saved, before its overlays:
+    the resumed run draws them."""
+    cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
+                           tiny_unet_cfg)
+    work = str(tmp_path / 'work')
+    original = QueryOverlayHook.after_queries
+
+    def killed_in_round_1(self, runner, queries):
+        if queries.round_idx == 1:
+            raise KeyboardInterrupt('simulated kill')
+        original(self, runner, queries)
+
+    monkeypatch.setattr(QueryOverlayHook, 'after_queries', killed_in_round_1)
+    with pytest.raises(KeyboardInterrupt):
+        al_train_main([cfg, '--work-dir', work])
+    overlay_dir = osp.join(work, 'queries', 'round_01')
+    assert osp.isfile(overlay_dir + '.npz')  # the selection is saved
+    assert not glob.glob(osp.join(overlay_dir, '*.png'))
+    monkeypatch.setattr(QueryOverlayHook, 'after_queries', original)
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
+    pngs = glob.glob(osp.join(overlay_dir, '*.png'))
+    assert 1 <= len(pngs) <= 2  # max_images=2 in the toy config
+    for png in pngs:
+        assert cv2.imread(png).shape[:2] == (256, 256)  # upscaled 32 px
+
+
+def test_overlays_are_replaced_atomically(tmp_path, monkeypatch):
+    """A write that fails (a full disk) leaves the previous picture, never a
+    truncated one."""
+    pool = FakePool(num_images=1, height=8, width=8)
+    out = tmp_path / 'round_00'
+    write_query_overlays(pool, [pool.image_ids[0]], [3], str(out),
+                         visualizer=Visualizer(name='overlay_test_1'))
+    png, = out.glob('*.png')
+    before = png.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'replace', disk_full)
+    with pytest.raises(OSError, match='No space left'):
+        write_query_overlays(pool, [pool.image_ids[0]], [5, 9], str(out),
+                             visualizer=Visualizer(name='overlay_test_2'))
+    assert png.read_bytes() == before
+    assert [p.name for p in out.iterdir()] == [png.name]
