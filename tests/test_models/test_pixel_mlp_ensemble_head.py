@@ -55,9 +55,10 @@ def test_vote_is_the_majority_with_ties_to_the_lowest_class():
     constant_member(head.members[1], 4)  # now 3 wins 2 - 1 - 1
     scores = head.forward_points(features)
     assert scores.argmax(-1).tolist() == [3] * 6
-    # scores are the vote counts, minus c / C to order the ties
-    assert torch.allclose(scores[0], torch.tensor(
-        [0, 1, 0, 2, 1.0]) - torch.arange(5) / 5)
+    # scores are log vote shares, smoothed by 0.01 of a vote per class
+    shares = (torch.tensor([0, 1, 0, 2, 1.0]) + 0.01) / (4 + 5 * 0.01)
+    torch.testing.assert_close(scores[0], shares.log())
+    assert scores.exp().sum(-1).allclose(torch.ones(6))
 
 
 def test_vote_matches_a_count_of_the_member_argmax():

@@ -23,6 +23,9 @@ from .pixel_mlp_head import (DEFAULT_LOSS, PixelMLPHead,
 
 #: Ensemble predictions: majority vote (LEDM) or the mean of the softmaxes.
 PREDICTIONS = ('vote', 'mean_softmax')
+#: Votes added to every class before the vote shares become
+#: probabilities, so that no class has probability 0 (scores take logs).
+VOTE_SMOOTHING = 0.01
 
 
 @MODELS.register_module()
@@ -31,9 +34,10 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
 
     Prediction (:meth:`forward_points`, dense :meth:`forward`):
 
-    * ``predict='vote'`` (LEDM): scores are the vote counts of the
-      members' argmax classes, broken towards the lowest class, so their
-      argmax is the majority vote with ties to the lowest class;
+    * ``predict='vote'`` (LEDM): the log of the (smoothed) vote shares of
+      the members' argmax classes: the argmax is the majority vote, ties
+      to the lowest class, and acquisition scores and annotator hints see
+      a probability per class;
     * ``predict='mean_softmax'``: the log of the members' mean softmax.
 
     Training: member ``m`` is trained on its own batch,
@@ -116,12 +120,13 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
     def forward_points(self, features: Tensor, mc_dropout: bool = False,
                        generator: Optional[torch.Generator] = None
                        ) -> Tensor:
-        """Ensemble scores ``[n, C]`` of pixel features ``[n, D]`` (vote
-        counts or log mean softmax, see the class docstring)."""
+        """Ensemble log-probabilities ``[n, C]`` of pixel features
+        ``[n, D]`` (log vote shares or log mean softmax, see the class
+        docstring)."""
         member_logits = self.member_logits(features, mc_dropout, generator)
         if self.predict == 'vote':
-            return _break_ties(
-                _one_hot_votes(member_logits, dim=-1).sum(0), dim=-1)
+            return self._log_vote_shares(
+                _one_hot_votes(member_logits, dim=-1).sum(0))
         return (torch.logsumexp(member_logits.log_softmax(-1), 0) -
                 math.log(self.num_members))
 
@@ -142,8 +147,14 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
                     if self.predict == 'vote' else logits.softmax(1))
             total = part if total is None else total.add_(part)
         if self.predict == 'vote':
-            return _break_ties(total, dim=1)
+            return self._log_vote_shares(total)
         return total.div_(self.num_members).log_()
+
+    def _log_vote_shares(self, votes: Tensor) -> Tensor:
+        """Log of smoothed vote shares; equal counts give equal values, and
+        argmax takes the first (lowest) class of a tie."""
+        total = self.num_members + VOTE_SMOOTHING * self.out_channels
+        return votes.add(VOTE_SMOOTHING).div_(total).log_()
 
     # ------------------------------------------------------------- loss --
     def loss_points(self, features: Tensor, labels: Tensor) -> dict:
@@ -170,14 +181,3 @@ def _one_hot_votes(logits: Tensor, dim: int) -> Tensor:
     """One-hot of the argmax along ``dim`` (ties to the lowest class)."""
     winner = logits.argmax(dim, keepdim=True)
     return torch.zeros_like(logits).scatter_(dim, winner, 1.0)
-
-
-def _break_ties(votes: Tensor, dim: int) -> Tensor:
-    """Vote counts minus ``c / C`` of a count for class ``c``: equal counts
-    then rank the lower class first, and any argmax is the vote's."""
-    num_classes = votes.shape[dim]
-    shape = [1] * votes.dim()
-    shape[dim] = num_classes
-    offsets = torch.arange(num_classes, dtype=votes.dtype,
-                           device=votes.device).view(shape) / num_classes
-    return votes - offsets
