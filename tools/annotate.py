@@ -16,12 +16,8 @@ Binding any other host than 127.0.0.1 requires a token: give one with
 """
 import argparse
 import logging
-import os.path as osp
 import sys
 from typing import List, Optional
-
-# Run from a checkout without installing: the repository's package wins.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -18,12 +18,8 @@ With several annotators per task the latest annotation wins (by
 makes any disagreement an error.
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List, Optional
-
-# Run from a checkout without installing: the repository's package wins.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

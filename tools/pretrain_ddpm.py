@@ -12,14 +12,10 @@ matches a backbone config with the same ``unet=dict(...)``::
 """
 import argparse
 import json
-import os.path as osp
-import sys
 
-# Run from a checkout without installing: the repository's package wins.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmseg_al.models.guided_diffusion_api import (  # noqa: E402
+from mmseg_al.models.guided_diffusion_api import (
     add_dict_to_argparser, args_to_dict, model_and_diffusion_defaults)
-from mmseg_al.models.pretraining import (  # noqa: E402
+from mmseg_al.models.pretraining import (
     list_images, pretrain_denoiser)
 
 

@@ -85,8 +85,8 @@ class ActiveLearningLoop(BaseLoop):
     iterations (see :class:`~mmseg_al.engine.HeadTrainer`). Run outputs
     (``metrics.json``, ``curve.png``, query overlays) are written by hooks
     in :mod:`mmseg_al.engine.hooks`; the loop publishes what they need in
-    the runner's message hub (``al/labelled_pixels``, ``al/seconds``,
-    ``al/head``) and fires ``after_queries`` once a round's queries are
+    the runner's message hub (``al/labelled_pixels``, ``al/seconds``) and
+    fires ``after_queries`` once a round's queries are
     known.
 
     Args:
@@ -270,9 +270,6 @@ class ActiveLearningLoop(BaseLoop):
                 f'pixels, {result.epochs} epochs / {result.iterations} '
                 f'iterations, loss {result.loss:.4f}, labelled accuracy '
                 f'{result.accuracy:.3f}')
-        self.runner.message_hub.update_info(
-            'al/head', dict(trained=result.iterations > 0,
-                            loss=result.loss, accuracy=result.accuracy))
         if seconds is not None:
             seconds['train'] = time.perf_counter() - start
         return result

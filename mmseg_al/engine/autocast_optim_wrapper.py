@@ -12,8 +12,8 @@ from typing import Union
 
 import torch
 from mmengine.optim import OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
+from mmseg.registry import OPTIM_WRAPPERS
 
 
 @OPTIM_WRAPPERS.register_module()

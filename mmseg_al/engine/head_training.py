@@ -318,9 +318,10 @@ class HeadTrainer:
                 outputs = self._run_iter(model, optim_wrapper, batch_idx,
                                          batch)
                 iterations += 1
+                # an ensemble's batch is [M, b]: b pixels per member
                 stopped = stopping.update(
                     float(outputs['loss']), float(outputs['decode.acc_seg']),
-                    batch['data_samples'].numel())
+                    batch['data_samples'].shape[-1])
                 if stopped:
                     break
             for scheduler in schedulers:

@@ -22,15 +22,27 @@ from torch import Tensor
 class PointModel(Protocol):
     """A segmentor the loop can train and query at single pixels.
 
-    A model with an ensemble head may also offer
-    ``point_member_logits(features) -> [M, n, C]``, the members' logits,
-    which committee scores need (``PoolSelectionContext.member_log_probs``).
+    Besides these members it is an mmengine ``BaseModel`` (the loop runs
+    its ``data_preprocessor`` on pool images and ``parse_losses`` on
+    :meth:`loss_points`) with an mmseg ``decode_head`` (whose
+    ``num_members``, 1 unless it is an ensemble, sets how many shuffles a
+    head-training batch carries). A model with an ensemble head may also
+    offer ``point_member_logits(features) -> [M, n, C]``, the members'
+    logits, which committee scores need
+    (``PoolSelectionContext.member_log_probs``).
     """
 
     #: Dimension ``D`` of a pixel feature.
     feature_dim: int
     #: Number of classes ``C``.
     num_classes: int
+    #: The trainable head.
+    decode_head: Any
+    #: Maps pool items to the model's inputs.
+    data_preprocessor: Any
+
+    def parse_losses(self, losses: dict) -> Tuple[Tensor, dict]:
+        """``BaseModel.parse_losses``: the total loss and the log vars."""
 
     def point_features(self, inputs: Tensor, image_ids: Sequence[str],
                        points: Sequence[Tensor], draw: Optional[int] = None,

@@ -70,9 +70,9 @@ def mutual_information(draw_log_probs: Tensor) -> Tensor:
     This is the mutual information between the label and the stochastic
     draw (MC-dropout mask for BALD, diffusion noise for DALD), or, over
     the members of an ensemble, LEDM's own uncertainty (``ensemble_mi``).
-    It is ``0`` when all draws agree. The difference cancels, so it is computed in
-    float64 (agreeing float32 draws then give ~1e-16, not ~1e-7) and
-    clamped at ``0`` against rounding.
+    It is ``0`` when all draws agree. The difference cancels, so it is
+    computed in float64 (agreeing float32 draws then give ~1e-16, not
+    ~1e-7) and clamped at ``0`` against rounding.
 
     Args:
         draw_log_probs: ``[M, n, C]`` log-probabilities of ``M`` draws.

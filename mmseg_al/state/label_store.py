@@ -191,7 +191,8 @@ class LabelStore:
 
     def label_map(self, image_id: str) -> np.ndarray:
         """``[H, W]`` int64 map: the class at labelled pixels, else
-        ``ignore_index`` (what a sparsely supervised model trains on)."""
+        ``ignore_index`` (e.g. to train another mmseg model on the labels
+        as sparse label maps)."""
         labels = self._get(image_id)
         label_map = np.full(self._shapes[image_id], self.ignore_index,
                             dtype=np.int64)

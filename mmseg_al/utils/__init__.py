@@ -4,5 +4,6 @@ from .progress import track
 from .seeding import derive_seed, numpy_rng, torch_generator
 
 __all__ = [
-    'available_memory', 'check_mmcv_ops', 'derive_seed', 'numpy_rng', 'torch_generator', 'track'
+    'available_memory', 'check_mmcv_ops', 'derive_seed', 'numpy_rng',
+    'torch_generator', 'track'
 ]

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+from mmengine.registry import (PARAM_SCHEDULERS, DefaultScope,
+                               init_default_scope)
 from mmseg.utils import add_prefix
 
 from mmseg_al.engine import HeadTrainer, HeadTrainingConfig
@@ -37,7 +38,8 @@ class RecordingRunner:
         self.lrs = []
 
     def build_optim_wrapper(self, cfg):
-        return build_optim_wrapper(self.model, cfg)
+        with DefaultScope.overwrite_default_scope('mmseg'):  # as a run's
+            return build_optim_wrapper(self.model, cfg)
 
     def build_param_scheduler(self, cfgs):
         return [

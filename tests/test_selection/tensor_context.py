@@ -131,7 +131,6 @@ class TensorContext(SelectionContext):
             result[image] = (features[pixels] @ self.head).log_softmax(-1)
         return result
 
-
     def member_log_probs(self, request: PixelRequest) -> Dict[int, Tensor]:
         if self.members is None:
             return super().member_log_probs(request)

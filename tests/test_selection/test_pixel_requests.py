@@ -72,8 +72,8 @@ def test_fixed_candidates_are_the_round0_subset_minus_labelled_pixels():
     redrawn = sample_candidates(later, 1, 12, 'per_round')
     assert redrawn.numel() == 12
     assert not set(redrawn.tolist()) <= set(first.tolist())
-    assert not set(redrawn.tolist()) & set(labelled[1].nonzero().flatten()
-                                            .tolist())
+    labelled_pixels = labelled[1].nonzero().flatten().tolist()
+    assert not set(redrawn.tolist()) & set(labelled_pixels)
 
 
 def test_per_round_candidates_are_redrawn_every_round():

@@ -9,11 +9,13 @@ pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# The train dataloader only carries the pool to ActiveLearningLoop, which
+# reads images by index (feature_batch_size per backbone call) and trains
+# the head on labelled pixels; its batching settings are not used.
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    persistent_workers=False,  # the labelled set changes every round
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_size=1,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='PixelSparseDataset',
         dataset=dict(

@@ -1,10 +1,11 @@
 """Segmentor trained on a few labelled pixels over a frozen diffusion
 backbone.
 
-Training never computes full-resolution logits: it samples the clean
-features of the labelled pixels only, and caches them (a frozen backbone
-with a fixed noise per image makes them constants). Prediction goes through
-mmseg's usual path, so IoUMetric and SegLocalVisualizer work unchanged.
+Training never computes full-resolution logits: the head learns from the
+clean features of the labelled pixels only (``loss_points``; a frozen
+backbone with a fixed noise per image makes them constants, which the
+active-learning loop caches). Prediction goes through mmseg's usual path, so
+IoUMetric and SegLocalVisualizer work unchanged.
 """
 import copy
 from typing import List, Optional, Sequence
