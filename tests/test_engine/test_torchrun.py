@@ -38,8 +38,14 @@ KILLER = textwrap.dedent('''\
     ''')
 
 
-def torchrun(config, work_dir, *args, pythonpath=(), timeout=240):
-    """``tools/al_train.py`` on 2 gloo ranks; the finished process."""
+def torchrun(config, work_dir, *args, pythonpath=(), timeout=600):
+    """``tools/al_train.py`` on 2 gloo ranks; the finished process.
+
+    A dead rank is noticed by torchrun, which stops the other at once; the
+    collective timeout is only the backstop, and generous, because on a
+    loaded machine one rank may work alone for a while (rank 0's global
+    steps) while the other waits.
+    """
     env = dict(os.environ, OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join([REPO, *pythonpath]))
     command = [
@@ -47,7 +53,7 @@ def torchrun(config, work_dir, *args, pythonpath=(), timeout=240):
         '--nproc_per_node', '2', osp.join(REPO, 'tools', 'al_train.py'),
         config, '--launcher', 'pytorch', '--work-dir', str(work_dir), *args,
         '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
-        'env_cfg.dist_cfg.timeout=60'
+        'env_cfg.dist_cfg.timeout=300'
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True,
                           timeout=timeout)
