@@ -2,7 +2,7 @@
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def tiny_unet_cfg():
     """UNet flags of the imagenet_256 architecture at reduced width.
 

@@ -39,7 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     from mmseg_al.annotation.annotation_server import AnnotationServer
     from mmseg_al.annotation.round_answers import RoundAnswers
-    from mmseg_al.annotation.stopped_run import load_pending_round
+    from mmseg_al.annotation.saved_run import load_pending_round
     from mmseg_al.annotation.web_app import require_annotate_extra
     require_annotate_extra()
     logging.basicConfig(level=logging.INFO, format='%(message)s')

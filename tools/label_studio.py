@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     from mmseg_al.annotation import label_studio
     from mmseg_al.annotation.round_answers import RoundAnswers
-    from mmseg_al.annotation.stopped_run import load_pending_round
+    from mmseg_al.annotation.saved_run import load_pending_round
     answers = RoundAnswers(load_pending_round(args.work_dir, args.config))
     if args.command == 'export':
         written = label_studio.export_project(

@@ -181,14 +181,6 @@ class LabelStore:
         """Images with at least one labelled pixel, in dataset order."""
         return [i for i in self._image_ids if i in self._labels]
 
-    def is_labelled(self, image_id: str, pixels: ArrayLike) -> np.ndarray:
-        """Whether each of ``pixels`` of ``image_id`` is labelled.
-
-        Returns:
-            np.ndarray: bool, same shape as ``pixels``.
-        """
-        return np.isin(np.asarray(pixels), self._get(image_id).pixels)
-
     def label_map(self, image_id: str) -> np.ndarray:
         """``[H, W]`` int64 map: the class at labelled pixels, else
         ``ignore_index`` (e.g. to train another mmseg model on the labels

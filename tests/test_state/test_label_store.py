@@ -63,10 +63,7 @@ def test_returned_arrays_are_copies(store):
     np.testing.assert_array_equal(store.pixels('train/a.png'), [0, 3, 10, 19])
 
 
-def test_is_labelled_and_label_map_match_a_reference(store):
-    np.testing.assert_array_equal(
-        store.is_labelled('train/a.png', np.array([[0, 1], [19, 18]])),
-        [[True, False], [True, False]])
+def test_label_map_matches_a_reference(store):
     expected = np.full((3, 3), 255)
     expected[2, 1] = 255  # pixel 7 = (x=1, y=2) is void-marked
     np.testing.assert_array_equal(store.label_map('train/b.png'), expected)

@@ -1,13 +1,14 @@
-"""The round a stopped run waits on, rebuilt from its work directory.
+"""A run rebuilt from its work directory, for the tools.
 
 A run with ``FileOracle`` stops after writing a round's selection; tools
 that help a person answer it (``tools/annotate.py``,
 ``tools/label_studio.py``) rebuild the run's pool from the config the
 runner saved in the work directory and load that pending selection.
+``tools/export_labels.py`` loads the labels a run has saved.
 """
 import glob
 import os
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -31,6 +32,29 @@ def saved_config(work_dir: str) -> str:
     return found[0]
 
 
+def saved_pool(work_dir: str, config: Optional[str] = None) -> Any:
+    """The run's pool dataset, built from its config (default: the one
+    saved in ``work_dir``)."""
+    cfg = Config.fromfile(config or saved_config(work_dir))
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    return DATASETS.build(cfg.train_dataloader.dataset)
+
+
+def load_labels(work_dir: str, config: Optional[str] = None,
+                round_idx: Optional[int] = None) -> Tuple[LabelStore, Any]:
+    """The labels ``work_dir``'s run saved after ``round_idx`` (default:
+    its latest round), and the run's pool.
+
+    Raises:
+        StateFileError: no such saved state, or it belongs to another
+            dataset (the message names the file and the rounds saved).
+    """
+    pool = saved_pool(work_dir, config)
+    store = LabelStore.load(work_dir, pool.image_ids, pool.image_shapes,
+                            pool.num_classes, round_idx)
+    return store, pool
+
+
 def load_pending_round(work_dir: str,
                        config: Optional[str] = None) -> QueryRound:
     """The queries of the round that ``work_dir``'s run waits on.
@@ -41,10 +65,9 @@ def load_pending_round(work_dir: str,
             ``work_dir``).
 
     Raises:
-        FileNotFoundError: no round waits for labels there.
+        FileNotFoundError: no round waits for labels there, or no config.
     """
-    cfg = Config.fromfile(config or saved_config(work_dir))
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    config = config or saved_config(work_dir)
     latest = LabelStore.latest_round(work_dir)
     round_idx = 0 if latest is None else latest + 1
     pending = PendingQueries(os.path.join(work_dir, QUERY_DIR), round_idx)
@@ -55,7 +78,7 @@ def load_pending_round(work_dir: str,
             f'no pending selection {pending.selection_file}); a run with '
             "oracle=dict(type='FileOracle') writes one when it stops")
     image_ids, pixels, _ = selection
-    pool = DATASETS.build(cfg.train_dataloader.dataset)
+    pool = saved_pool(work_dir, config)
     return QueryRound(round_idx=round_idx, image_ids=image_ids, pixels=pixels,
                       query_file=pending.query_file, dataset=pool,
                       num_classes=pool.num_classes,

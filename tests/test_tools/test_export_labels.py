@@ -1,0 +1,88 @@
+"""tools/export_labels.py on a finished toy run: the point file and the
+sparse label maps hold exactly the saved labels, and an mmseg dataset
+reads the maps back."""
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+from mmseg.datasets import BaseSegDataset
+
+from mmseg_al.state import read_annotations
+from test_engine.toy_run import al_train_main, tool_main, write_toy_config
+
+
+@pytest.fixture(scope='module')
+def finished_run(tmp_path_factory, tiny_unet_cfg):
+    root = tmp_path_factory.mktemp('run')
+    data_root = str(root / 'data')
+    cfg = write_toy_config(root / 'toy.py', data_root, tiny_unet_cfg)
+    work = str(root / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 0
+    return work, data_root
+
+
+def saved_labels(work, round_idx):
+    """``{(image id, pixel): class}`` of a round's state file."""
+    state = np.load(osp.join(work, 'al_state', f'round_{round_idx:02d}.npz'))
+    return {(str(i), int(p)): int(c) for i, p, c in zip(
+        state['image_ids'], state['pixels'], state['classes'])}
+
+
+@pytest.mark.parametrize('ext', ['.csv', '.json'])
+def test_points_and_label_maps_hold_the_saved_labels(finished_run, tmp_path,
+                                                     capsys, ext):
+    work, data_root = finished_run
+    out, maps = tmp_path / f'labels{ext}', tmp_path / 'maps'
+    assert tool_main('export_labels', [work, str(out), '--label-maps',
+                                       str(maps)]) == 0
+    expected = saved_labels(work, 1)
+    assert len(expected) == 10  # 5 pixels in each of 2 rounds
+
+    shapes = {f'{i:04d}.png': (32, 32) for i in range(4)}
+    rows = read_annotations(out, shapes, 6, round_idx=None)
+    assert dict(zip(zip(rows.image_ids, rows.pixels.tolist()),
+                    rows.classes.tolist())) == expected
+    assert sorted(set(rows.rounds.tolist())) == [0, 1]
+
+    images = sorted({image for image, _ in expected})
+    names = (maps / 'split.txt').read_text().split()
+    assert names == [osp.splitext(i)[0] for i in images]
+    dataset = BaseSegDataset(
+        data_root=data_root, ann_file=str(maps / 'split.txt'),
+        data_prefix=dict(img_path='img_dir/train', seg_map_path=str(maps)),
+        img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False,
+        metainfo=dict(classes=tuple(map(str, range(6)))), lazy_init=False,
+        pipeline=[dict(type='LoadAnnotations')])
+    for index, image in enumerate(images):
+        label = dataset[index]['gt_seg_map'].reshape(-1)
+        labelled = {p: c for (i, p), c in expected.items() if i == image}
+        unlabelled = np.setdiff1d(np.arange(label.size), list(labelled))
+        assert {p: int(label[p]) for p in labelled} == labelled
+        assert (label[unlabelled] == 255).all()
+    assert f'10 labelled pixels of {len(images)} images' in \
+        capsys.readouterr().out
+
+
+def test_an_earlier_round_is_exported(finished_run, tmp_path):
+    work, _ = finished_run
+    out = tmp_path / 'labels.csv'
+    assert tool_main('export_labels', [work, str(out), '--round', '0']) == 0
+    shapes = {f'{i:04d}.png': (32, 32) for i in range(4)}
+    rows = read_annotations(out, shapes, 6, round_idx=None)
+    assert dict(zip(zip(rows.image_ids, rows.pixels.tolist()),
+                    rows.classes.tolist())) == saved_labels(work, 0)
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['labels.txt'], "unsupported annotation file type '.txt'"),
+    (['labels.csv', '--round', '7'],
+     r'round_07.npz does not exist; saved rounds in .*: \[0, 1\]'),
+])
+def test_bad_requests_are_named(finished_run, tmp_path, capsys, argv,
+                                message):
+    work, _ = finished_run
+    argv = [work, str(tmp_path / argv[0])] + argv[1:]
+    assert tool_main('export_labels', argv) == 1
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / 'labels.csv').exists()
