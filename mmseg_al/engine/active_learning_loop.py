@@ -18,22 +18,19 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
-from mmengine.model import is_model_wrapper
-from mmengine.runner.base_loop import BaseLoop
 from mmseg.registry import LOOPS
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
 from mmseg_al.state import LabelStore, write_queries
 from .feature_cache import FeatureCache
-from .head_training import (HeadTrainer, HeadTrainingConfig,
-                            HeadTrainingResult, head_members,
+from .head_loop import HeadLoop
+from .head_training import (HeadTrainingResult, head_members,
                             labelled_pixel_loader)
 from .metrics_log import MetricsLog
 from .oracles import QueryRound
 from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
-from .protocols import PixelPool, PointModel, check_protocol
 from .query_hints import top_guesses
 from .query_imports import warn_edited_query_files
 from .run_file import RunFile, check_resume, run_settings
@@ -77,7 +74,7 @@ def resolve_budget(budget: dict, num_images: int) -> int:
 
 
 @LOOPS.register_module()
-class ActiveLearningLoop(BaseLoop):
+class ActiveLearningLoop(HeadLoop):
     """Select, reveal, retrain, evaluate: ``rounds`` times.
 
     A round is one mmengine epoch (``before/after_train_epoch`` fire once
@@ -90,13 +87,8 @@ class ActiveLearningLoop(BaseLoop):
     known.
 
     Args:
-        runner: the mmengine runner; its model must follow
-            :class:`~mmseg_al.engine.protocols.PointModel`, and its
-            ``optim_wrapper`` and ``param_scheduler`` configs are rebuilt
-            for every round's head.
-        dataloader: the pool; its dataset must follow
-            :class:`~mmseg_al.engine.protocols.PixelPool`
-            (``PixelSparseDataset``).
+        runner, dataloader, head_training, feature_batch_size, seed: see
+            :class:`~mmseg_al.engine.head_loop.HeadLoop`.
         rounds: number of labelled rounds ``R``.
         budget: ``dict(per_image=f)`` or ``dict(pixels=n)``.
         cold_start: selector config for round 0 (no model yet).
@@ -108,9 +100,6 @@ class ActiveLearningLoop(BaseLoop):
             ``dict(type='FileOracle')`` or ``dict(type='WebOracle')``.
         oracle_void: drop ground-truth void pixels from the candidates
             (uses knowledge a real annotator does not give; off by default).
-        head_training: :class:`HeadTrainingConfig` fields.
-        feature_batch_size: images per backbone call.
-        seed: None takes the runner's seed.
     """
 
     def __init__(self, runner, dataloader, rounds: int = 10,
@@ -123,13 +112,8 @@ class ActiveLearningLoop(BaseLoop):
                  head_training: Optional[dict] = None,
                  feature_batch_size: int = 8,
                  seed: Optional[int] = None) -> None:
-        super().__init__(runner, dataloader)
-        #: The pool; ``self.dataloader`` becomes each round's head-training
-        #: loader (LoggerHook reads the current loop's dataloader length).
-        self.pool = self.dataloader.dataset
-        check_protocol(self.pool, PixelPool, 'train_dataloader.dataset',
-                       'Wrap it: dataset=dict(type="PixelSparseDataset", '
-                       'dataset=dict(type=...))')
+        super().__init__(runner, dataloader, head_training,
+                         feature_batch_size, seed)
         if not isinstance(rounds, int) or isinstance(rounds, bool) or \
                 rounds < 1:
             raise ValueError('train_cfg.rounds must be an integer >= 1, got '
@@ -140,51 +124,18 @@ class ActiveLearningLoop(BaseLoop):
         self.selector = build_selector(selector, stage1)
         self.oracle = TASK_UTILS.build(oracle)
         self.oracle_void = oracle_void
-        self.feature_batch_size = feature_batch_size
-        self.seed = runner.seed if seed is None else seed
-        self.head_trainer = HeadTrainer(
-            runner, HeadTrainingConfig(**(head_training or {})), self.seed)
         self._resume = runner.cfg.get('resume', False)  # or True, 'auto'
         self._allow_config_change = bool(
             runner.cfg.get('allow_config_change', False))
-        self._epoch = 0
 
     @property
     def max_epochs(self) -> int:
         return self.rounds
 
-    @property
-    def max_iters(self) -> int:
-        """Where ``iter`` ends if the current head runs all its epochs."""
-        return self.head_trainer.max_iters
-
-    @property
-    def epoch(self) -> int:
-        """The current round."""
-        return self._epoch
-
-    @property
-    def iter(self) -> int:
-        """Head training iterations so far (in this process)."""
-        return self.head_trainer.iter
-
-    @property
-    def model(self) -> PointModel:
-        model = self.runner.model
-        return model.module if is_model_wrapper(model) else model
-
-    @property
-    def work_dir(self) -> str:
-        return self.runner.work_dir
-
     def run(self):
         """Run (or continue) the rounds; returns the model."""
         model, runner = self.model, self.runner
-        check_protocol(model, PointModel, 'model')
-        if runner.val_loop is None:
-            raise ValueError('ActiveLearningLoop evaluates every round: the '
-                             'config needs val_dataloader, val_cfg and '
-                             'val_evaluator')
+        self._check_runner()
         model.seed_noise(self.seed)
         store, last_saved = self._restore_state(model.num_classes)
         evaluated = MetricsLog(self.work_dir).load(last_round=last_saved)
@@ -203,7 +154,7 @@ class ActiveLearningLoop(BaseLoop):
                 last_saved = round_idx
             self._train(store, cache, round_idx, seconds)
             trained_round = round_idx
-            self._evaluate(store, seconds)
+            self._evaluate(store.num_labelled, seconds)
             runner.call_hook('after_train_epoch')
         self._epoch = self.rounds
         runner.call_hook('after_train')
@@ -273,20 +224,6 @@ class ActiveLearningLoop(BaseLoop):
         if seconds is not None:
             seconds['train'] = time.perf_counter() - start
         return result
-
-    def _evaluate(self, store: LabelStore, seconds: Dict[str, float]) -> None:
-        """Run the val loop; the round's figures reach metrics.json and the
-        logger backends through hooks (``RoundMetricsHook``, LoggerHook)."""
-        hub = self.runner.message_hub
-        hub.update_info('al/labelled_pixels', store.num_labelled)
-        hub.update_info('al/seconds', dict(seconds))
-        hub.update_scalar('val/labelled_pixels', store.num_labelled)
-        results = self.runner.val_loop.run()
-        if 'mIoU' not in results:
-            raise KeyError('ActiveLearningLoop reports mIoU: val_evaluator '
-                           "must be dict(type='PerClassIoUMetric', "
-                           f"iou_metrics=['mIoU']); it returned "
-                           f'{sorted(results)}')
 
     def _acquire(self, store: LabelStore, cache: FeatureCache,
                  round_idx: int, seconds: Dict[str, float],

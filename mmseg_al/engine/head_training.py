@@ -91,6 +91,13 @@ def batch_indices(num: int, batch_size: int,
     return batches
 
 
+def num_batches(num: int, batch_size: int) -> int:
+    """How many batches :func:`batch_indices` cuts ``num`` items into."""
+    batches = -(-num // batch_size)
+    # a trailing single item joins the previous batch
+    return batches - 1 if batches > 1 and num % batch_size == 1 else batches
+
+
 class PixelBatchSampler(Sampler):
     """Batches of labelled-pixel indices, reshuffled every head epoch.
 
@@ -133,10 +140,7 @@ class PixelBatchSampler(Sampler):
         return (torch.stack(batch) for batch in zip(*members))
 
     def __len__(self) -> int:
-        batches = -(-self.num // self.batch_size)
-        # a trailing single item joins the previous batch
-        return batches - 1 if batches > 1 and \
-            self.num % self.batch_size == 1 else batches
+        return num_batches(self.num, self.batch_size)
 
 
 class LabelledPixels(Dataset):
@@ -369,5 +373,5 @@ __all__ = [
     'EarlyStopping', 'HeadTrainer', 'HeadTrainingConfig',
     'HeadTrainingResult', 'LabelledPixels', 'PixelBatchSampler',
     'RecentAccuracy', 'batch_indices', 'head_members',
-    'labelled_pixel_loader'
+    'labelled_pixel_loader', 'num_batches'
 ]

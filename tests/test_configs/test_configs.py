@@ -27,6 +27,8 @@ CONFIGS = sorted(
 EXPERIMENTS = [
     p for p in CONFIGS if '_base_' not in p.split(osp.sep)
 ]
+#: The experiments that acquire labels (the others: fully supervised).
+AL_EXPERIMENTS = [p for p in EXPERIMENTS if '-full_' not in osp.basename(p)]
 
 #: The registry a ``type`` is looked up in, by the key that holds its dict.
 #: Keys not listed inherit the registry of the enclosing dict. Top-level
@@ -144,7 +146,8 @@ def test_experiment_is_a_complete_mmseg_al_job(path):
     assert cfg.default_scope == 'mmseg'
     assert cfg.custom_imports == dict(imports=['mmseg_al'],
                                       allow_failed_imports=False)
-    assert cfg.train_cfg.type == 'ActiveLearningLoop'
+    assert cfg.train_cfg.type == ('ActiveLearningLoop' if path in
+                                  AL_EXPERIMENTS else 'FullySupervisedLoop')
     assert cfg.train_dataloader.dataset.type == 'PixelSparseDataset'
     inner = cfg.train_dataloader.dataset.dataset.type
     classes = DATASETS.get(inner).METAINFO['classes']
@@ -210,9 +213,10 @@ BASELINES = sorted(
 
 
 def test_config_names_follow_the_mmseg_pattern():
-    # budgets: b0.1n (per image) or b400kpx (pixels)
-    pattern = (r'[a-z0-9.-]+-(1stage|2stage|scheduled)_[a-z0-9.-]+_'
-               r'\d+r-b([0-9.]+n|\d+k?px)_[a-z0-9-]+-\d+x\d+\.py')
+    # budgets: b0.1n (per image) or b400kpx (pixels); all-px: every pixel
+    pattern = (r'([a-z0-9.-]+-(1stage|2stage|scheduled)_[a-z0-9.-]+_'
+               r'\d+r-b([0-9.]+n|\d+k?px)|[a-z0-9.-]+-full_[a-z0-9.-]+_'
+               r'all-px)_[a-z0-9-]+-\d+x\d+\.py')
     named = [p for p in EXPERIMENTS if osp.basename(p) not in (
         'camvid.py', 'ade_bed.py', 'cityscapes.py', 'pascal_context.py',
         'toy.py', 'camvid_deeplabv3.py')]
@@ -303,7 +307,7 @@ def test_other_baselines():
     assert then.selector.stage2.score == 'margin'
 
 
-@pytest.mark.parametrize('path', EXPERIMENTS)
+@pytest.mark.parametrize('path', AL_EXPERIMENTS)
 def test_selectors_build(path):
     loop = load(path).train_cfg
     for key in ('cold_start', 'selector'):
@@ -363,10 +367,11 @@ LEDM_DATASETS = {
 
 def ledm_config(kind: str, name: str) -> str:
     """Path of the LEDM ``kind`` ('full' or 'ensmi') config of a dataset."""
-    schedule = '1r-b400kpx' if kind == 'full' else '10r-b0.1n'
-    stage = '1stage' if kind == 'full' else '2stage'
-    middle = LEDM_DATASETS[name][0].format(schedule)
-    return f'configs/ledm/ledm-{kind}-{stage}_{middle}-256x256.py'
+    if kind == 'full':
+        middle = LEDM_DATASETS[name][0].format('all-px')
+        return f'configs/ledm/ledm-full_{middle}-256x256.py'
+    middle = LEDM_DATASETS[name][0].format('10r-b0.1n')
+    return f'configs/ledm/ledm-{kind}-2stage_{middle}-256x256.py'
 
 
 def assert_ledm_model(cfg, checkpoint, num_classes):
@@ -391,16 +396,12 @@ def test_ledm_fully_supervised_row(name):
     cfg = load(ledm_config('full', name))
     assert_ledm_model(cfg, checkpoint, num_classes)
     loop = cfg.train_cfg
-    assert loop.rounds == 1 and loop.oracle_void is True
-    assert loop.budget == dict(per_image=None, pixels=400000)
-    cold = build_selector(loop.cold_start)
-    assert type(cold).__name__ == 'OneStageSelector'
-    assert cold.candidates_per_image is None  # every pixel may be drawn
-    assert (cold.stage2.score, cold.stage2.needs_model) == ('random', False)
+    assert (loop.type, loop.images_per_group) == ('FullySupervisedLoop', 4)
     edald = load(f'configs/edald/{name}.py')
     assert cfg.train_dataloader == edald.train_dataloader
     assert cfg.val_dataloader == edald.val_dataloader
-    assert cfg.train_cfg.head_training == edald.train_cfg.head_training
+    assert loop.head_training == edald.train_cfg.head_training
+    assert loop.feature_batch_size == edald.train_cfg.feature_batch_size
 
 
 @pytest.mark.parametrize('name', LEDM_DATASETS)

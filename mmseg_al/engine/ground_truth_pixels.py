@@ -1,0 +1,142 @@
+"""Every ground-truth pixel of the pool, streamed to the head.
+
+The fully supervised reference trains the head on all labelled pixels of
+the pool, whose features do not fit in memory (CamVid's 24M pixels of
+8448-d features are about 810 GB). They are extracted again every head
+epoch instead, a group of images at a time: the images are shuffled per
+epoch, cut into groups of ``images_per_group``, and each group's pixels
+are shuffled and cut into batches, so memory holds one group's features
+and every epoch costs one backbone pass per image.
+"""
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from mmseg_al.utils import torch_generator, track
+from .head_training import batch_indices, num_batches
+
+#: A batch key: the group's pool image indices and the batch's indices
+#: into the group's pixels (``[b]``, or ``[M, b]`` for an ensemble).
+GroupBatch = Tuple[Tuple[int, ...], Tensor]
+
+
+class ImageGroupSampler(Sampler):
+    """Batches over every pixel of the pool, one image group at a time.
+
+    Head epoch ``e`` orders the images by ``(seed, 'image_groups', e)``;
+    group ``g``'s pixels are shuffled by ``(seed, 'group_batches', e, g)``
+    (and the member index, independently per member of an ensemble), so
+    a rerun trains the same head.
+
+    Args:
+        counts: pixels of each pool image.
+        images_per_group: images whose features are held at once.
+        batch_size: pixels per batch.
+        seed: the run's seed.
+        num_members: independently shuffled members of the head.
+    """
+
+    def __init__(self, counts: Sequence[int], images_per_group: int,
+                 batch_size: int, seed: int, num_members: int = 1) -> None:
+        if not isinstance(images_per_group, int) or \
+                isinstance(images_per_group, bool) or images_per_group < 1:
+            raise ValueError('train_cfg.images_per_group must be an integer '
+                             f'>= 1, got {images_per_group!r}')
+        self.counts = [int(c) for c in counts]
+        self.images_per_group = images_per_group
+        self.batch_size = batch_size
+        self.seed = seed
+        self.num_members = num_members
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the order of head epoch ``epoch``."""
+        self.epoch = epoch
+
+    def groups(self) -> List[Tuple[int, ...]]:
+        """This epoch's image groups (images without pixels left out)."""
+        order = torch.randperm(
+            len(self.counts),
+            generator=torch_generator(self.seed, 'image_groups', self.epoch))
+        images = [i for i in order.tolist() if self.counts[i]]
+        step = self.images_per_group
+        return [tuple(images[s:s + step]) for s in range(0, len(images), step)]
+
+    def __iter__(self) -> Iterator[GroupBatch]:
+        for index, group in enumerate(self.groups()):
+            num = sum(self.counts[i] for i in group)
+            members = [
+                batch_indices(num, self.batch_size, torch_generator(
+                    self.seed, 'group_batches', self.epoch, index, *member))
+                for member in ([()] if self.num_members == 1 else
+                               [(m, ) for m in range(self.num_members)])
+            ]
+            for batch in zip(*members):
+                yield group, (batch[0] if self.num_members == 1 else
+                              torch.stack(batch))
+
+    def __len__(self) -> int:
+        return sum(
+            num_batches(sum(self.counts[i] for i in group), self.batch_size)
+            for group in self.groups())
+
+
+class GroundTruthPixels(Dataset):
+    """The features and classes of every non-void ground-truth pixel.
+
+    Indexed by :class:`ImageGroupSampler`'s keys; a key of a new group
+    extracts that group's features (``context.features``, the run's
+    clean features) after dropping the previous group's.
+
+    Args:
+        context: the pool's selection context (feature extraction).
+    """
+
+    def __init__(self, context) -> None:
+        self.context = context
+        self.counts = [
+            int(np.count_nonzero(self._labels(i) != context.ignore_index))
+            for i in track(range(context.num_images), 'ground-truth pixels')
+        ]
+        self._group: Tuple[int, ...] = ()
+        self._features = self._classes = torch.zeros(0)
+
+    def _labels(self, image: int) -> np.ndarray:
+        return np.asarray(self.context.dataset.ground_truth(image)).reshape(-1)
+
+    def __len__(self) -> int:
+        return sum(self.counts)
+
+    def __getitem__(self, key: GroupBatch) -> dict:
+        group, index = key
+        if group != self._group:
+            self._load(group)
+        return dict(inputs=self._features[index],
+                    data_samples=self._classes[index])
+
+    def _load(self, group: Tuple[int, ...]) -> None:
+        self._features = self._classes = torch.zeros(0)  # free them first
+        request: Dict[int, Tensor] = {}
+        classes = []
+        for image in group:
+            labels = torch.from_numpy(self._labels(image).astype(np.int64))
+            request[image] = (labels != self.context.ignore_index).nonzero(
+            ).flatten()
+            classes.append(labels[request[image]])
+        features = self.context.features(request)
+        self._features = torch.cat([features[i] for i in group])
+        self._classes = torch.cat(classes).to(self._features.device)
+        self._group = group
+
+
+def ground_truth_pixel_loader(context, images_per_group: int,
+                              batch_size: int, seed: int,
+                              num_members: int = 1) -> DataLoader:
+    """The head-training loader of the fully supervised reference."""
+    dataset = GroundTruthPixels(context)
+    sampler = ImageGroupSampler(dataset.counts, images_per_group, batch_size,
+                                seed, num_members)
+    return DataLoader(dataset, sampler=sampler, batch_size=None)

@@ -1,0 +1,96 @@
+"""What the runs that train a pixel head share, as an mmengine loop.
+
+Such a run's epochs are trained-and-evaluated heads (the rounds of an
+active-learning run; the one head of the fully supervised reference) and
+its iterations are the heads' training steps, so mmengine's hooks see
+``epoch``, ``iter`` and ``max_iters`` as they would in a train loop.
+"""
+from typing import Dict, Optional
+
+from mmengine.model import is_model_wrapper
+from mmengine.runner.base_loop import BaseLoop
+
+from .head_training import HeadTrainer, HeadTrainingConfig
+from .protocols import PixelPool, PointModel, check_protocol
+
+
+class HeadLoop(BaseLoop):
+    """Base of :class:`~mmseg_al.engine.ActiveLearningLoop` and
+    :class:`~mmseg_al.engine.FullySupervisedLoop`.
+
+    Args:
+        runner: the mmengine runner; its model must follow
+            :class:`~mmseg_al.engine.protocols.PointModel`, and its
+            ``optim_wrapper`` and ``param_scheduler`` configs are rebuilt
+            for every head.
+        dataloader: the pool; its dataset must follow
+            :class:`~mmseg_al.engine.protocols.PixelPool`
+            (``PixelSparseDataset``).
+        head_training: :class:`HeadTrainingConfig` fields.
+        feature_batch_size: images per backbone call.
+        seed: None takes the runner's seed.
+    """
+
+    def __init__(self, runner, dataloader,
+                 head_training: Optional[dict] = None,
+                 feature_batch_size: int = 8,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(runner, dataloader)
+        #: The pool; ``self.dataloader`` becomes each head's training
+        #: loader (LoggerHook reads the current loop's dataloader length).
+        self.pool = self.dataloader.dataset
+        check_protocol(self.pool, PixelPool, 'train_dataloader.dataset',
+                       'Wrap it: dataset=dict(type="PixelSparseDataset", '
+                       'dataset=dict(type=...))')
+        self.feature_batch_size = feature_batch_size
+        self.seed = runner.seed if seed is None else seed
+        self.head_trainer = HeadTrainer(
+            runner, HeadTrainingConfig(**(head_training or {})), self.seed)
+        self._epoch = 0
+
+    @property
+    def max_iters(self) -> int:
+        """Where ``iter`` ends if the current head runs all its epochs."""
+        return self.head_trainer.max_iters
+
+    @property
+    def epoch(self) -> int:
+        """The current head (round)."""
+        return self._epoch
+
+    @property
+    def iter(self) -> int:
+        """Head training iterations so far (in this process)."""
+        return self.head_trainer.iter
+
+    @property
+    def model(self) -> PointModel:
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    @property
+    def work_dir(self) -> str:
+        return self.runner.work_dir
+
+    def _check_runner(self) -> None:
+        """The model and the val loop a head loop needs."""
+        check_protocol(self.model, PointModel, 'model')
+        if self.runner.val_loop is None:
+            raise ValueError(f'{type(self).__name__} evaluates every head: '
+                             'the config needs val_dataloader, val_cfg and '
+                             'val_evaluator')
+
+    def _evaluate(self, labelled_pixels: int,
+                  seconds: Dict[str, float]) -> None:
+        """Run the val loop; the figures reach metrics.json and the logger
+        backends through hooks (``RoundMetricsHook``, LoggerHook)."""
+        hub = self.runner.message_hub
+        hub.update_info('al/labelled_pixels', labelled_pixels)
+        hub.update_info('al/seconds', dict(seconds))
+        hub.update_scalar('val/labelled_pixels', labelled_pixels)
+        results = self.runner.val_loop.run()
+        if 'mIoU' not in results:
+            raise KeyError(f'{type(self).__name__} reports mIoU: '
+                           "val_evaluator must be dict(type="
+                           "'PerClassIoUMetric', iou_metrics=['mIoU']); it "
+                           f'returned {sorted(results)}')
