@@ -1,5 +1,5 @@
-"""Toy benchmark: random, one-stage, two-stage and CBDA-balanced eDALD, and
-LEDM-AL.
+"""Toy benchmark: random, one-stage, two-stage and CBDA-balanced eDALD,
+LEDM-AL, and LEDM fully supervised.
 
 Runs a toy config once per (method, seed) through ``tools/al_train.py`` in
 a subprocess and prints one JSON line per method::
@@ -14,7 +14,10 @@ ranks the same 300 seeded candidates per image that Stage 1 herds from;
 ``edald_two-stage_cbda`` multiplies the eDALD scores by CBDA's class
 weights (``epsilon=0.1``). ``ledm-al_two-stage`` runs
 ``configs/ledm/toy.py``: the same UNet and schedule with an ensemble of 10
-pixel MLPs and Stage 2 ranked by the ensemble's mutual information. The
+pixel MLPs and Stage 2 ranked by the ensemble's mutual information.
+``ledm_fully-supervised`` is the reference row: that ensemble trained on
+every pixel of the pool (``FullySupervisedLoop``, 3 head epochs; it has
+no rounds, so ``--rounds`` does not apply to it). The
 toy UNet checkpoint is made before the first timed run, so wall times
 measure the active-learning loop alone.
 
@@ -46,6 +49,9 @@ from typing import Dict, List
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(REPO, 'configs', 'edald', 'toy.py')
 LEDM_TOY_CONFIG = osp.join(REPO, 'configs', 'ledm', 'toy.py')
+LEDM_FULL_TOY_CONFIG = osp.join(
+    REPO, 'configs', 'ledm',
+    'ledm-full_adm64-t2b4_all-px_toy-scenes-64x64.py')
 
 #: Config lines each method adds to its toy config.
 METHODS: Dict[str, str] = {
@@ -67,9 +73,13 @@ train_cfg = dict(selector=dict(
     stage2=dict(class_balance=dict(mode='cbda', epsilon=0.1))))
 """,
     'ledm-al_two-stage': '',
+    'ledm_fully-supervised': '',
 }
 #: The toy config of each method (default: the eDALD toy).
-METHOD_CONFIGS: Dict[str, str] = {'ledm-al_two-stage': LEDM_TOY_CONFIG}
+METHOD_CONFIGS: Dict[str, str] = {
+    'ledm-al_two-stage': LEDM_TOY_CONFIG,
+    'ledm_fully-supervised': LEDM_FULL_TOY_CONFIG,
+}
 
 
 #: A CPU hog: a 2-thread torch job that runs until it is killed.
@@ -124,19 +134,21 @@ def run_once(method: str, seed: int, rounds: int, work_root: str,
         base = METHOD_CONFIGS.get(method, TOY_CONFIG)
         f.write(f'_base_ = [{base!r}]\n' + METHODS[method])
     work_dir = osp.join(work_root, name)
+    options = [] if base == LEDM_FULL_TOY_CONFIG else [
+        '--cfg-options', f'train_cfg.rounds={rounds}']
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'al_train.py'), config,
-         '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
-         f'train_cfg.rounds={rounds}'],
+         '--work-dir', work_dir, '--seed', str(seed)] + options,
         cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f'{name} failed (exit {proc.returncode}):\n'
                            f'{proc.stderr[-3000:]}')
     with open(osp.join(work_dir, 'metrics.json'), encoding='utf-8') as f:
-        last = json.load(f)['rounds'][-1]
-    return dict(mIoU=last['mIoU'], pixels=last['labelled_pixels'],
+        entries = json.load(f)['rounds']
+    return dict(mIoU=entries[-1]['mIoU'],
+                pixels=entries[-1]['labelled_pixels'], rounds=len(entries),
                 wall=wall)
 
 
@@ -158,8 +170,7 @@ def beside_cpu_hogs(method: str, seed: int, rounds: int, work_root: str,
                 fair_share_slowdown=hogs + 1)
 
 
-def summary(method: str, seeds: List[int], rounds: int,
-            runs: List[Dict]) -> Dict:
+def summary(method: str, seeds: List[int], runs: List[Dict]) -> Dict:
     mious = [r['mIoU'] for r in runs]
     walls = [r['wall'] for r in runs]
 
@@ -167,7 +178,7 @@ def summary(method: str, seeds: List[int], rounds: int,
         return statistics.stdev(values) if len(values) > 1 else 0.0
 
     return dict(
-        method=method, seeds=seeds, rounds=rounds,
+        method=method, seeds=seeds, rounds=runs[-1]['rounds'],
         final_labelled_pixels=runs[-1]['pixels'],
         final_mIoU_mean=round(statistics.mean(mious), 2),
         final_mIoU_std=round(std(mious), 2),
@@ -186,7 +197,7 @@ def main() -> None:
     os.makedirs(work_root, exist_ok=True)
     for method in args.methods:
         runs = [run_once(method, seed, rounds, work_root) for seed in seeds]
-        print(json.dumps(summary(method, seeds, rounds, runs)), flush=True)
+        print(json.dumps(summary(method, seeds, runs)), flush=True)
         if args.quick and method == 'edald_two-stage':
             print(json.dumps(beside_cpu_hogs(method, seeds[0], rounds,
                                              work_root, runs[0])),

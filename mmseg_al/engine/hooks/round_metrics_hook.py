@@ -58,5 +58,5 @@ class RoundMetricsHook(Hook):
 
     def after_train(self, runner) -> None:
         if self.log is not None:
-            runner.logger.info('Active learning finished:\n' +
-                               self.log.table())
+            loop = type(runner.train_loop).__name__
+            runner.logger.info(f'{loop} finished:\n' + self.log.table())
