@@ -8,7 +8,7 @@ epoch, cut into groups of ``images_per_group``, and each group's pixels
 are shuffled and cut into batches, so memory holds one group's features
 and every epoch costs one backbone pass per image.
 """
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -118,17 +118,31 @@ class GroundTruthPixels(Dataset):
                     data_samples=self._classes[index])
 
     def _load(self, group: Tuple[int, ...]) -> None:
+        """Fill one buffer with the group's features, a backbone batch at a
+        time (peak: the group plus one batch, not twice the group)."""
         self._features = self._classes = torch.zeros(0)  # free them first
+        context = self.context
         request: Dict[int, Tensor] = {}
         classes = []
         for image in group:
             labels = torch.from_numpy(self._labels(image).astype(np.int64))
-            request[image] = (labels != self.context.ignore_index).nonzero(
+            request[image] = (labels != context.ignore_index).nonzero(
             ).flatten()
             classes.append(labels[request[image]])
-        features = self.context.features(request)
-        self._features = torch.cat([features[i] for i in group])
-        self._classes = torch.cat(classes).to(self._features.device)
+        features: Optional[Tensor] = None
+        start, step = 0, context.feature_batch_size
+        for first in range(0, len(group), step):
+            chunk = group[first:first + step]
+            extracted = context.features({i: request[i] for i in chunk})
+            for image in chunk:
+                rows = extracted.pop(image)
+                if features is None:  # the backbone's dtype and device
+                    features = rows.new_empty(
+                        sum(self.counts[i] for i in group), rows.shape[1])
+                features[start:start + len(rows)] = rows
+                start += len(rows)
+        self._features = features
+        self._classes = torch.cat(classes).to(features.device)
         self._group = group
 
 

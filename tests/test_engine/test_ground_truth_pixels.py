@@ -52,8 +52,11 @@ def test_batches_of_a_group_are_its_seeded_shuffle():
                 e.tolist() for e in expected]
 
 
-def test_every_non_void_pixel_comes_once_with_its_feature_and_class():
-    loader, pool, model = streamed()
+@pytest.mark.parametrize('per_group,per_call', [(2, 2), (3, 2), (2, 4)])
+def test_every_non_void_pixel_comes_once_with_its_feature_and_class(
+        per_group, per_call):
+    loader, pool, model = streamed(images_per_group=per_group,
+                                   feature_batch_size=per_call)
     expected = {}
     for image in range(5):
         label = pool.labels[image].reshape(-1)
@@ -73,11 +76,13 @@ def test_every_non_void_pixel_comes_once_with_its_feature_and_class():
                          if np.allclose(k, feature, atol=1e-6))
             assert expected[match] == cls
         assert len({k for k, _ in seen}) == len(expected)
-        # one backbone pass per image and epoch, a group per call
+        # one backbone pass per image and epoch, in calls of at most
+        # per_call images of one group
         calls = [tuple(sorted(call)) for call in model.backbone_calls]
-        groups = [tuple(sorted(pool.image_ids[i] for i in group))
-                  for group in loader.sampler.groups()]
-        assert calls == groups
+        assert calls == [
+            tuple(sorted(pool.image_ids[i] for i in group[s:s + per_call]))
+            for group in loader.sampler.groups()
+            for s in range(0, len(group), per_call)]
 
 
 def test_only_one_group_of_features_is_held():
