@@ -6,12 +6,15 @@
 ``OUT`` gets one row per labelled pixel (image, x, y, class, round, score,
 path), in the format of the query files. ``--label-maps DIR`` also writes
 a sparse PNG label map per labelled image (unlabelled pixels = 255) and
-``DIR/split.txt``, to train any mmseg model on just those pixels. The
-labels are those saved after the run's latest round, or after round ``K``.
+``DIR/split.txt``, to train any mmseg model on just those pixels, and
+prints the mmseg dataset config that reads them. The labels are those
+saved after the run's latest round, or after round ``K``.
 """
 import argparse
+import os
+import posixpath
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -49,9 +52,36 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f'{store.num_labelled} labelled pixels of {images} images '
           f'written to {path}')
     if args.label_maps:
-        written = write_label_maps(store, args.label_maps)
+        try:
+            written = write_label_maps(store, args.label_maps)
+        except ValueError as exc:
+            print(f'export_labels: {exc}', file=sys.stderr)
+            return 1
         print(f'{len(written) - 1} label maps and {written[-1]} written')
+        print(dataset_recipe(store.labelled_image_ids(), pool,
+                             args.label_maps, written[-1]))
     return 0
+
+
+def dataset_recipe(image_ids: Sequence[str], pool, maps_dir: str,
+                   split_file: str) -> str:
+    """The mmseg dataset config that trains on the exported maps."""
+    suffixes = sorted({posixpath.splitext(i)[1] for i in image_ids})
+    if len(suffixes) != 1:
+        return (f'The labelled images have the suffixes {suffixes}; an '
+                'mmseg dataset reads one img_suffix, so make one dataset '
+                'per suffix')
+    path = pool.image_paths[pool.image_ids.index(image_ids[0])]
+    img_dir = path[:len(path) - len(image_ids[0])].rstrip('/' + os.sep)
+    dataset = dict(
+        type='BaseSegDataset',
+        data_prefix=dict(img_path=os.path.abspath(img_dir),
+                         seg_map_path=os.path.abspath(maps_dir)),
+        ann_file=os.path.abspath(split_file),
+        img_suffix=suffixes[0], seg_map_suffix='.png',
+        reduce_zero_label=False,
+        metainfo=dict(classes=tuple(pool.metainfo['classes'])))
+    return f'An mmseg dataset that trains on them:\ndataset = {dataset!r}'
 
 
 if __name__ == '__main__':

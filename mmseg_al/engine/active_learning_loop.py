@@ -205,7 +205,7 @@ class ActiveLearningLoop(HeadLoop):
         self.dataloader = labelled_pixel_loader(
             features[usable], labels[usable],
             self.head_trainer.settings.batch_size, self.seed, round_idx,
-            head_members(self.model))
+            head_members(self.model), self.pool.metainfo)
         result = self.head_trainer.fit(self.model, self.dataloader,
                                        round_idx)
         broadcast_trained_state(self.model)  # ranks keep the same head

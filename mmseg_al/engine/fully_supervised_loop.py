@@ -2,11 +2,13 @@
 import time
 from typing import Optional
 
+from mmengine.dist import get_world_size
 from mmseg.registry import LOOPS
 
 from mmseg_al.state import LabelStore
 from .feature_cache import FeatureCache
-from .ground_truth_pixels import ground_truth_pixel_loader
+from .ground_truth_pixels import (check_images_per_group,
+                                  ground_truth_pixel_loader)
 from .head_loop import HeadLoop
 from .head_training import head_members
 from .pool_context import PoolSelectionContext
@@ -23,12 +25,13 @@ class FullySupervisedLoop(HeadLoop):
     active-learning runs. The features are streamed
     (:mod:`~mmseg_al.engine.ground_truth_pixels`), so each head epoch runs
     the backbone once per pool image and memory holds the features of
-    ``images_per_group`` images. ``metrics.json`` gets one entry, round 0,
-    whose labelled pixels are all the non-void pixels.
+    ``images_per_group`` images (plus one backbone batch's while a group
+    loads). ``metrics.json`` gets one entry, round 0, whose labelled
+    pixels are all the non-void pixels.
 
     There is nothing to resume (no labels are acquired): ``--resume``
-    trains the head again. Every rank trains the same head on the whole
-    pool, so one GPU is enough.
+    trains the head again. It is not sharded: it runs in one process, on
+    one GPU.
 
     Args:
         runner, dataloader, head_training, feature_batch_size, seed: see
@@ -44,7 +47,12 @@ class FullySupervisedLoop(HeadLoop):
                  seed: Optional[int] = None) -> None:
         super().__init__(runner, dataloader, head_training,
                          feature_batch_size, seed)
-        self.images_per_group = images_per_group
+        if get_world_size() > 1:
+            raise RuntimeError(
+                f'FullySupervisedLoop is not sharded, and {get_world_size()} '
+                'processes would each train the whole head: run it in one '
+                'process (tools/al_train.py without --launcher), on one GPU')
+        self.images_per_group = check_images_per_group(images_per_group)
 
     @property
     def max_epochs(self) -> int:
@@ -55,6 +63,10 @@ class FullySupervisedLoop(HeadLoop):
         model, runner = self.model, self.runner
         self._check_runner()
         model.seed_noise(self.seed)
+        if runner.cfg.get('resume'):
+            runner.logger.warning(
+                'FullySupervisedLoop acquires no labels, so there is nothing '
+                'to resume: the head is trained again')
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
         start = time.perf_counter()
@@ -69,7 +81,10 @@ class FullySupervisedLoop(HeadLoop):
             self.head_trainer.settings.batch_size, self.seed,
             head_members(model))
         pixels = len(self.dataloader.dataset)
-        result = self.head_trainer.fit(model, self.dataloader, 0)
+        try:
+            result = self.head_trainer.fit(model, self.dataloader, 0)
+        finally:  # the last group's features, before the dense evaluation
+            self.dataloader.dataset.release()
         broadcast_trained_state(model)
         runner.logger.info(
             f'Head trained on all {pixels} ground-truth pixels of '

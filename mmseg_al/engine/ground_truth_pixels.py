@@ -8,7 +8,7 @@ epoch, cut into groups of ``images_per_group``, and each group's pixels
 are shuffled and cut into batches, so memory holds one group's features
 and every epoch costs one backbone pass per image.
 """
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -16,11 +16,20 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmseg_al.utils import torch_generator, track
-from .head_training import batch_indices, num_batches
+from .head_training import member_batches, num_batches
 
 #: A batch key: the group's pool image indices and the batch's indices
 #: into the group's pixels (``[b]``, or ``[M, b]`` for an ensemble).
 GroupBatch = Tuple[Tuple[int, ...], Tensor]
+
+
+def check_images_per_group(value) -> int:
+    """``value`` if it is a valid group size, else a ValueError naming the
+    key."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError('train_cfg.images_per_group must be an integer '
+                         f'>= 1, got {value!r}')
+    return value
 
 
 class ImageGroupSampler(Sampler):
@@ -41,47 +50,40 @@ class ImageGroupSampler(Sampler):
 
     def __init__(self, counts: Sequence[int], images_per_group: int,
                  batch_size: int, seed: int, num_members: int = 1) -> None:
-        if not isinstance(images_per_group, int) or \
-                isinstance(images_per_group, bool) or images_per_group < 1:
-            raise ValueError('train_cfg.images_per_group must be an integer '
-                             f'>= 1, got {images_per_group!r}')
         self.counts = [int(c) for c in counts]
-        self.images_per_group = images_per_group
+        self.images_per_group = check_images_per_group(images_per_group)
         self.batch_size = batch_size
         self.seed = seed
         self.num_members = num_members
-        self.epoch = 0
+        self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the order of head epoch ``epoch``."""
         self.epoch = epoch
-
-    def groups(self) -> List[Tuple[int, ...]]:
-        """This epoch's image groups (images without pixels left out)."""
         order = torch.randperm(
             len(self.counts),
-            generator=torch_generator(self.seed, 'image_groups', self.epoch))
+            generator=torch_generator(self.seed, 'image_groups', epoch))
         images = [i for i in order.tolist() if self.counts[i]]
         step = self.images_per_group
-        return [tuple(images[s:s + step]) for s in range(0, len(images), step)]
+        #: This epoch's image groups (images without pixels left out).
+        self.groups = [tuple(images[s:s + step])
+                       for s in range(0, len(images), step)]
+        self._len = sum(num_batches(self._pixels(g), self.batch_size)
+                        for g in self.groups)
+
+    def _pixels(self, group: Tuple[int, ...]) -> int:
+        return sum(self.counts[i] for i in group)
 
     def __iter__(self) -> Iterator[GroupBatch]:
-        for index, group in enumerate(self.groups()):
-            num = sum(self.counts[i] for i in group)
-            members = [
-                batch_indices(num, self.batch_size, torch_generator(
-                    self.seed, 'group_batches', self.epoch, index, *member))
-                for member in ([()] if self.num_members == 1 else
-                               [(m, ) for m in range(self.num_members)])
-            ]
-            for batch in zip(*members):
-                yield group, (batch[0] if self.num_members == 1 else
-                              torch.stack(batch))
+        for index, group in enumerate(self.groups):
+            for batch in member_batches(
+                    self._pixels(group), self.batch_size, self.num_members,
+                    self.seed, 'group_batches', self.epoch, index):
+                yield group, batch
 
     def __len__(self) -> int:
-        return sum(
-            num_batches(sum(self.counts[i] for i in group), self.batch_size)
-            for group in self.groups())
+        # computed once per epoch: LoggerHook asks every iteration
+        return self._len
 
 
 class GroundTruthPixels(Dataset):
@@ -89,7 +91,8 @@ class GroundTruthPixels(Dataset):
 
     Indexed by :class:`ImageGroupSampler`'s keys; a key of a new group
     extracts that group's features (``context.features``, the run's
-    clean features) after dropping the previous group's.
+    clean features) after dropping the previous group's. ``metainfo`` is
+    the pool's (checkpoints record it as their ``dataset_meta``).
 
     Args:
         context: the pool's selection context (feature extraction).
@@ -101,7 +104,15 @@ class GroundTruthPixels(Dataset):
             int(np.count_nonzero(self._labels(i) != context.ignore_index))
             for i in track(range(context.num_images), 'ground-truth pixels')
         ]
-        self._group: Tuple[int, ...] = ()
+        self.release()
+
+    @property
+    def metainfo(self) -> dict:
+        return self.context.dataset.metainfo
+
+    def release(self) -> None:
+        """Drop the current group's features."""
+        self._group = ()
         self._features = self._classes = torch.zeros(0)
 
     def _labels(self, image: int) -> np.ndarray:
@@ -118,9 +129,10 @@ class GroundTruthPixels(Dataset):
                     data_samples=self._classes[index])
 
     def _load(self, group: Tuple[int, ...]) -> None:
-        """Fill one buffer with the group's features, a backbone batch at a
-        time (peak: the group plus one batch, not twice the group)."""
-        self._features = self._classes = torch.zeros(0)  # free them first
+        """Fill one buffer with the group's features, a backbone batch
+        (``feature_batch_size`` images) at a time: the peak is the group
+        plus one batch, not twice the group."""
+        self.release()
         context = self.context
         request: Dict[int, Tensor] = {}
         classes = []

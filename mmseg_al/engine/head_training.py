@@ -29,7 +29,7 @@ import copy
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, Iterator, List, Tuple
+from typing import Deque, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -98,6 +98,19 @@ def num_batches(num: int, batch_size: int) -> int:
     return batches - 1 if batches > 1 and num % batch_size == 1 else batches
 
 
+def member_batches(num: int, batch_size: int, num_members: int,
+                   *key) -> List[Tensor]:
+    """The batches of :func:`batch_indices` shuffled under ``key``, or,
+    for ``num_members > 1`` (an ensemble), one independent shuffle per
+    member (``key`` plus the member index) stacked into ``[M, b]``
+    batches."""
+    if num_members == 1:
+        return batch_indices(num, batch_size, torch_generator(*key))
+    members = [batch_indices(num, batch_size, torch_generator(*key, m))
+               for m in range(num_members)]
+    return [torch.stack(batch) for batch in zip(*members)]
+
+
 class PixelBatchSampler(Sampler):
     """Batches of labelled-pixel indices, reshuffled every head epoch.
 
@@ -127,17 +140,10 @@ class PixelBatchSampler(Sampler):
         """Select the shuffle of head epoch ``epoch``."""
         self.epoch = epoch
 
-    def _member_batches(self, *member: int) -> List[Tensor]:
-        return batch_indices(
-            self.num, self.batch_size,
-            torch_generator(self.seed, 'batches', self.round_idx, self.epoch,
-                            *member))
-
     def __iter__(self) -> Iterator[Tensor]:
-        if self.num_members == 1:
-            return iter(self._member_batches())
-        members = [self._member_batches(m) for m in range(self.num_members)]
-        return (torch.stack(batch) for batch in zip(*members))
+        return iter(member_batches(self.num, self.batch_size,
+                                   self.num_members, self.seed, 'batches',
+                                   self.round_idx, self.epoch))
 
     def __len__(self) -> int:
         return num_batches(self.num, self.batch_size)
@@ -148,12 +154,15 @@ class LabelledPixels(Dataset):
 
     Indexed with a LongTensor of pixel indices (one batch from
     :class:`PixelBatchSampler`), it returns ``dict(inputs=features,
-    data_samples=classes)``, the data batch the hooks see.
+    data_samples=classes)``, the data batch the hooks see. ``metainfo``
+    is the pool's (checkpoints record it as their ``dataset_meta``).
     """
 
-    def __init__(self, features: Tensor, labels: Tensor) -> None:
+    def __init__(self, features: Tensor, labels: Tensor,
+                 metainfo: Optional[dict] = None) -> None:
         self.features = features
         self.labels = labels
+        self.metainfo = metainfo or {}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -164,14 +173,14 @@ class LabelledPixels(Dataset):
 
 
 def labelled_pixel_loader(features: Tensor, labels: Tensor, batch_size: int,
-                          seed: int, round_idx: int,
-                          num_members: int = 1) -> DataLoader:
+                          seed: int, round_idx: int, num_members: int = 1,
+                          metainfo: Optional[dict] = None) -> DataLoader:
     """The data loader of one round's head training (batches already
     formed by the sampler, so no collation)."""
     sampler = PixelBatchSampler(
         len(labels), batch_size, seed, round_idx, num_members)
-    return DataLoader(LabelledPixels(features, labels), sampler=sampler,
-                      batch_size=None)
+    return DataLoader(LabelledPixels(features, labels, metainfo),
+                      sampler=sampler, batch_size=None)
 
 
 class RecentAccuracy:
@@ -250,9 +259,9 @@ class HeadTrainer:
                  seed: int) -> None:
         cfg = runner.cfg
         if cfg.get('optim_wrapper') is None:
-            raise ValueError('ActiveLearningLoop builds the head optimizer '
-                             'every round from the config key optim_wrapper,'
-                             ' which is missing')
+            raise ValueError('The head optimizer is built for every head '
+                             'from the config key optim_wrapper, which is '
+                             'missing')
         self.runner = runner
         self.settings = settings
         self.seed = seed
@@ -373,5 +382,5 @@ __all__ = [
     'EarlyStopping', 'HeadTrainer', 'HeadTrainingConfig',
     'HeadTrainingResult', 'LabelledPixels', 'PixelBatchSampler',
     'RecentAccuracy', 'batch_indices', 'head_members',
-    'labelled_pixel_loader', 'num_batches'
+    'labelled_pixel_loader', 'member_batches', 'num_batches'
 ]

@@ -4,9 +4,10 @@ One PNG per labelled image holds the class of each labelled pixel and
 ``ignore_index`` everywhere else, so another mmseg model can be trained on
 exactly the pixels that were labelled. The maps sit at the images' ids with
 a ``.png`` suffix, and a split file lists those ids without suffix: give a
-``BaseSegDataset`` the pool's image directory as ``img_path``, this folder
-as ``seg_map_path``, the split file as ``ann_file`` and
-``reduce_zero_label=False`` (the values are already the model's classes).
+``BaseSegDataset`` the pool's image directory as ``img_path`` and its
+images' ``img_suffix``, this folder as ``seg_map_path``, the split file as
+``ann_file``, ``seg_map_suffix='.png'`` and ``reduce_zero_label=False``
+(the values are already the model's classes).
 """
 import os
 import posixpath
@@ -25,22 +26,38 @@ SPLIT_FILE = 'split.txt'
 def write_label_maps(store: LabelStore, out_dir: PathLike) -> List[str]:
     """Write the map of every labelled image and the split file.
 
+    Args:
+        store: the labels.
+        out_dir: a new or empty folder, or one a previous export wrote
+            (it holds :data:`SPLIT_FILE`; its maps are replaced).
+
     Returns:
         The paths written, the split file last.
+
+    Raises:
+        ValueError: the classes do not fit the 8-bit maps mmseg reads, or
+            ``out_dir`` holds other files (a dataset's own annotations
+            must not be overwritten).
     """
     largest = max(store.num_classes - 1, store.ignore_index)
-    if largest > np.iinfo(np.uint16).max:
-        raise ValueError(f'classes up to {store.num_classes - 1} and '
-                         f'ignore_index {store.ignore_index} do not fit a '
-                         '16-bit PNG')
-    dtype = np.uint8 if largest <= np.iinfo(np.uint8).max else np.uint16
+    if largest > np.iinfo(np.uint8).max:
+        raise ValueError(
+            f'classes up to {store.num_classes - 1} and ignore_index '
+            f'{store.ignore_index} do not fit the 8-bit label maps that '
+            "mmseg's LoadAnnotations reads; export the points instead")
     out_dir = os.fspath(out_dir)
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and \
+            not os.path.isfile(os.path.join(out_dir, SPLIT_FILE)):
+        raise ValueError(f'{out_dir} holds files that no label-map export '
+                         f'wrote (no {SPLIT_FILE}); give a new or empty '
+                         'folder')
     names, written = [], []
     for image_id in store.labelled_image_ids():
         name = posixpath.splitext(image_id)[0]
         path = os.path.join(out_dir, *f'{name}.png'.split('/'))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        ok, png = cv2.imencode('.png', store.label_map(image_id).astype(dtype))
+        ok, png = cv2.imencode('.png',
+                               store.label_map(image_id).astype(np.uint8))
         if not ok:
             raise OSError(f'{path}: PNG encoding failed')
         atomic_write_bytes(path, png.tobytes())

@@ -15,6 +15,7 @@ from mmengine.visualization import Visualizer
 from mmseg.registry import HOOKS
 
 from mmseg_al.engine import QueryOverlayHook, resolve_budget
+from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
 from mmseg_al.engine.query_overlays import write_query_overlays
 from mmseg_al.models.decode_heads import PixelMLPHead
 from mmseg_al.registry import TASK_UTILS
@@ -175,7 +176,10 @@ def test_runner_checkpoints_resume_and_rounds_extend(tmp_path, tiny_unet_cfg):
     work = str(tmp_path / 'work')
     assert al_train_main([cfg, '--work-dir', work, '--cfg-options',
                           'train_cfg.rounds=1']) == 0
-    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    checkpoint = torch.load(osp.join(work, 'epoch_1.pth'),
+                            weights_only=False)
+    assert checkpoint['meta']['dataset_meta']['classes'] == \
+        TOY_SCENES_CLASSES  # so mmseg's init_model names the classes
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
     logs = sorted(glob.glob(osp.join(work, '*', '*.log')))
     with open(logs[-1], encoding='utf-8') as file:

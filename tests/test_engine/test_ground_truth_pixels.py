@@ -1,12 +1,15 @@
 """Every ground-truth pixel streamed to the head, a group of images at a
 time: each epoch covers each non-void pixel once per member, with its
 clean feature and class, and holds one group's features at once."""
+import weakref
+
 import numpy as np
 import pytest
 import torch
 
 from mmseg_al.engine import FeatureCache, PoolSelectionContext
 from mmseg_al.engine.ground_truth_pixels import (ImageGroupSampler,
+                                                 check_images_per_group,
                                                  ground_truth_pixel_loader)
 from mmseg_al.engine.head_training import batch_indices
 from mmseg_al.state import LabelStore
@@ -32,17 +35,17 @@ def test_groups_are_shuffled_per_epoch_and_skip_empty_images():
     sampler = ImageGroupSampler([3, 0, 5, 2, 4], 2, 4, seed=7)
     order = torch.randperm(5, generator=torch_generator(7, 'image_groups', 0))
     images = [i for i in order.tolist() if i != 1]
-    assert sampler.groups() == [tuple(images[:2]), tuple(images[2:])]
+    assert sampler.groups == [tuple(images[:2]), tuple(images[2:])]
     sampler.set_epoch(1)
-    assert sampler.groups() != [tuple(images[:2]), tuple(images[2:])]
-    assert sorted(i for g in sampler.groups() for i in g) == [0, 2, 3, 4]
+    assert sampler.groups != [tuple(images[:2]), tuple(images[2:])]
+    assert sorted(i for g in sampler.groups for i in g) == [0, 2, 3, 4]
 
 
 def test_batches_of_a_group_are_its_seeded_shuffle():
     sampler = ImageGroupSampler([3, 5, 2], 2, 4, seed=7, num_members=2)
     keys = list(sampler)
     assert len(sampler) == len(keys)
-    for index, group in enumerate(sampler.groups()):
+    for index, group in enumerate(sampler.groups):
         num = sum([3, 5, 2][i] for i in group)
         batches = [b for g, b in keys if g == group]
         for member in range(2):
@@ -81,17 +84,30 @@ def test_every_non_void_pixel_comes_once_with_its_feature_and_class(
         calls = [tuple(sorted(call)) for call in model.backbone_calls]
         assert calls == [
             tuple(sorted(pool.image_ids[i] for i in group[s:s + per_call]))
-            for group in loader.sampler.groups()
+            for group in loader.sampler.groups
             for s in range(0, len(group), per_call)]
 
 
-def test_only_one_group_of_features_is_held():
+def test_a_group_is_extracted_after_the_previous_one_is_dropped():
     loader, _, _ = streamed(images_per_group=2)
-    dataset = loader.dataset
+    dataset, context = loader.dataset, loader.dataset.context
+    held, extract = [], context.features
+
+    def features(request):
+        # every buffer filled before is gone when extraction starts
+        assert [ref() for ref in held] == [None] * len(held)
+        return extract(request)
+
+    context.features = features
     for group, index in loader.sampler:
-        dataset[(group, index)]
-        assert len(dataset._features) == sum(dataset.counts[i]
-                                             for i in group)
+        if group != dataset._group:
+            dataset[(group, index)]
+            held.append(weakref.ref(dataset._features))
+        else:
+            dataset[(group, index)]
+    assert len(held) == len(loader.sampler.groups) == 2
+    dataset.release()
+    assert held[-1]() is None
 
 
 def test_ensemble_batches_are_member_by_pixel():
@@ -103,6 +119,7 @@ def test_ensemble_batches_are_member_by_pixel():
 
 @pytest.mark.parametrize('value', [0, 1.5, True])
 def test_bad_group_size_is_named(value):
-    with pytest.raises(ValueError, match='images_per_group must be an '
-                       f'integer >= 1, got {value!r}'):
-        ImageGroupSampler([3], value, 4, seed=0)
+    with pytest.raises(ValueError, match='train_cfg.images_per_group must '
+                       f'be an integer >= 1, got {value!r}'):
+        check_images_per_group(value)
+    assert check_images_per_group(3) == 3

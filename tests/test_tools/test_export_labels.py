@@ -1,6 +1,7 @@
 """tools/export_labels.py on a finished toy run: the point file and the
 sparse label maps hold exactly the saved labels, and an mmseg dataset
 reads the maps back."""
+import ast
 import os.path as osp
 import re
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from mmseg.datasets import BaseSegDataset
 
+from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
 from mmseg_al.state import read_annotations
 from test_engine.toy_run import al_train_main, tool_main, write_toy_config
 
@@ -48,20 +50,24 @@ def test_points_and_label_maps_hold_the_saved_labels(finished_run, tmp_path,
     images = sorted({image for image, _ in expected})
     names = (maps / 'split.txt').read_text().split()
     assert names == [osp.splitext(i)[0] for i in images]
-    dataset = BaseSegDataset(
-        data_root=data_root, ann_file=str(maps / 'split.txt'),
-        data_prefix=dict(img_path='img_dir/train', seg_map_path=str(maps)),
-        img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False,
-        metainfo=dict(classes=tuple(map(str, range(6)))), lazy_init=False,
-        pipeline=[dict(type='LoadAnnotations')])
+    # the dataset config the tool prints reads the maps, as it is
+    out = capsys.readouterr().out
+    assert f'10 labelled pixels of {len(images)} images' in out
+    recipe = ast.literal_eval(out.split('dataset = ', 1)[1].strip())
+    assert recipe.pop('type') == 'BaseSegDataset'
+    assert recipe['metainfo']['classes'] == TOY_SCENES_CLASSES
+    dataset = BaseSegDataset(**recipe, lazy_init=False,
+                             pipeline=[dict(type='LoadImageFromFile'),
+                                       dict(type='LoadAnnotations')])
     for index, image in enumerate(images):
-        label = dataset[index]['gt_seg_map'].reshape(-1)
+        sample = dataset[index]
+        assert osp.basename(sample['img_path']) == image
+        assert sample['img'].shape[:2] == (32, 32)
+        label = sample['gt_seg_map'].reshape(-1)
         labelled = {p: c for (i, p), c in expected.items() if i == image}
         unlabelled = np.setdiff1d(np.arange(label.size), list(labelled))
         assert {p: int(label[p]) for p in labelled} == labelled
         assert (label[unlabelled] == 255).all()
-    assert f'10 labelled pixels of {len(images)} images' in \
-        capsys.readouterr().out
 
 
 def test_an_earlier_round_is_exported(finished_run, tmp_path):
@@ -85,4 +91,23 @@ def test_bad_requests_are_named(finished_run, tmp_path, capsys, argv,
     argv = [work, str(tmp_path / argv[0])] + argv[1:]
     assert tool_main('export_labels', argv) == 1
     assert re.search(message, capsys.readouterr().err)
-    assert not (tmp_path / 'labels.csv').exists()
+    assert not osp.exists(argv[1])  # the file asked for
+
+
+def test_label_maps_never_overwrite_other_files(finished_run, tmp_path,
+                                                capsys):
+    work, _ = finished_run
+    maps = tmp_path / 'ann_dir'
+    maps.mkdir()
+    (maps / '0000.png').write_bytes(b'ground truth')
+    assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
+                                       '--label-maps', str(maps)]) == 1
+    assert f'{maps} holds files that no label-map export wrote' in \
+        capsys.readouterr().err
+    assert (maps / '0000.png').read_bytes() == b'ground truth'
+    assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
+                                       '--label-maps',
+                                       str(tmp_path / 'new')]) == 0
+    assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
+                                       '--label-maps',
+                                       str(tmp_path / 'new')]) == 0

@@ -4,7 +4,9 @@
 # (FullySupervisedLoop). Every pixel's features would not fit in memory
 # (CamVid's 367 training images: 24M pixels x 8448 dims x 4 B, about
 # 810 GB), so they are extracted again every head epoch, images_per_group
-# images at a time (4 x 2.2 GB of LEDM features at 256 x 256).
+# images at a time (4 x 2.2 GB of LEDM features at 256 x 256, plus one
+# backbone batch of at most as many while a group loads: 18 GB at most).
+# It runs in one process, on one GPU.
 _base_ = ['./al_10rounds.py']
 train_cfg = dict(
     _delete_=True,

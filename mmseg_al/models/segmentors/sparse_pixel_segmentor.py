@@ -182,10 +182,9 @@ class SparsePixelSegmentor(EncoderDecoder):
 
     def loss(self, inputs: Tensor, data_samples: Sequence) -> dict:
         raise NotImplementedError(
-            'SparsePixelSegmentor is trained on labelled pixels by '
-            "ActiveLearningLoop (train_cfg=dict(type='ActiveLearningLoop')),"
-            ' through loss_points on their cached features, not on image '
-            'batches.')
+            'SparsePixelSegmentor is trained on pixels, through loss_points '
+            "on their features, by train_cfg=dict(type='ActiveLearningLoop')"
+            " or dict(type='FullySupervisedLoop'), not on image batches.")
 
     # ---------------------------------------------------------- predict --
     def _dense_logits(self, inputs: Tensor, image_ids: Sequence[str]
