@@ -3,7 +3,7 @@
 # on every ground-truth pixel of its 120 pool images by FullySupervisedLoop
 # (as configs/_base_/schedules/full_labels.py does for the paper datasets;
 # a toy image's features are small, so groups are larger). An epoch over
-# the 491,520 pixels takes about 2 minutes on 2 CPU cores, so the head
+# the 491,520 pixels takes about 5 minutes on 2 CPU cores, so the head
 # trains for 3 (the accuracy stays below the early-stopping 95 %).
 _base_ = ['./ledm-ensmi-2stage_adm64-t2b4_10r-b0.5n_toy-scenes-64x64.py']
 train_cfg = dict(
