@@ -71,11 +71,9 @@ def dataset_recipe(image_ids: Sequence[str], pool, maps_dir: str,
         return (f'The labelled images have the suffixes {suffixes}; an '
                 'mmseg dataset reads one img_suffix, so make one dataset '
                 'per suffix')
-    path = pool.image_paths[pool.image_ids.index(image_ids[0])]
-    img_dir = path[:len(path) - len(image_ids[0])].rstrip('/' + os.sep)
     dataset = dict(
         type='BaseSegDataset',
-        data_prefix=dict(img_path=os.path.abspath(img_dir),
+        data_prefix=dict(img_path=os.path.abspath(pool.image_dir),
                          seg_map_path=os.path.abspath(maps_dir)),
         ann_file=os.path.abspath(split_file),
         img_suffix=suffixes[0], seg_map_suffix='.png',

@@ -70,7 +70,7 @@ class PixelSparseDataset:
         if not has_images(self.dataset):
             raise no_images_error(self.dataset)
         self.dataset.full_init()
-        prefix = self.dataset.data_prefix.get('img_path', '')
+        prefix = self.image_dir
         paths = [
             self.dataset.get_data_info(i)['img_path']
             for i in range(len(self.dataset))
@@ -83,6 +83,11 @@ class PixelSparseDataset:
         self._image_paths, self._image_ids = paths, ids
         self._index = {image_id: i for i, image_id in enumerate(ids)}
         self._fully_initialized = True
+
+    @property
+    def image_dir(self) -> str:
+        """The directory the image ids are relative to."""
+        return self.dataset.data_prefix.get('img_path', '')
 
     @property
     def image_ids(self) -> List[str]:
@@ -112,7 +117,7 @@ class PixelSparseDataset:
             raise KeyError(
                 f'Image id {image_id!r} is not in the pool of '
                 f'{len(self._image_ids)} images under '
-                f"{self.dataset.data_prefix.get('img_path', '')}.") from None
+                f'{self.image_dir}.') from None
 
     def __len__(self) -> int:
         self.full_init()
