@@ -203,11 +203,12 @@ class ActiveLearningLoop(HeadLoop):
         # batches (and of the batch-norm statistics)
         usable = labels != context.ignore_index
         self.dataloader = labelled_pixel_loader(
-            features[usable], labels[usable],
-            self.head_trainer.settings.batch_size, self.seed, round_idx,
-            head_members(self.model), self.pool.metainfo)
+            features[usable], labels[usable], self.head_trainer.settings,
+            self.seed, round_idx, head_members(self.model),
+            self.pool.metainfo)
         result = self.head_trainer.fit(self.model, self.dataloader,
-                                       round_idx)
+                                       round_idx,
+                                       self._calibration_features(context))
         broadcast_trained_state(self.model)  # ranks keep the same head
         logger = self.runner.logger
         if result.iterations == 0:

@@ -82,7 +82,8 @@ class FullySupervisedLoop(HeadLoop):
             head_members(model))
         pixels = len(self.dataloader.dataset)
         try:
-            result = self.head_trainer.fit(model, self.dataloader, 0)
+            result = self.head_trainer.fit(
+                model, self.dataloader, 0, self._calibration_features(context))
         finally:  # the last group's features, before the dense evaluation
             self.dataloader.dataset.release()
         broadcast_trained_state(model)

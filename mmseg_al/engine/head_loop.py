@@ -7,9 +7,12 @@ its iterations are the heads' training steps, so mmengine's hooks see
 """
 from typing import Dict, Optional
 
+import torch
 from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
+from torch import Tensor
 
+from .batch_norm_calibration import calibration_pixels
 from .head_training import HeadTrainer, HeadTrainingConfig
 from .protocols import PixelPool, PointModel, check_protocol
 
@@ -47,6 +50,7 @@ class HeadLoop(BaseLoop):
         self.head_trainer = HeadTrainer(
             runner, HeadTrainingConfig(**(head_training or {})), self.seed)
         self._epoch = 0
+        self._calibration: Optional[Tensor] = None
 
     @property
     def max_iters(self) -> int:
@@ -79,6 +83,18 @@ class HeadLoop(BaseLoop):
             raise ValueError(f'{type(self).__name__} evaluates every head: '
                              'the config needs val_dataloader, val_cfg and '
                              'val_evaluator')
+
+    def _calibration_features(self, context) -> Optional[Tensor]:
+        """The clean features of the run's BatchNorm calibration sample
+        (``head_training.bn_calibration_pixels``; None when 0), extracted
+        on first use and kept: they are the same in every round."""
+        count = self.head_trainer.settings.bn_calibration_pixels
+        if count and self._calibration is None:
+            request = calibration_pixels(
+                self.pool.image_ids, self.pool.image_shapes, count, self.seed)
+            self._calibration = torch.cat(list(
+                context.gathered_features(request).values()))
+        return self._calibration
 
     def _evaluate(self, labelled_pixels: int,
                   seconds: Dict[str, float]) -> None:

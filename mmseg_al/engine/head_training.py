@@ -20,7 +20,10 @@ is what runs:
   RuntimeInfoHook, ParamSchedulerHook and user hooks work.
 
 A round is one mmengine epoch of the active-learning loop; the head's own
-epochs are passes over the labelled pixels inside it. Iteration-based
+epochs are passes over the labelled pixels inside it, stretched to at least
+``min_iters / max_epochs`` steps (more reshuffled passes) so that a handful
+of labels still gets a real fit: below one batch of labels a plain pass is
+one step. Iteration-based
 schedulers are stepped by ``ParamSchedulerHook``; ``by_epoch`` schedulers
 are stepped here at the end of each head epoch, since the loop's epoch
 (the round) is not theirs.
@@ -36,6 +39,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmseg_al.utils import derive_seed, torch_generator, track
+from .batch_norm_calibration import calibrate_batch_norm
 
 
 @dataclass
@@ -43,21 +47,39 @@ class HeadTrainingConfig:
     """How the head is fitted each round (ALGORITHM.md "Segmentation head").
 
     Args:
-        max_epochs: passes over the labelled pixels.
+        max_epochs: head epochs: passes over the labelled pixels, each
+            stretched to at least ``ceil(min_iters / max_epochs)`` steps.
         batch_size: pixels per iteration.
         patience: stop after this many iterations without a lower loss...
         acc_threshold: ...once the accuracy on the labelled pixels exceeds
-            this fraction.
+            this fraction...
+        min_iters: ...and at least this many steps have run. The fewest
+            steps of a fit that is not stopped early is therefore
+            ``max_epochs * ceil(min_iters / max_epochs)``, whatever the
+            number of labels. 0 keeps plain passes.
+        bn_calibration_pixels: after each fit, the BatchNorm running
+            statistics are recomputed on the clean features of this many
+            pool pixels (a seeded sample, the same for the whole run)
+            instead of being left to the labelled batches; 0 keeps the
+            statistics of training.
     """
     max_epochs: int = 50
     batch_size: int = 64
     patience: int = 50
     acc_threshold: float = 0.95
+    min_iters: int = 0
+    bn_calibration_pixels: int = 0
+
+    @property
+    def iters_per_epoch(self) -> int:
+        """The fewest steps of a head epoch."""
+        return -(-self.min_iters // self.max_epochs)
 
     def __post_init__(self) -> None:
         # batch norm needs two pixels per batch
         for name, least in (('max_epochs', 1), ('batch_size', 2),
-                            ('patience', 1)):
+                            ('patience', 1), ('min_iters', 0),
+                            ('bn_calibration_pixels', 0)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) \
                     or value < least:
@@ -117,7 +139,9 @@ class PixelBatchSampler(Sampler):
     The order of epoch ``e`` of round ``r`` is keyed by ``(seed, 'batches',
     r, e)``, so a resumed run retrains exactly the same head. A head with
     ``num_members > 1`` (an ensemble) gets an independent shuffle per member,
-    keyed by the member index as well, and each batch is ``[M, b]``.
+    keyed by the member index as well, and each batch is ``[M, b]``. An
+    epoch shorter than ``min_batches`` continues with further shuffles
+    (pass ``p > 0`` keyed by ``(..., e, p)``) up to ``min_batches`` batches.
 
     Args:
         num: number of labelled pixels.
@@ -125,15 +149,17 @@ class PixelBatchSampler(Sampler):
         seed: the run's seed.
         round_idx: the round the head is trained for.
         num_members: independently shuffled members of the head.
+        min_batches: the fewest batches of an epoch.
     """
 
     def __init__(self, num: int, batch_size: int, seed: int, round_idx: int,
-                 num_members: int = 1) -> None:
+                 num_members: int = 1, min_batches: int = 0) -> None:
         self.num = num
         self.batch_size = batch_size
         self.seed = seed
         self.round_idx = round_idx
         self.num_members = num_members
+        self.min_batches = min_batches
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -141,12 +167,18 @@ class PixelBatchSampler(Sampler):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[Tensor]:
-        return iter(member_batches(self.num, self.batch_size,
-                                   self.num_members, self.seed, 'batches',
-                                   self.round_idx, self.epoch))
+        key = (self.seed, 'batches', self.round_idx, self.epoch)
+        batches = member_batches(self.num, self.batch_size,
+                                 self.num_members, *key)
+        more = 1
+        while len(batches) < len(self):
+            batches += member_batches(self.num, self.batch_size,
+                                      self.num_members, *key, more)
+            more += 1
+        return iter(batches[:len(self)])
 
     def __len__(self) -> int:
-        return num_batches(self.num, self.batch_size)
+        return max(num_batches(self.num, self.batch_size), self.min_batches)
 
 
 class LabelledPixels(Dataset):
@@ -172,13 +204,15 @@ class LabelledPixels(Dataset):
                     data_samples=self.labels[index])
 
 
-def labelled_pixel_loader(features: Tensor, labels: Tensor, batch_size: int,
-                          seed: int, round_idx: int, num_members: int = 1,
+def labelled_pixel_loader(features: Tensor, labels: Tensor,
+                          settings: HeadTrainingConfig, seed: int,
+                          round_idx: int, num_members: int = 1,
                           metainfo: Optional[dict] = None) -> DataLoader:
     """The data loader of one round's head training (batches already
     formed by the sampler, so no collation)."""
     sampler = PixelBatchSampler(
-        len(labels), batch_size, seed, round_idx, num_members)
+        len(labels), settings.batch_size, seed, round_idx, num_members,
+        settings.iters_per_epoch)
     return DataLoader(LabelledPixels(features, labels, metainfo),
                       sampler=sampler, batch_size=None)
 
@@ -213,10 +247,10 @@ class RecentAccuracy:
 
 
 class EarlyStopping:
-    """ALGORITHM.md's rule: stop once the loss has not improved for
-    ``patience`` iterations *and* the labelled-pixel accuracy (over the
-    last epoch's worth of pixels, :class:`RecentAccuracy`) exceeds
-    ``acc_threshold``.
+    """Stop once the loss has not improved for ``patience`` iterations
+    *and* the labelled-pixel accuracy (over the last epoch's worth of
+    pixels, :class:`RecentAccuracy`) exceeds ``acc_threshold`` *and*
+    ``min_iters`` steps have run.
 
     Args:
         settings: patience and threshold.
@@ -228,12 +262,14 @@ class EarlyStopping:
         self.recent = RecentAccuracy(span=num_pixels)
         self.best_loss = math.inf
         self.stale = 0
+        self.iterations = 0
         self.loss = math.nan
         self.accuracy = math.nan
 
     def update(self, loss: float, accuracy_percent: float,
                count: int) -> bool:
         """Record an iteration; return whether training should stop."""
+        self.iterations += 1
         self.loss = loss
         self.accuracy = self.recent.update(accuracy_percent / 100 * count,
                                            count)
@@ -242,7 +278,8 @@ class EarlyStopping:
         else:
             self.stale += 1
         return (self.stale >= self.settings.patience
-                and self.accuracy > self.settings.acc_threshold)
+                and self.accuracy > self.settings.acc_threshold
+                and self.iterations >= self.settings.min_iters)
 
 
 class HeadTrainer:
@@ -273,9 +310,11 @@ class HeadTrainer:
         #: runs all its epochs (the loop's ``max_iters``, for ETAs).
         self.max_iters = 0
 
-    def fit(self, model, loader: DataLoader,
-            round_idx: int) -> HeadTrainingResult:
-        """Re-initialise ``model``'s head and train it on ``loader``.
+    def fit(self, model, loader: DataLoader, round_idx: int,
+            calibration: Optional[Tensor] = None) -> HeadTrainingResult:
+        """Re-initialise ``model``'s head and train it on ``loader``; then,
+        given ``calibration`` pool-pixel features, recompute its BatchNorm
+        statistics on them (:func:`calibrate_batch_norm`).
 
         The initial weights and the training-time dropout masks are drawn
         under ``derive_seed(seed, 'head', round_idx)`` (the global RNG is
@@ -286,7 +325,10 @@ class HeadTrainer:
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(derive_seed(self.seed, 'head', round_idx))
             model.reset_head()
-            return self._fit(model, loader, round_idx)
+            result = self._fit(model, loader, round_idx)
+        if calibration is not None:
+            calibrate_batch_norm(model, calibration)
+        return result
 
     def _build_optimizer(self, model, loader: DataLoader):
         """A fresh optimizer wrapper and schedulers for this round's head,

@@ -228,22 +228,32 @@ class PoolSelectionContext(SelectionContext):
                 classes.append(torch.as_tensor(
                     np.asarray(self.store.classes(image_id)),
                     dtype=torch.long))
-        # each rank extracts its blocks, every rank gets every feature
-        mine: Dict[int, torch.Tensor] = {}
-        for block in self.requests(request.items()):
-            mine.update(self._cached(block))
-            missing = {i: p for i, p in block.items() if i not in mine}
-            mine.update(self._extract(missing, None, batch_size=1))
-        feats = {
-            i: rows.to(self.device)
-            for i, rows in self.share(self.collect(mine)).items()
-        }
+        feats = self.gathered_features(request, batch_size=1, cached=True)
         for i, rows in feats.items():
             self.cache.put(self.image_ids[i], request[i], rows)
         if not request:
             return (torch.zeros(0, self.model.feature_dim),
                     torch.zeros(0, dtype=torch.long))
         return torch.cat(list(feats.values())), torch.cat(classes)
+
+    @torch.no_grad()
+    def gathered_features(self, request: Dict[int, torch.Tensor],
+                          batch_size: Optional[int] = None,
+                          cached: bool = False) -> Dict[int, torch.Tensor]:
+        """Clean features of ``request`` (image order) on every rank: each
+        rank extracts its blocks, ``batch_size`` images per backbone call
+        (default ``feature_batch_size``), or takes them from the cache if
+        ``cached``."""
+        mine: Dict[int, torch.Tensor] = {}
+        for block in self.requests(request.items()):
+            if cached:
+                mine.update(self._cached(block))
+            missing = {i: p for i, p in block.items() if i not in mine}
+            mine.update(self._extract(missing, None, batch_size=batch_size))
+        return {
+            i: rows.to(self.device)
+            for i, rows in self.share(self.collect(mine)).items()
+        }
 
     def _extract(self, request: Dict[int, torch.Tensor],
                  draw: Optional[int],

@@ -64,8 +64,8 @@ def blobs(n=40, seed=0):
 
 def fit(model, features, labels, settings, seed=0, round_idx=0,
         optim=OPTIM, scheduler=None):
-    loader = labelled_pixel_loader(features, labels, settings.batch_size,
-                                   seed, round_idx)
+    loader = labelled_pixel_loader(features, labels, settings, seed,
+                                   round_idx)
     runner = RecordingRunner(optim, scheduler, loader)
     runner.model = model
     trainer = HeadTrainer(runner, settings, seed)
@@ -173,7 +173,7 @@ def test_the_configured_loss_gives_the_gradient_of_that_loss():
                 before.update({k: v.detach().clone() for k, v in
                                model.head.state_dict().items()})
 
-    loader = labelled_pixel_loader(features, labels, 8, 0, 0)
+    loader = labelled_pixel_loader(features, labels, settings, 0, 0)
     runner = Snapshot(sgd, None, loader)
     runner.model = model
     HeadTrainer(runner, settings, seed=0).fit(model, loader, 0)
@@ -300,8 +300,8 @@ def test_ensemble_members_train_on_their_own_shuffles_and_vote_right():
     states, results = [], []
     for _ in range(2):
         model = EnsembleModel()
-        loader = labelled_pixel_loader(features, labels, settings.batch_size,
-                                       3, 1, num_members=head_members(model))
+        loader = labelled_pixel_loader(features, labels, settings, 3, 1,
+                                       num_members=head_members(model))
         runner = RecordingRunner(OPTIM, COSINE, loader)
         runner.model = model
         result = HeadTrainer(runner, settings, 3).fit(model, loader, 1)
@@ -317,3 +317,88 @@ def test_ensemble_members_train_on_their_own_shuffles_and_vote_right():
         torch.testing.assert_close(states[0][key], states[1][key])
     members = model.decode_head.members
     assert not torch.equal(members[0].fc1.weight, members[1].fc1.weight)
+
+
+def test_a_fit_runs_at_least_min_iters_below_one_batch_of_labels():
+    """10 labels in batches of 64 are one step an epoch: the epochs are
+    stretched to min_iters / max_epochs steps, and early stopping (which
+    would fire at once here) waits for them."""
+    features, labels = blobs(10)
+    _, _, plain = fit(PointModel(), features, labels,
+                      HeadTrainingConfig(max_epochs=5, batch_size=64))
+    assert plain.iterations == 5
+    # lr 0: the loss does not improve, so patience 1 stops it early
+    frozen = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.0))
+    eager = dict(max_epochs=5, batch_size=64, patience=1, acc_threshold=0.0)
+    _, _, stopped = fit(PointModel(), features, labels,
+                        HeadTrainingConfig(**eager), optim=frozen)
+    assert stopped.iterations < 5
+    settings = HeadTrainingConfig(**eager, min_iters=37)  # 8 an epoch
+    _, _, result = fit(PointModel(), features, labels, settings,
+                       optim=frozen)
+    assert result.iterations == 37 and result.epochs == 5
+    runner, trainer, result = fit(PointModel(), features, labels,
+                                  HeadTrainingConfig(5, 64, min_iters=37),
+                                  scheduler=COSINE)
+    assert result.iterations == 40 and trainer.max_iters == 40
+    # every step saw all 10 labels; the scheduler still counts epochs
+    batches = [kw['data_batch'] for name, kw in runner.calls
+               if name == 'before_train_iter']
+    assert all(len(b['data_samples']) == 10 for b in batches)
+    assert runner.param_schedulers[0].end == 5
+
+
+def test_stretched_epochs_continue_with_further_shuffles():
+    sampler = PixelBatchSampler(10, 4, seed=1, round_idx=2, min_batches=7)
+    batches = [b.tolist() for b in sampler]
+    assert len(sampler) == len(batches) == 7
+    passes = [batch_indices(10, 4, torch_generator(1, 'batches', 2, 0, *p))
+              for p in ((), (1,), (2,))]
+    assert batches == [b.tolist() for p in passes for b in p][:7]
+    # a pass longer than min_batches is left as it is
+    assert len(PixelBatchSampler(10, 4, 1, 2, min_batches=2)) == 3
+
+
+def test_bn_calibration_sets_pool_statistics_layer_by_layer():
+    from mmseg_al.engine.batch_norm_calibration import calibrate_batch_norm
+    from mmseg_al.models.decode_heads import PixelMLPHead
+    from mmseg_al.models.segmentors.sparse_pixel_segmentor import \
+        SparsePixelSegmentor
+    head = PixelMLPHead(in_channels=6, num_classes=3, hidden_channels=(5, 4))
+    gen = torch.Generator().manual_seed(0)
+    pool = torch.randn(200, 6, generator=gen) * 3 + 1
+    for param in head.parameters():  # a "trained" head
+        param.data = torch.randn(param.shape, generator=gen)
+    head.train()
+    model = SimpleNamespace(modules=head.modules, eval=head.eval,
+                            train=head.train, training=True,
+                            point_logits=SparsePixelSegmentor.point_logits
+                            .__get__(SimpleNamespace(decode_head=head)))
+    calibrate_batch_norm(model, pool)
+    assert head.training  # mode restored
+    first = F.relu(head.fc1(pool))
+    torch.testing.assert_close(head.bn1.running_mean, first.mean(0))
+    torch.testing.assert_close(head.bn1.running_var, first.var(0))
+    head.eval()
+    second = F.relu(head.fc2(head.bn1(first)))
+    torch.testing.assert_close(head.bn2.running_mean, second.mean(0))
+    torch.testing.assert_close(head.bn2.running_var, second.var(0))
+
+
+def test_calibration_pixels_are_a_seeded_spread_sample():
+    from mmseg_al.engine.batch_norm_calibration import calibration_pixels
+    ids, shapes = ['a.png', 'b.png', 'c.png'], [(4, 5), (6, 2), (3, 3)]
+    sample = calibration_pixels(ids, shapes, 10, seed=7)
+    assert sorted(sample) == [0, 1, 2]
+    for index, (height, width) in enumerate(shapes):
+        pixels = sample[index]
+        assert pixels.numel() == 4  # ceil(10 / 3)
+        assert pixels.tolist() == sorted(set(pixels.tolist()))
+        assert 0 <= pixels.min() and pixels.max() < height * width
+    again = calibration_pixels(ids, shapes, 10, seed=7)
+    assert all(torch.equal(sample[i], again[i]) for i in sample)
+    other = calibration_pixels(ids, shapes, 10, seed=8)
+    assert any(not torch.equal(sample[i], other[i]) for i in sample)
+    # an image's sample depends on its id, not on its neighbours
+    alone = calibration_pixels(['b.png'], [(6, 2)], 4, seed=7)
+    assert torch.equal(alone[0], sample[1])
