@@ -1,0 +1,314 @@
+"""Label efficiency: methods x seeds on a toy config, with paired CIs.
+
+Runs each (method, seed) through ``tools/al_train.py`` in a subprocess and
+prints one JSON line per method::
+
+    {"method": "edald_two-stage", "seeds": [0, 1, 2, 3, 4],
+     "labelled_pixels": [12, 24, ...], "mIoU_mean": [...],
+     "final_mIoU_mean": ..., "final_mIoU_std": ..., "auc_mean": ...,
+     "diff_to_random": ..., "diff_to_random_ci95": [lo, hi],
+     "gap_recovered": ..., "worst_drop": ..., "worst_mean_drop": ...,
+     "min_classes_hit": ..., "wall_s_mean": ...}
+
+- ``auc``: the area under a run's learning curve (mIoU against labelled
+  pixels, trapezoids) divided by its pixel span: the curve's mean height.
+- ``diff_to_random``: the mean over seeds of (method - random) final mIoU,
+  paired by seed, with a 95 % bootstrap CI over seeds (10,000 resamples,
+  seeded); ``diff_auc_to_random`` likewise for the AUC. A method beats
+  random only where the CI excludes 0.
+- ``gap_recovered``: ``(method - random) / (fully supervised - random)``,
+  when the ``fully-supervised`` method ran too or ``--full-miou`` is given.
+- ``worst_drop``: the largest fall of mIoU between consecutive rounds of
+  any seed; ``worst_mean_drop``: the same on the mean curve.
+- ``min_classes_hit``: the fewest classes with IoU > 0 of any round of any
+  seed once ``--min-pixels`` (30) pixels are labelled.
+
+``--baseline-dir DIR`` pairs every method with the same method's runs in
+``DIR`` instead (e.g. another head recipe, given with ``--cfg-options``)
+and reports ``diff_to_baseline`` with its CI.
+
+Finished runs in ``--work-dir`` are reused (a run is finished when its
+``metrics.json`` has every round), so an interrupted benchmark continues
+where it stopped and new methods can be added to a finished one.
+
+    python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le
+    python benchmarks/bench_label_efficiency.py --methods random \\
+        edald_two-stage --seeds 0 1 2 3 4 --cfg-options \\
+        train_cfg.head_training.min_iters=0 --work-dir work_dirs/le_old
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_01N = osp.join(REPO, 'configs', 'edald',
+                   'edald-2stage_adm64-t2b4_10r-b0.1n_toy-scenes-64x64.py')
+LEDM_TOY = osp.join(REPO, 'configs', 'ledm', 'toy.py')
+LEDM_FULL_TOY = osp.join(REPO, 'configs', 'ledm',
+                         'ledm-full_adm64-t2b4_all-px_toy-scenes-64x64.py')
+
+
+def _one_stage(score: str, draws: str = '') -> str:
+    return f"""
+train_cfg = dict(selector=dict(
+    _delete_=True, type='OneStageSelector',
+    stage2=dict(type='ScoreRanking', score='{score}'{draws}),
+    candidates_per_image=300))
+"""
+
+
+def _two_stage(score: str) -> str:
+    return f"""
+train_cfg = dict(selector=dict(stage2=dict(
+    _delete_=True, type='ScoreRanking', score='{score}')))
+"""
+
+
+#: Config lines each method adds to the benchmark's config.
+METHODS: Dict[str, str] = {
+    'random': _one_stage('random'),
+    'herding': """
+train_cfg = dict(selector=dict(_delete_=True, type='HerdingSelector'))
+""",
+    'entropy_two-stage': _two_stage('entropy'),
+    'margin_two-stage': _two_stage('margin'),
+    'edald_one-stage': _one_stage('edald', ', num_draws=2'),
+    'edald_two-stage': '',
+    'edald_two-stage_cbda': """
+train_cfg = dict(selector=dict(
+    stage2=dict(class_balance=dict(mode='cbda', epsilon=0.1))))
+""",
+    'ledm-al_two-stage': '',
+    'fully-supervised': '',
+}
+#: The config of each method whose config is not the benchmark's.
+METHOD_CONFIGS: Dict[str, str] = {
+    'ledm-al_two-stage': LEDM_TOY,
+    'fully-supervised': LEDM_FULL_TOY,
+}
+FULL = 'fully-supervised'
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default=TOY_01N,
+                        help='the config of the methods (default: the toy '
+                        'at b = 0.1 N)')
+    parser.add_argument('--methods', nargs='+', choices=sorted(METHODS),
+                        default=['random', 'edald_two-stage'])
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        default=[0, 1, 2, 3, 4])
+    parser.add_argument('--rounds', type=int, default=None)
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='KEY=VALUE overrides for every run')
+    parser.add_argument('--work-dir', default='work_dirs/label_efficiency')
+    parser.add_argument('--baseline-dir', default=None)
+    parser.add_argument('--full-miou', type=float, default=None)
+    parser.add_argument('--min-pixels', type=int, default=30)
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at once (each gets cores / jobs threads)')
+    parser.add_argument('--plot', default=None,
+                        help='write the learning curves (PNG) here')
+    return parser.parse_args(argv)
+
+
+def read_curve(work_dir: str) -> Optional[List[dict]]:
+    path = osp.join(work_dir, 'metrics.json')
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as file:
+        return json.load(file)['rounds']
+
+
+def finished_run(root: str, method: str, seed: int,
+                 rounds: Optional[int]) -> Optional[dict]:
+    """The curve and wall time of a finished run in ``root``, or None."""
+    work_dir = osp.join(root, f'{method}_seed{seed}')
+    curve = read_curve(work_dir)
+    timing = osp.join(work_dir, 'bench_wall.json')
+    if curve is None or not osp.isfile(timing) or (
+            method != FULL and rounds and len(curve) < rounds):
+        return None
+    with open(timing, encoding='utf-8') as file:
+        return dict(curve=curve, wall=json.load(file)['wall_s'])
+
+
+def run_once(method: str, seed: int, args: argparse.Namespace,
+             threads: int) -> dict:
+    """One run, or the finished one found in the work dir."""
+    name = f'{method}_seed{seed}'
+    work_dir = osp.join(args.work_dir, name)
+    found = finished_run(args.work_dir, method, seed, args.rounds)
+    if found is None:
+        config = osp.join(args.work_dir, f'{name}.py')
+        with open(config, 'w', encoding='utf-8') as file:
+            base = METHOD_CONFIGS.get(method, args.config)
+            file.write(f'_base_ = [{base!r}]\n' + METHODS[method])
+        options = list(args.cfg_options)
+        if method != FULL and args.rounds:
+            options.append(f'train_cfg.rounds={args.rounds}')
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, osp.join(REPO, 'tools', 'al_train.py'), config,
+             '--work-dir', work_dir, '--seed', str(seed), '--resume=auto'] +
+            (['--cfg-options'] + options if options else []),
+            cwd=REPO, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(f'{name} failed (exit {proc.returncode}):\n'
+                               f'{proc.stderr[-3000:]}')
+        with open(osp.join(work_dir, 'bench_wall.json'), 'w',
+                  encoding='utf-8') as file:
+            json.dump(dict(wall_s=time.perf_counter() - start), file)
+        found = finished_run(args.work_dir, method, seed, args.rounds)
+    return found
+
+
+def auc(curve: Sequence[dict]) -> float:
+    """Mean height of the mIoU-against-pixels curve (trapezoids)."""
+    pixels = [e['labelled_pixels'] for e in curve]
+    miou = [e['mIoU'] for e in curve]
+    if len(curve) == 1:
+        return miou[0]
+    return float(np.trapezoid(miou, pixels) / (pixels[-1] - pixels[0]))
+
+
+def paired_ci(diffs: Sequence[float], resamples: int = 10000,
+              seed: int = 0) -> List[float]:
+    """95 % percentile-bootstrap CI of the mean of paired differences."""
+    diffs = np.asarray(diffs, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs),
+                               (resamples, len(diffs)))].mean(1)
+    return [round(float(q), 2) for q in np.percentile(means, [2.5, 97.5])]
+
+
+def worst_drop(miou: Sequence[float]) -> float:
+    return max([0.0] + [a - b for a, b in zip(miou, miou[1:])])
+
+
+def summarise(method: str, seeds: List[int], runs: List[dict],
+              min_pixels: int) -> dict:
+    curves = [r['curve'] for r in runs]
+    finals = [c[-1]['mIoU'] for c in curves]
+    mean_curve = np.mean([[e['mIoU'] for e in c] for c in curves], axis=0)
+    hits = [sum(v is not None and v > 0
+                for v in e['per_class_IoU'].values())
+            for c in curves for e in c if e['labelled_pixels'] >= min_pixels]
+
+    def std(values):
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    return dict(
+        method=method, seeds=seeds,
+        labelled_pixels=[e['labelled_pixels'] for e in curves[0]],
+        mIoU_mean=[round(float(m), 2) for m in mean_curve],
+        final_mIoU_mean=round(statistics.mean(finals), 2),
+        final_mIoU_std=round(std(finals), 2),
+        final_mIoU=[round(m, 2) for m in finals],
+        auc_mean=round(statistics.mean(auc(c) for c in curves), 2),
+        worst_drop=round(max(worst_drop([e['mIoU'] for e in c])
+                             for c in curves), 2),
+        worst_mean_drop=round(worst_drop(mean_curve.tolist()), 2),
+        min_classes_hit=min(hits) if hits else None,
+        wall_s_mean=round(statistics.mean(r['wall'] for r in runs), 1))
+
+
+def add_pairing(row: dict, runs: List[dict], other: List[dict],
+                name: str) -> None:
+    """``diff_<name>`` (final mIoU) and ``diff_auc_<name>`` with CIs."""
+    finals = [r['curve'][-1]['mIoU'] - o['curve'][-1]['mIoU']
+              for r, o in zip(runs, other)]
+    aucs = [auc(r['curve']) - auc(o['curve']) for r, o in zip(runs, other)]
+    row[f'diff_{name}'] = round(statistics.mean(finals), 2)
+    row[f'diff_{name}_ci95'] = paired_ci(finals)
+    row[f'diff_auc_{name}'] = round(statistics.mean(aucs), 2)
+    row[f'diff_auc_{name}_ci95'] = paired_ci(aucs)
+
+
+def plot(path: str, rows: List[dict], all_runs: Dict[str, List[dict]]
+         ) -> None:
+    """Mean learning curves with 95 % bootstrap bands over seeds."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for row in rows:
+        runs = all_runs[row['method']]
+        if row['method'] == FULL:
+            ax.axhline(row['final_mIoU_mean'], color='k', ls='--', lw=1,
+                       label='fully supervised')
+            continue
+        table = np.array([[e['mIoU'] for e in r['curve']] for r in runs])
+        rng = np.random.default_rng(0)
+        boot = table[rng.integers(0, len(table), (10000, len(table)))]
+        low, high = np.percentile(boot.mean(1), [2.5, 97.5], axis=0)
+        pixels = row['labelled_pixels']
+        ax.plot(pixels, table.mean(0), marker='o', ms=3,
+                label=row['method'])
+        ax.fill_between(pixels, low, high, alpha=0.2)
+    ax.set_xlabel('labelled pixels')
+    ax.set_ylabel('mIoU (%)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.work_dir = osp.abspath(args.work_dir)
+    os.makedirs(args.work_dir, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    jobs = [(m, s) for m in args.methods
+            for s in (args.seeds[:1] if m == FULL else args.seeds)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        done = list(pool.map(lambda job: run_once(*job, args, threads),
+                             jobs))
+    all_runs: Dict[str, List[dict]] = {}
+    for (method, _), run in zip(jobs, done):
+        all_runs.setdefault(method, []).append(run)
+    rows = [summarise(m, args.seeds[:1] if m == FULL else args.seeds,
+                      all_runs[m], args.min_pixels) for m in args.methods]
+    full = (all_runs[FULL][0]['curve'][-1]['mIoU'] if FULL in all_runs
+            else args.full_miou)
+    for row in rows:
+        method = row['method']
+        if method == FULL:
+            continue
+        if 'random' in all_runs and method != 'random':
+            add_pairing(row, all_runs[method], all_runs['random'],
+                        'to_random')
+            if full is not None:
+                row['gap_recovered'] = round(
+                    row['diff_to_random'] /
+                    (full - statistics.mean(
+                        r['curve'][-1]['mIoU'] for r in all_runs['random'])),
+                    3)
+        if args.baseline_dir:
+            baseline = [finished_run(args.baseline_dir, method, s,
+                                     args.rounds) for s in args.seeds]
+            if None in baseline:
+                raise SystemExit(
+                    f'--baseline-dir {args.baseline_dir} lacks a finished '
+                    f'{method} run for seeds {args.seeds}: run them there '
+                    'first')
+            add_pairing(row, all_runs[method], baseline, 'to_baseline')
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    if args.plot:
+        plot(args.plot, rows, all_runs)
+
+
+if __name__ == '__main__':
+    main()
