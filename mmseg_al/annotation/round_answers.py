@@ -12,7 +12,7 @@ round is complete.
 """
 import json
 import threading
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -21,12 +21,18 @@ from mmseg_al.state import AnnotationFileError, atomic_write_json, check_class
 from mmseg_al.state.annotations import HINT_KEY
 
 
+def _is_integer(value: Any) -> bool:
+    """JSON's integers only: ``true`` and ``1.0`` are no round or class."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class AnswerError(ValueError):
     """An answer that cannot be stored; ``status`` is its HTTP status.
 
     Args:
         message: what is wrong and how to fix it.
-        status: 404 unknown query, 409 another round, 422 invalid class.
+        status: 400 a round that is not an integer, 404 unknown query,
+            409 another round, 422 invalid class.
     """
 
     def __init__(self, message: str, status: int) -> None:
@@ -125,7 +131,7 @@ class RoundAnswers:
                 f'the queries 0 .. {len(self) - 1}', 404)
         if cls is None:
             return
-        if not isinstance(cls, int) or isinstance(cls, bool):
+        if not _is_integer(cls):
             raise AnswerError(f'class {cls!r} is not an integer', 422)
         try:
             check_class(cls, self.queries.num_classes,
@@ -149,6 +155,8 @@ class RoundAnswers:
         Raises:
             AnswerError: naming the bad value; nothing is written then.
         """
+        if not _is_integer(round_idx):
+            raise AnswerError(f'round {round_idx!r} is not an integer', 400)
         if round_idx != self.round_idx:
             raise AnswerError(
                 f'the answer is for round {round_idx!r}, but round '

@@ -9,7 +9,8 @@ step, no network) shows one query at a time; the API behind it:
   only images queried in this round, looked up by id (never a path);
 * ``PUT /api/answers/{id}`` with ``{"round": r, "class": c}``: store one
   answer (``c`` null clears it); 404 unknown query, 409 another round,
-  422 invalid class, 400 malformed body.
+  422 invalid class, 400 malformed body (``r`` not an integer, JSON nested
+  too deeply, ...).
 
 With a token every request must carry it: ``?token=`` (the page then
 keeps it in a cookie), or an ``X-Token`` header.
@@ -131,7 +132,7 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
             body = json.loads(await request.body())
             if not isinstance(body, dict) or set(body) != {'round', 'class'}:
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: too deep
             return error('expected a JSON object {"round": r, "class": c} '
                          '(c null to clear the answer)', 400)
         try:

@@ -91,6 +91,10 @@ def test_images_are_served_by_id_from_the_round_only(tmp_path):
     ('/api/answers/0', [ROUND, 0], 400,
      'expected a JSON object {"round": r, "class": c} (c null to clear the '
      'answer)'),
+    ('/api/answers/0', {'round': True, 'class': 0}, 400,
+     'round True is not an integer'),
+    ('/api/answers/0', {'round': float(ROUND), 'class': 0}, 400,
+     'round 2.0 is not an integer'),
 ])
 def test_bad_answers_get_clear_errors(pending, path, body, status, error):
     client = client_for(pending)
@@ -99,6 +103,14 @@ def test_bad_answers_get_clear_errors(pending, path, body, status, error):
     assert response.status_code == status
     assert response.json() == {'error': error}
     assert open(pending.query_file).read() == before
+
+
+def test_a_body_nested_too_deeply_is_a_bad_request(pending):
+    response = client_for(pending).put(
+        '/api/answers/0', content='[' * 100000 + ']' * 100000,
+        headers={'Content-Type': 'application/json'})
+    assert response.status_code == 400
+    assert response.json()['error'].startswith('expected a JSON object')
 
 
 def test_every_request_must_carry_the_token(pending):
