@@ -1,7 +1,7 @@
 """Answer the pending round of a stopped run in the web annotator.
 
     python tools/annotate.py WORK_DIR [--config CFG] [--host 127.0.0.1]
-        [--port 8765] [--token TOKEN]
+        [--port 8765] [--token TOKEN] [--allowed-host NAME ...]
 
 A run with ``oracle=dict(type='FileOracle')`` stops after selecting a
 round's pixels. This serves that round in the browser (open the printed
@@ -11,8 +11,10 @@ answered the server stops, and the run continues with
 ``python tools/al_train.py CONFIG --work-dir WORK_DIR --resume``.
 
 Binding any other host than 127.0.0.1 requires a token: give one with
-``--token`` or use the generated one printed at start. Needs
-``pip install mmseg-al[annotate]``.
+``--token`` or use the generated one printed at start (an empty
+``--token`` counts as none). The page then opens by this machine's name or
+any of its IP addresses; other names (a DNS alias, a proxy) need
+``--allowed-host``. Needs ``pip install mmseg-al[annotate]``.
 """
 import argparse
 import logging
@@ -31,7 +33,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'only); any other needs a token')
     parser.add_argument('--port', type=int, default=8765, help='TCP port')
     parser.add_argument('--token', help='secret every request must carry '
-                        '(generated for a non-local host when omitted)')
+                        '(generated for a non-local host when omitted or '
+                        'empty)')
+    parser.add_argument('--allowed-host', action='append', default=[],
+                        metavar='NAME', help='another host name the page '
+                        'is opened by (repeatable)')
     return parser.parse_args(argv)
 
 
@@ -46,7 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     queries = load_pending_round(args.work_dir, args.config)
     answers = RoundAnswers(queries)
     AnnotationServer(answers, args.host, args.port, args.token,
-                     logging.getLogger('annotate')).serve_until_answered()
+                     logging.getLogger('annotate'),
+                     args.allowed_host).serve_until_answered()
     answers.classes()  # validates the whole file as the run will
     print(f'Round {queries.round_idx}: all {len(answers)} pixels are '
           f'answered in {queries.query_file}. Continue the run with '
