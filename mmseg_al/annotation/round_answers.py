@@ -8,9 +8,10 @@ stopped for annotation continues with ``--resume`` whichever way the rows
 were filled. Every change rewrites the file atomically under a lock (read,
 modify, write), so concurrent answers are neither lost nor repeated, and
 nothing is written to the run's ``LabelStore``: the loop does that once the
-round is complete.
+round is complete. The lock covers one process; another process is kept
+out by the work dir's lock, which a run holds and so do the tools that
+write answers (:func:`~mmseg_al.annotation.saved_run.pending_answers`).
 """
-import json
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from mmseg_al.engine.oracles import QueryRound, read_answers
 from mmseg_al.state import AnnotationFileError, atomic_write_json, check_class
-from mmseg_al.state.annotations import HINT_KEY
+from mmseg_al.state.annotations import HINT_KEY, read_json
 
 
 def _is_integer(value: Any) -> bool:
@@ -70,13 +71,7 @@ class RoundAnswers:
         return len(self._pairs)
 
     def _load(self) -> List[dict]:
-        try:
-            with open(self.path, encoding='utf-8') as file:
-                rows = json.load(file)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise AnnotationFileError(
-                f'{self.path}: cannot read the query file of round '
-                f'{self.round_idx} ({exc})') from None
+        rows = read_json(self.path)
         if not isinstance(rows, list) or not all(
                 isinstance(row, dict) for row in rows):
             raise AnnotationFileError(
