@@ -9,9 +9,9 @@
 ``oracle=dict(type='FileOracle')`` stopped on: ``config.xml`` (the classes
 as keypoint labels), ``tasks.json`` (one task per image, its queried
 pixels as pre-annotated points), ``images/`` and ``README.txt`` (how to
-serve the images). ``import`` reads the project's JSON export back into
-the round's query file, all or nothing, with the work dir locked as a run
-locks it; then continue the run with
+serve the images). ``import`` reads the project's JSON (or JSON-MIN)
+export back into the round's query file, all or nothing, with the work
+dir locked as a run locks it; then continue the run with
 ``python tools/al_train.py CONFIG --work-dir WORK_DIR --resume``.
 
 With several annotators per task the latest annotation wins (by
@@ -42,7 +42,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                                    'export back into the round\'s answers')
     imported.add_argument('work_dir', help='the stopped run\'s work '
                           'directory')
-    imported.add_argument('export', help='the project exported as JSON')
+    imported.add_argument('export', help='the project exported as JSON or '
+                          'JSON-MIN')
     imported.add_argument('--require-agreement', action='store_true',
                           help='refuse pixels that several annotations '
                           'label differently')

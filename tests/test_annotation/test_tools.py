@@ -166,3 +166,31 @@ def test_a_query_file_that_is_not_utf8_is_named_as_the_run_names_it(
     assert str(by_the_run.value).startswith(f'{query_file}: not UTF-8 text')
     assert tool_main('annotate', [work]) == 1
     assert capsys.readouterr().err == f'annotate: {by_the_run.value}\n'
+
+
+def test_a_bad_export_ends_the_import_with_one_message(stopped, tmp_path,
+                                                       capsys):
+    work, query_file, pairs = stopped
+    assert tool_main('label_studio', ['export', work, str(tmp_path / 'ls')]
+                     ) == 0
+    tasks = json.loads((tmp_path / 'ls' / 'tasks.json').read_text())
+    export = ls_export(tasks, [TOY_SCENES_CLASSES[1]] * len(pairs))
+    del export[1]['annotations'][0]['result'][0]['value']['x']
+    path = write(tmp_path, export)
+    with open(query_file, 'rb') as file:
+        blank = file.read()
+    capsys.readouterr()
+    assert tool_main('label_studio', ['import', work, path]) == 1
+    assert capsys.readouterr().err == (
+        f'label_studio: {path}: 1 problem(s), nothing imported:\n'
+        '  task 102: result 1: x is missing; no point on the queried pixel '
+        '(x=5, y=1)\n')
+    text = json.dumps(ls_export(tasks, [TOY_SCENES_CLASSES[1]] * len(pairs)))
+    with open(path, 'wb') as file:
+        file.write(text.encode() + b'\xe9')  # a Latin-1 byte
+    assert tool_main('label_studio', ['import', work, path]) == 1
+    assert capsys.readouterr().err == (
+        f'label_studio: {path}: not UTF-8 text (byte 0xe9 at offset '
+        f'{len(text)}); save it with the UTF-8 encoding\n')
+    with open(query_file, 'rb') as file:
+        assert file.read() == blank
