@@ -55,26 +55,54 @@ MAX_REPORTED_PROBLEMS = 20
 #: The time of an annotation without one.
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
-_README = """\
+_README_HEAD = """\
 Label Studio project for round {round} ({num_queries} pixels in {num_images} \
 images).
-
-1. Serve the images. Either let Label Studio serve this directory:
+"""
+#: How Label Studio gets the images when it serves them itself.
+_LOCAL_FILES_STEPS = ("""\
+Start Label Studio serving the files of this directory:
      LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true \\
      LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={out_dir} label-studio
-   and add Settings > Cloud Storage > Local Files with the absolute path
-   {out_dir}/images (the tasks use the URL prefix {prefix}),
-   or serve them over HTTP (e.g. cd {out_dir}/images && python -m
-   http.server 8081) and export again with
-   --url-prefix http://HOST:8081/ .
-2. Create a project, paste config.xml under Settings > Labeling Interface
-   and import tasks.json.
-3. In every task, give each yellow "?" point its class (or "void" when it
+   (to serve the images another way, export again with --url-prefix).
+""", """\
+Create a project and paste config.xml under Settings > Labeling Interface.
+""", """\
+In the project, add Settings > Cloud Storage > Add Source Storage > Local
+   Files with the absolute path {out_dir}/images. Do not press Sync: the
+   tasks come from tasks.json, and Sync adds an image-only task per image,
+   which the import refuses.
+""")
+#: How Label Studio gets the images from a server of the user's.
+_URL_STEPS = ("""\
+Serve the images over HTTP so that {prefix}NAME fetches
+   {out_dir}/images/NAME (e.g. cd {out_dir}/images && python -m http.server).
+""", """\
+Start Label Studio, create a project and paste config.xml under
+   Settings > Labeling Interface.
+""")
+_LABEL_STEPS = ("""\
+Import tasks.json into the project.
+""", """\
+In every task, give each yellow "?" point its class (or "void" when it
    cannot be told). Keep the points where they are: a point counts for the
    queried pixel within half a pixel.
-4. Export the project as "JSON" (or "JSON-MIN") and read it back:
+""", """\
+Export the project as "JSON" (or "JSON-MIN") and read it back:
      python tools/label_studio.py import WORK_DIR EXPORT.json
-"""
+""")
+
+
+def _readme(round_idx: int, num_queries: int, num_images: int,
+            out_dir: str, url_prefix: str) -> str:
+    """The steps from the exported files to an imported export."""
+    steps = (_LOCAL_FILES_STEPS if url_prefix == LOCAL_FILES_PREFIX
+             else _URL_STEPS) + _LABEL_STEPS
+    text = _README_HEAD + '\n' + ''.join(
+        f'{number}. {step}' for number, step in enumerate(steps, start=1))
+    return text.format(round=round_idx, num_queries=num_queries,
+                       num_images=num_images, out_dir=out_dir,
+                       prefix=url_prefix)
 
 
 def labeling_config(classes: Sequence[dict]) -> str:
@@ -152,10 +180,9 @@ def export_project(answers: RoundAnswers, out_dir: str,
                ('config.xml', 'tasks.json', 'README.txt')]
     atomic_write_text(written[0], labeling_config(classes))
     atomic_write_json(written[1], tasks)
-    atomic_write_text(written[2], _README.format(
-        round=answers.round_idx, num_queries=len(answers),
-        num_images=len(tasks), out_dir=os.path.abspath(out_dir),
-        prefix=url_prefix))
+    atomic_write_text(written[2], _readme(
+        answers.round_idx, len(answers), len(tasks),
+        os.path.abspath(out_dir), url_prefix))
     return written
 
 

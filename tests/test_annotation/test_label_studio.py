@@ -59,8 +59,33 @@ def test_export_writes_config_tasks_images_and_instructions(tmp_path,
     image = cv2.imread(str(tmp_path / 'ls' / 'images' / 'train__0002.png'))
     np.testing.assert_array_equal(
         image, answers.queries.dataset.images[2].transpose(1, 2, 0))
-    assert 'LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=' + str(
-        tmp_path / 'ls') in (tmp_path / 'ls' / 'README.txt').read_text()
+    readme = (tmp_path / 'ls' / 'README.txt').read_text()
+    assert f'LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={tmp_path / "ls"} ' \
+        'label-studio' in readme
+    # the storage belongs to a project, and its Sync would add image-only
+    # tasks that the import refuses
+    steps = ('1. Start Label Studio', '2. Create a project',
+             '3. In the project, add Settings > Cloud Storage',
+             '4. Import tasks.json', '5. In every task', '6. Export')
+    assert [readme.index(step) for step in steps] == sorted(
+        readme.index(step) for step in steps)
+    assert f'Files with the absolute path {tmp_path / "ls"}/images. Do not ' \
+        'press Sync' in readme
+
+
+def test_with_a_url_prefix_the_readme_says_nothing_of_local_files(
+        tmp_path, pending):
+    export_project(RoundAnswers(pending), str(tmp_path / 'ls'),
+                   url_prefix='http://images.lan:8081/')
+    readme = (tmp_path / 'ls' / 'README.txt').read_text()
+    assert '1. Serve the images over HTTP so that http://images.lan:8081/' \
+        f'NAME fetches\n   {tmp_path / "ls"}/images/NAME' in readme
+    for local in ('LOCAL_FILES', 'Local Files', 'Cloud Storage', 'Sync'):
+        assert local not in readme
+    assert '3. Import tasks.json' in readme
+    with open(tmp_path / 'ls' / 'tasks.json', encoding='utf-8') as file:
+        assert json.load(file)[0]['data']['image'] == \
+            'http://images.lan:8081/train__0002.png'
 
 
 def test_import_equals_file_oracle_with_the_same_answers(tmp_path, exported):
