@@ -51,8 +51,10 @@ class RoundAnswers:
         queries: the pending round.
 
     Raises:
-        AnnotationFileError: the query file is unreadable or lacks a row
-            for a queried pixel.
+        AnnotationFileError: the query file is not UTF-8 JSON (as
+            :func:`~mmseg_al.state.annotations.read_json` says) or lacks a
+            row for a queried pixel.
+        OSError: the query file cannot be opened.
     """
 
     def __init__(self, queries: QueryRound) -> None:
