@@ -10,10 +10,10 @@ import secrets
 import socket
 import threading
 import time
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .round_answers import RoundAnswers
-from .web_app import LOOPBACK_HOSTS, build_app
+from .web_app import build_app
 
 #: Progress is logged every this many answers (and at the last one).
 LOG_EVERY = 10
@@ -34,11 +34,26 @@ def server_token(host: str,
     """The token to require and whether it was generated here.
 
     A loopback server needs none; any other host gets a random token when
-    none is given, since the page must never be open to the network.
+    none is given, since the page must never be open to the network. An
+    empty token counts as none: ``--token "$TOKEN"`` with the variable
+    unset must not open the server.
     """
-    if token is not None or is_loopback(host):
+    if token:
         return token, False
+    if is_loopback(host):
+        return None, False
     return secrets.token_urlsafe(16), True
+
+
+def server_names(host: str, extra: Sequence[str] = ()) -> List[str]:
+    """The host names a server bound to ``host`` answers to (IP addresses
+    always pass the check): ``localhost``, the bind name, this machine's
+    names when it listens beyond loopback, and ``extra`` (a DNS alias, a
+    proxy's name)."""
+    names = ['localhost', host]
+    if not is_loopback(host):
+        names += [socket.gethostname(), socket.getfqdn()]
+    return list(dict.fromkeys(names + list(extra)))
 
 
 class AnnotationServer:
@@ -49,13 +64,16 @@ class AnnotationServer:
         host: interface to bind; anything but loopback requires a token.
         port: TCP port (0: any free port).
         token: secret every request must carry (generated for a
-            non-loopback host when None).
+            non-loopback host when None or empty).
         logger: where the URL and the progress go.
+        allowed_hosts: more host names the page may be opened by (see
+            :func:`server_names`).
     """
 
     def __init__(self, answers: RoundAnswers, host: str = '127.0.0.1',
                  port: int = 8765, token: Optional[str] = None,
-                 logger: Optional[logging.Logger] = None) -> None:
+                 logger: Optional[logging.Logger] = None,
+                 allowed_hosts: Sequence[str] = ()) -> None:
         import uvicorn  # the caller checked the extra (build_app)
         self.answers = answers
         self.host = host
@@ -63,9 +81,8 @@ class AnnotationServer:
         self.logger = logger or logging.getLogger(__name__)
         self.done = threading.Event()
         self._logged = 0
-        allowed = None if self.token is not None else \
-            list(LOOPBACK_HOSTS) + ['[::1]']
-        app = build_app(answers, self.token, allowed, self._on_answer)
+        app = build_app(answers, self.token,
+                        server_names(host, allowed_hosts), self._on_answer)
         self._server = uvicorn.Server(uvicorn.Config(
             app, host=host, port=port, log_level='warning',
             access_log=False))

@@ -12,25 +12,30 @@ Export (:func:`export_project`) writes, for the round's images:
 * ``images/``: the images as the model sees them (PNG);
 * ``README.txt``: how to serve the images to Label Studio.
 
-Import (:func:`read_export`) takes Label Studio's JSON export ("JSON"
-format: the tasks with their ``annotations``) and returns the class of
-every query. Each keypoint is matched to the queried pixel of its task
-within half a pixel on both axes. Among several annotations of a task
-(several annotators), cancelled ones are skipped and the latest wins:
-the largest ``updated_at``, then ``created_at``, then annotation ``id``;
-``require_agreement`` instead makes any disagreement an error. Every
-problem (missing answer, extra point, unknown label, point on a pixel that
-was not queried, ...) is reported with its task id, and nothing is
-returned while there is one.
+Import (:func:`read_export`) takes Label Studio's "JSON" export (the
+tasks with their ``annotations``) or its "JSON-MIN" export (one record per
+annotation, which holds the same points) and returns the class of every
+query. Each keypoint is matched to the queried pixel of its task within
+half a pixel on both axes. Among several annotations of a task (several
+annotators), cancelled ones are skipped and the latest wins: the latest
+``updated_at``, then ``created_at`` (compared as times), then the largest
+annotation ``id``; ``require_agreement`` instead makes any disagreement an
+error. Every problem (missing answer, extra point, unknown label, point on
+a pixel that was not queried, a field of the wrong type, ...) is reported
+with its task id and the field or pixel at fault, and nothing is returned
+while there is one.
 """
 import json
 import os
+import reprlib
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Sequence, Tuple
 from xml.sax.saxutils import quoteattr
 
 from mmseg_al.engine.query_overlays import overlay_file_name
 from mmseg_al.state import (AnnotationFileError, atomic_write_bytes,
                             atomic_write_json, atomic_write_text)
+from mmseg_al.state.annotations import read_json
 from mmseg_al.state.problems import list_problems
 from .round_answers import RoundAnswers
 from .web_app import class_table, image_png
@@ -47,27 +52,57 @@ LOCAL_FILES_PREFIX = '/data/local-files/?d=images/'
 POINT_WIDTH = 0.5
 #: Problems listed in one error message; the rest are counted.
 MAX_REPORTED_PROBLEMS = 20
+#: The time of an annotation without one.
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
-_README = """\
+_README_HEAD = """\
 Label Studio project for round {round} ({num_queries} pixels in {num_images} \
 images).
-
-1. Serve the images. Either let Label Studio serve this directory:
+"""
+#: How Label Studio gets the images when it serves them itself.
+_LOCAL_FILES_STEPS = ("""\
+Start Label Studio serving the files of this directory:
      LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true \\
      LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={out_dir} label-studio
-   and add Settings > Cloud Storage > Local Files with the absolute path
-   {out_dir}/images (the tasks use the URL prefix {prefix}),
-   or serve them over HTTP (e.g. cd {out_dir}/images && python -m
-   http.server 8081) and export again with
-   --url-prefix http://HOST:8081/ .
-2. Create a project, paste config.xml under Settings > Labeling Interface
-   and import tasks.json.
-3. In every task, give each yellow "?" point its class (or "void" when it
+   (to serve the images another way, export again with --url-prefix).
+""", """\
+Create a project and paste config.xml under Settings > Labeling Interface.
+""", """\
+In the project, add Settings > Cloud Storage > Add Source Storage > Local
+   Files with the absolute path {out_dir}/images. Do not press Sync: the
+   tasks come from tasks.json, and Sync adds an image-only task per image,
+   which the import refuses.
+""")
+#: How Label Studio gets the images from a server of the user's.
+_URL_STEPS = ("""\
+Serve the images over HTTP so that {prefix}NAME fetches
+   {out_dir}/images/NAME (e.g. cd {out_dir}/images && python -m http.server).
+""", """\
+Start Label Studio, create a project and paste config.xml under
+   Settings > Labeling Interface.
+""")
+_LABEL_STEPS = ("""\
+Import tasks.json into the project.
+""", """\
+In every task, give each yellow "?" point its class (or "void" when it
    cannot be told). Keep the points where they are: a point counts for the
    queried pixel within half a pixel.
-4. Export the project as "JSON" and read it back:
+""", """\
+Export the project as "JSON" (or "JSON-MIN") and read it back:
      python tools/label_studio.py import WORK_DIR EXPORT.json
-"""
+""")
+
+
+def _readme(round_idx: int, num_queries: int, num_images: int,
+            out_dir: str, url_prefix: str) -> str:
+    """The steps from the exported files to an imported export."""
+    steps = (_LOCAL_FILES_STEPS if url_prefix == LOCAL_FILES_PREFIX
+             else _URL_STEPS) + _LABEL_STEPS
+    text = _README_HEAD + '\n' + ''.join(
+        f'{number}. {step}' for number, step in enumerate(steps, start=1))
+    return text.format(round=round_idx, num_queries=num_queries,
+                       num_images=num_images, out_dir=out_dir,
+                       prefix=url_prefix)
 
 
 def labeling_config(classes: Sequence[dict]) -> str:
@@ -145,19 +180,56 @@ def export_project(answers: RoundAnswers, out_dir: str,
                ('config.xml', 'tasks.json', 'README.txt')]
     atomic_write_text(written[0], labeling_config(classes))
     atomic_write_json(written[1], tasks)
-    atomic_write_text(written[2], _README.format(
-        round=answers.round_idx, num_queries=len(answers),
-        num_images=len(tasks), out_dir=os.path.abspath(out_dir),
-        prefix=url_prefix))
+    atomic_write_text(written[2], _readme(
+        answers.round_idx, len(answers), len(tasks),
+        os.path.abspath(out_dir), url_prefix))
     return written
 
 
-def _latest_first(annotation: dict) -> Tuple[str, str, int]:
-    """Sort key: ISO timestamps compare as text; ids are integers."""
+def _time(annotation: dict, key: str) -> datetime:
+    """``annotation[key]`` as a time, the earliest when absent.
+
+    Label Studio leaves out a zero fraction of a second (``10:00:00Z`` but
+    ``10:00:00.500000Z``), so its times do not sort as text.
+    """
+    value = annotation.get(key)
+    if value is None:
+        return _EARLIEST
+    text = value[:-1] + '+00:00' if isinstance(value, str) and \
+        value.endswith('Z') else value
+    try:
+        time = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f'annotation {annotation.get("id")!r}: {key} '
+                         f'{value!r} is not an ISO 8601 time') from None
+    return time if time.tzinfo else time.replace(tzinfo=timezone.utc)
+
+
+def _latest_first(annotation: dict) -> Tuple[datetime, datetime, int]:
+    """Sort key: times, then the integer annotation id."""
     annotation_id = annotation.get('id')
-    return (str(annotation.get('updated_at') or ''),
-            str(annotation.get('created_at') or ''),
+    return (_time(annotation, 'updated_at'), _time(annotation, 'created_at'),
             annotation_id if isinstance(annotation_id, int) else -1)
+
+
+def _number(fields: dict, key: str, integer: bool = False) -> float:
+    """``fields[key]``: an integer, or else a position in percent of the
+    image size, as Label Studio writes them."""
+    if key not in fields:
+        raise ValueError(f'{key} is missing')
+    value = fields[key]
+    if isinstance(value, bool) or not isinstance(
+            value, int if integer else (int, float)):
+        raise ValueError(f'{key} {reprlib.repr(value)} is not '
+                         f'{"an integer" if integer else "a number"}')
+    if not (integer or 0 <= value <= 100):  # NaN and infinities too
+        raise ValueError(f'{key} {reprlib.repr(value)} is off the image (0 '
+                         'to 100 percent)')
+    return value
+
+
+def _at(query: dict) -> str:
+    return f'(x={query["x"]}, y={query["y"]})'
 
 
 class _TaskReader:
@@ -168,81 +240,160 @@ class _TaskReader:
         self.classes = {name: cls
                         for cls, name in _label_names(answers).items()}
         self.queries: Dict[str, List[dict]] = {}
+        self.query_of: Dict[int, dict] = {}
         for query in answers.queries_view():
             self.queries.setdefault(query['image'], []).append(query)
+            self.query_of[query['id']] = query
 
     def image_of(self, task: Any) -> str:
         data = task.get('data') if isinstance(task, dict) else None
         if not isinstance(data, dict) or not isinstance(
                 data.get('image_id'), str):
             raise ValueError('not a task of tools/label_studio.py export '
-                             '(its data has no image_id)')
+                             '(its data has no image_id; delete any task '
+                             'that a storage Sync added)')
         if data['image_id'] not in self.queries:
             raise ValueError(f'image {data["image_id"]!r} is not queried in '
                              f'round {self.round_idx}')
         return data['image_id']
 
     def check_round(self, task: dict) -> None:
-        if task['data'].get('round') != self.round_idx:
-            raise ValueError(f'a task of round {task["data"].get("round")!r};'
-                             f' round {self.round_idx} is being annotated')
+        round_idx = _number(task['data'], 'round', integer=True)
+        if round_idx != self.round_idx:
+            raise ValueError(f'a task of round {round_idx}; round '
+                             f'{self.round_idx} is being annotated')
+
+    @staticmethod
+    def submitted(task: dict) -> List[dict]:
+        """The task's annotations that were not cancelled."""
+        annotations = task.get('annotations', [])
+        if not isinstance(annotations, list):
+            raise ValueError(f'annotations {reprlib.repr(annotations)} is '
+                             'not a list')
+        for annotation in annotations:
+            if not isinstance(annotation, dict):
+                raise ValueError(f'annotation {reprlib.repr(annotation)} '
+                                 'is not an object')
+        return [a for a in annotations if not a.get('was_cancelled')]
 
     def read(self, image_id: str, annotation: dict) -> Dict[int, int]:
         """The class of each query of ``image_id`` in ``annotation``."""
+        results = annotation.get('result', [])
+        if not isinstance(results, list):
+            raise ValueError(f'annotation {annotation.get("id")!r}: result '
+                             f'{reprlib.repr(results)} is not a list')
         queries = self.queries[image_id]
         located, found = set(), {}
         problems = []
-        for item in annotation.get('result') or []:
+        for number, item in enumerate(results, start=1):
             try:
-                query_id = self._locate(image_id, queries, item)
-                if query_id in located:
-                    raise ValueError(f'an extra point on the queried pixel '
-                                     f'of query {query_id}')
-                located.add(query_id)
-                found[query_id] = self._label(query_id, item['value'])
+                query = self._locate(image_id, queries, item)
+                if query['id'] in located:
+                    raise ValueError(f'a second point on the queried pixel '
+                                     f'{_at(query)}')
+                located.add(query['id'])
+                found[query['id']] = self._label(query, item['value'])
             except ValueError as exc:
-                problems.append(str(exc))
-        problems += [f'no point on the queried pixel (x={q["x"]}, '
-                     f'y={q["y"]})' for q in queries if q['id'] not in located]
+                problems.append(f'result {number}: {exc}')
+        problems += [f'no point on the queried pixel {_at(q)}'
+                     for q in queries if q['id'] not in located]
         if problems:
             raise ValueError('; '.join(problems))
         return found
 
     @staticmethod
-    def _locate(image_id: str, queries: List[dict], item: Any) -> int:
+    def _locate(image_id: str, queries: List[dict], item: Any) -> dict:
         """The query whose pixel the point ``item`` is on."""
         if not isinstance(item, dict) or item.get('type') != \
-                'keypointlabels' or not isinstance(item.get('value'), dict):
+                'keypointlabels':
             kind = item.get('type') if isinstance(item, dict) else item
-            raise ValueError(f'a {kind!r} result; only keypointlabels '
-                             'points are expected')
+            raise ValueError(f'a {reprlib.repr(kind)} result; only '
+                             'keypointlabels points are expected')
+        if not isinstance(item.get('value'), dict):
+            raise ValueError(f'value {reprlib.repr(item.get("value"))} is '
+                             'not an object')
         width, height = queries[0]['width'], queries[0]['height']
-        size = (item.get('original_width', width),
-                item.get('original_height', height))
+        size = tuple(_number(item, key, integer=True) if key in item
+                     else default for key, default in
+                     (('original_width', width), ('original_height', height)))
         if size != (width, height):
-            raise ValueError(f'a point on a {size[0]}x{size[1]} image; '
-                             f'{image_id!r} is {width}x{height}')
-        px = float(item['value']['x']) / 100 * width
-        py = float(item['value']['y']) / 100 * height
-        near = [(abs(px - q['x'] - 0.5) + abs(py - q['y'] - 0.5), q['id'])
+            raise ValueError(f'original_width x original_height is '
+                             f'{size[0]}x{size[1]}; {image_id!r} is '
+                             f'{width}x{height}')
+        px = _number(item['value'], 'x') / 100 * width
+        py = _number(item['value'], 'y') / 100 * height
+        near = [(abs(px - q['x'] - 0.5) + abs(py - q['y'] - 0.5), q['id'], q)
                 for q in queries
                 if abs(px - q['x'] - 0.5) <= 0.5 + 1e-6
                 and abs(py - q['y'] - 0.5) <= 0.5 + 1e-6]
         if not near:
             raise ValueError(f'a point at pixel (x={px:.1f}, y={py:.1f}) '
                              'that was not queried')
-        return min(near)[1]
+        return min(near)[2]
 
-    def _label(self, query_id: int, value: dict) -> int:
-        labels = value.get('keypointlabels') or []
+    def _label(self, query: dict, value: dict) -> int:
+        labels = value.get('keypointlabels')
         if labels == [TODO_LABEL]:
-            raise ValueError(f'the point of query {query_id} is still '
-                             f'labelled {TODO_LABEL!r}')
-        if len(labels) != 1 or labels[0] not in self.classes:
+            raise ValueError(f'the point on {_at(query)} is still labelled '
+                             f'{TODO_LABEL!r}')
+        if not (isinstance(labels, list) and len(labels) == 1
+                and isinstance(labels[0], str)
+                and labels[0] in self.classes):
             known = ', '.join(map(repr, self.classes))
-            raise ValueError(f'label(s) {labels} of query {query_id}: give '
-                             f'each point one of {known}')
+            raise ValueError(f'keypointlabels {labels!r} of the point on '
+                             f'{_at(query)}: give each point one of {known}')
         return self.classes[labels[0]]
+
+
+def _is_json_min(records: List[Any]) -> bool:
+    """Whether ``records`` is a JSON-MIN export: the task data (here
+    ``image_id``) at the top level instead of under ``data``."""
+    return any(isinstance(r, dict) and 'image_id' in r and 'data' not in r
+               for r in records)
+
+
+def _json_result(point: Any) -> Any:
+    """A JSON-MIN point as a result of the JSON export."""
+    if not isinstance(point, dict):
+        return point
+    result = dict(type='keypointlabels', value=point)
+    result.update({key: point[key] for key in
+                   ('original_width', 'original_height') if key in point})
+    return result
+
+
+def _tasks_of_json_min(records: List[Any]) -> List[Any]:
+    """A JSON-MIN export as the tasks of a JSON export.
+
+    JSON-MIN holds one record per submitted annotation (cancelled ones are
+    left out; a task without any has one record without
+    ``annotation_id``): the task's data and id, the annotation's points
+    under the control's name (each with its ``original_width/height``),
+    and the annotation's id and times. That is all the import reads.
+    """
+    tasks: List[Any] = []
+    by_task: Dict[str, dict] = {}
+    for record in records:
+        if not isinstance(record, dict):
+            tasks.append(record)
+            continue
+        key = json.dumps([record.get(k) for k in ('id', 'image_id', 'round')])
+        if key not in by_task:
+            task = dict(data={k: record.get(k) for k in ('image_id', 'round')},
+                        annotations=[])
+            if 'id' in record:
+                task['id'] = record['id']
+            by_task[key] = task
+            tasks.append(task)
+        if record.get('annotation_id') is not None:
+            points = record.get(FROM_NAME, [])
+            by_task[key]['annotations'].append(dict(
+                id=record['annotation_id'],
+                created_at=record.get('created_at'),
+                updated_at=record.get('updated_at'),
+                result=[_json_result(p) for p in points]
+                if isinstance(points, list) else points))
+    return tasks
 
 
 def read_export(path: str, answers: RoundAnswers,
@@ -250,23 +401,21 @@ def read_export(path: str, answers: RoundAnswers,
     """``{query id: class}`` of every query, from a Label Studio export.
 
     Args:
-        path: the project exported as Label Studio JSON.
+        path: the project exported as Label Studio JSON or JSON-MIN.
         answers: the pending round the project was exported from.
         require_agreement: with several annotations of a task, refuse any
             pixel they label differently (default: the latest wins).
 
     Raises:
-        AnnotationFileError: listing every bad task; nothing is returned.
+        AnnotationFileError: naming the file and listing every bad task
+            (its id, and the field or pixel at fault); nothing is returned.
     """
-    try:
-        with open(path, encoding='utf-8') as file:
-            tasks = json.load(file)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AnnotationFileError(f'{path}: cannot read the Label Studio '
-                                  f'export ({exc})') from None
+    tasks = read_json(path)
     if not isinstance(tasks, list):
         raise AnnotationFileError(f'{path}: expected Label Studio\'s JSON '
                                   'export, a list of tasks')
+    if _is_json_min(tasks):
+        tasks = _tasks_of_json_min(tasks)
     reader = _TaskReader(answers)
     classes: Dict[int, int] = {}
     seen: Dict[str, Any] = {}
@@ -295,18 +444,18 @@ def _read_task(reader: _TaskReader, task: Any, seen: Dict[str, Any],
         raise ValueError(f'image {image_id!r} is also task {seen[image_id]}')
     seen[image_id] = task_id
     reader.check_round(task)
-    annotations = [a for a in task.get('annotations') or []
-                   if isinstance(a, dict) and not a.get('was_cancelled')]
+    annotations = reader.submitted(task)
     if not annotations:
         raise ValueError(f'image {image_id!r} has no submitted annotation')
     annotations.sort(key=_latest_first, reverse=True)
     readings = [reader.read(image_id, a) for a in
                 (annotations if require_agreement else annotations[:1])]
-    disputed = sorted(q for q in readings[0]
-                      if len({r[q] for r in readings}) > 1)
+    disputed = [reader.query_of[q] for q in readings[0]
+                if len({r[q] for r in readings}) > 1]
     if disputed:
         raise ValueError(f'the {len(readings)} annotations of image '
-                         f'{image_id!r} disagree on queries {disputed}')
+                         f'{image_id!r} disagree at '
+                         f'{", ".join(map(_at, disputed))}')
     return readings[0]
 
 

@@ -8,17 +8,23 @@ stopped for annotation continues with ``--resume`` whichever way the rows
 were filled. Every change rewrites the file atomically under a lock (read,
 modify, write), so concurrent answers are neither lost nor repeated, and
 nothing is written to the run's ``LabelStore``: the loop does that once the
-round is complete.
+round is complete. The lock covers one process; another process is kept
+out by the work dir's lock, which a run holds and so do the tools that
+write answers (:func:`~mmseg_al.annotation.saved_run.pending_answers`).
 """
-import json
 import threading
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from mmseg_al.engine.oracles import QueryRound, read_answers
 from mmseg_al.state import AnnotationFileError, atomic_write_json, check_class
-from mmseg_al.state.annotations import HINT_KEY
+from mmseg_al.state.annotations import HINT_KEY, read_json
+
+
+def _is_integer(value: Any) -> bool:
+    """JSON's integers only: ``true`` and ``1.0`` are no round or class."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class AnswerError(ValueError):
@@ -26,7 +32,8 @@ class AnswerError(ValueError):
 
     Args:
         message: what is wrong and how to fix it.
-        status: 404 unknown query, 409 another round, 422 invalid class.
+        status: 400 a round that is not an integer, 404 unknown query,
+            409 another round, 422 invalid class.
     """
 
     def __init__(self, message: str, status: int) -> None:
@@ -44,8 +51,10 @@ class RoundAnswers:
         queries: the pending round.
 
     Raises:
-        AnnotationFileError: the query file is unreadable or lacks a row
-            for a queried pixel.
+        AnnotationFileError: the query file is not UTF-8 JSON (as
+            :func:`~mmseg_al.state.annotations.read_json` says) or lacks a
+            row for a queried pixel.
+        OSError: the query file cannot be opened.
     """
 
     def __init__(self, queries: QueryRound) -> None:
@@ -64,13 +73,7 @@ class RoundAnswers:
         return len(self._pairs)
 
     def _load(self) -> List[dict]:
-        try:
-            with open(self.path, encoding='utf-8') as file:
-                rows = json.load(file)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise AnnotationFileError(
-                f'{self.path}: cannot read the query file of round '
-                f'{self.round_idx} ({exc})') from None
+        rows = read_json(self.path)
         if not isinstance(rows, list) or not all(
                 isinstance(row, dict) for row in rows):
             raise AnnotationFileError(
@@ -125,7 +128,7 @@ class RoundAnswers:
                 f'the queries 0 .. {len(self) - 1}', 404)
         if cls is None:
             return
-        if not isinstance(cls, int) or isinstance(cls, bool):
+        if not _is_integer(cls):
             raise AnswerError(f'class {cls!r} is not an integer', 422)
         try:
             check_class(cls, self.queries.num_classes,
@@ -149,6 +152,8 @@ class RoundAnswers:
         Raises:
             AnswerError: naming the bad value; nothing is written then.
         """
+        if not _is_integer(round_idx):
+            raise AnswerError(f'round {round_idx!r} is not an integer', 400)
         if round_idx != self.round_idx:
             raise AnswerError(
                 f'the answer is for round {round_idx!r}, but round '

@@ -3,12 +3,14 @@
 A run with ``FileOracle`` stops after writing a round's selection; tools
 that help a person answer it (``tools/annotate.py``,
 ``tools/label_studio.py``) rebuild the run's pool from the config the
-runner saved in the work directory and load that pending selection.
+runner saved in the work directory and load that pending selection; those
+that write its answers hold the work dir's lock meanwhile, as a run does.
 ``tools/export_labels.py`` loads the labels a run has saved.
 """
 import glob
 import os
-from typing import Any, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -18,6 +20,8 @@ from mmseg_al.engine.active_learning_loop import QUERY_DIR
 from mmseg_al.engine.oracles import QueryRound
 from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.state import LabelStore
+from mmseg_al.state.work_dir_lock import WorkDirLock
+from .round_answers import RoundAnswers
 
 
 def saved_config(work_dir: str) -> str:
@@ -83,3 +87,23 @@ def load_pending_round(work_dir: str,
                       query_file=pending.query_file, dataset=pool,
                       num_classes=pool.num_classes,
                       ignore_index=pool.ignore_index)
+
+
+@contextmanager
+def pending_answers(work_dir: str,
+                    config: Optional[str] = None) -> Iterator[RoundAnswers]:
+    """The answers of the round ``work_dir``'s run waits on, to write.
+
+    The work dir stays locked (:class:`WorkDirLock`) until the block ends:
+    two processes rewriting one query file would lose each other's
+    answers, and a resumed run must not read it half written.
+
+    Raises:
+        FileNotFoundError: no such work dir, no config or no pending round.
+        WorkDirLockedError: a run or another annotator holds the work dir
+            (its PID is named).
+    """
+    if not os.path.isdir(work_dir):
+        raise FileNotFoundError(f'{work_dir}: no such work directory')
+    with WorkDirLock(work_dir):
+        yield RoundAnswers(load_pending_round(work_dir, config))

@@ -9,14 +9,18 @@ step, no network) shows one query at a time; the API behind it:
   only images queried in this round, looked up by id (never a path);
 * ``PUT /api/answers/{id}`` with ``{"round": r, "class": c}``: store one
   answer (``c`` null clears it); 404 unknown query, 409 another round,
-  422 invalid class, 400 malformed body.
+  422 invalid class, 400 malformed body (``r`` not an integer, JSON nested
+  too deeply, ...).
 
 With a token every request must carry it: ``?token=`` (the page then
-keeps it in a cookie), or an ``X-Token`` header.
+keeps it in a cookie), or an ``X-Token`` header. A request whose ``Host``
+header is a name the server was not told about is refused (DNS rebinding:
+a page of another site whose name now points at this machine).
 
 Starlette is an optional dependency (``pip install mmseg-al[annotate]``),
 imported only when an app is built.
 """
+import ipaddress
 import json
 import os
 import secrets
@@ -31,7 +35,6 @@ STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           'static')
 TOKEN_COOKIE = 'mmseg_al_token'
 INSTALL_HINT = 'pip install mmseg-al[annotate]'
-LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1')
 
 
 def require_annotate_extra() -> None:
@@ -77,8 +80,8 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
     Args:
         answers: the pending round's answers.
         token: required on every request when given.
-        allowed_hosts: ``Host`` header values accepted (guards a loopback
-            server against DNS rebinding); None accepts any.
+        allowed_hosts: host names accepted in the ``Host`` header besides
+            IP addresses (see :class:`HostCheck`); None accepts any.
         on_answer: called with the number of answered queries after each
             stored answer.
 
@@ -89,7 +92,6 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
@@ -131,7 +133,7 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
             body = json.loads(await request.body())
             if not isinstance(body, dict) or set(body) != {'round', 'class'}:
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: too deep
             return error('expected a JSON object {"round": r, "class": c} '
                          '(c null to clear the answer)', 400)
         try:
@@ -146,8 +148,7 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
 
     middleware = []
     if allowed_hosts is not None:
-        middleware.append(Middleware(TrustedHostMiddleware,
-                                     allowed_hosts=list(allowed_hosts)))
+        middleware.append(Middleware(HostCheck, names=allowed_hosts))
     if token is not None:
         middleware.append(Middleware(TokenCheck, token=token))
     return Starlette(routes=[
@@ -157,6 +158,49 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
         Route('/api/answers/{query_id:int}', answer, methods=['PUT']),
         Mount('/static', StaticFiles(directory=STATIC_DIR)),
     ], middleware=middleware)
+
+
+def _host_name(host: str) -> str:
+    """The name or address of a ``Host`` header, without port or
+    brackets."""
+    if host.startswith('['):
+        return host[1:].partition(']')[0]
+    return host.rpartition(':')[0] if ':' in host else host
+
+
+class HostCheck:
+    """ASGI middleware: refuse (400) a ``Host`` header naming another site.
+
+    A page of another site whose name the attacker points at this machine
+    (DNS rebinding) sends that name, never an IP address: addresses pass,
+    names must be listed.
+
+    Args:
+        app: the wrapped ASGI app.
+        names: the host names of this server.
+    """
+
+    def __init__(self, app, names: Sequence[str]) -> None:
+        self.app = app
+        self.names = {name.lower() for name in names}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope['type'] == 'http':
+            from starlette.datastructures import Headers
+            from starlette.responses import PlainTextResponse
+            name = _host_name(Headers(scope=scope).get('host', '')).lower()
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                if name not in self.names:
+                    response = PlainTextResponse(
+                        f'this server does not answer to the host name '
+                        f'{name!r}: open the URL it printed, or allow the '
+                        'name with allowed_hosts=[...] / --allowed-host',
+                        status_code=400)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 class TokenCheck:

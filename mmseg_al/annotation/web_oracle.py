@@ -1,5 +1,5 @@
 """A person answers each round in the browser, while the run waits."""
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.dist import barrier, is_main_process
@@ -30,17 +30,22 @@ class WebOracle:
             requires a token.
         port: TCP port (0: any free port, as logged).
         token: secret every request must carry; for a non-loopback host a
-            random one is generated (and logged) when None.
+            random one is generated (and logged) when None or empty.
+        allowed_hosts: host names, besides this machine's, that the page
+            may be opened by (a DNS alias, a proxy); IP addresses always
+            may.
     """
 
     wants_hints = True
 
     def __init__(self, host: str = '127.0.0.1', port: int = 8765,
-                 token: Optional[str] = None) -> None:
+                 token: Optional[str] = None,
+                 allowed_hosts: Sequence[str] = ()) -> None:
         require_annotate_extra()
         self.host = host
         self.port = port
         self.token = token
+        self.allowed_hosts = list(allowed_hosts)
 
     def annotate(self, queries: QueryRound) -> np.ndarray:
         """Classes ``[n]`` int64 of the queried pixels, in query order."""
@@ -48,7 +53,7 @@ class WebOracle:
         answers = RoundAnswers(queries)
         if is_main_process():
             AnnotationServer(answers, self.host, self.port, self.token,
-                             MMLogger.get_current_instance()
-                             ).serve_until_answered()
+                             MMLogger.get_current_instance(),
+                             self.allowed_hosts).serve_until_answered()
         barrier()  # the other ranks read the answers once they are all in
         return answers.classes()

@@ -231,15 +231,30 @@ def _csv_rows(path: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
     yield from rows
 
 
-def _json_rows(path: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
+def read_json(path: str) -> Any:
+    """The JSON document in ``path``.
+
+    Every JSON file a person or another tool hands in (query files, Label
+    Studio exports) is read here, so that each says the same thing about
+    bad bytes.
+
+    Raises:
+        AnnotationFileError: naming the file when it is not UTF-8, not
+            JSON, or nested too deeply to parse.
+        OSError: the file cannot be opened.
+    """
     with open(path, encoding='utf-8') as file:
         try:
-            records = json.load(file)
+            return json.load(file)
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, exc) from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise AnnotationFileError(f'{path}: not valid JSON ({exc})'
                                       ) from None
+
+
+def _json_rows(path: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
+    records = read_json(path)
     if not isinstance(records, list):
         raise AnnotationFileError(
             f'{path}: expected a JSON list of objects with the keys '

@@ -1,10 +1,11 @@
 """One run per work dir: an exclusive OS lock held for the run's lifetime.
 
-Two runs in one work dir overwrite each other's labels and metrics. The lock
-is ``fcntl.flock`` on ``work_dir/al_run.lock``: the OS releases it when the
-process ends, however it ends, so a killed run never leaves a stale lock
-behind. The holder writes its PID into the file so that a refused run can
-name it.
+Two runs in one work dir overwrite each other's labels and metrics, and two
+annotators each other's answers (the annotation tools take this lock while
+they write a pending round's answers). The lock is ``fcntl.flock`` on
+``work_dir/al_run.lock``: the OS releases it when the process ends, however
+it ends, so a killed run never leaves a stale lock behind. The holder writes
+its PID into the file so that a refused process can name it.
 """
 import errno
 import fcntl
@@ -46,7 +47,7 @@ class WorkDirLock:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
                 raise
             raise WorkDirLockedError(
-                f'{self.work_dir} is in use by another run (PID '
+                f'{self.work_dir} is in use by another run or annotator (PID '
                 f'{holder or "unknown"} holds {self.path}). Wait for it to '
                 'finish or stop it, or choose another --work-dir.') from None
         os.ftruncate(fd, 0)

@@ -22,10 +22,11 @@ def ground_truth(data_root, image_id, x, y) -> int:
     return int(label[y, x])
 
 
-def serving_round(url, round_idx, run):
-    """The round info once the run serves ``round_idx``."""
+def serving_round(url, round_idx, alive):
+    """The round info once the server (a run or a tool, alive while
+    ``alive()``) serves ``round_idx``."""
     event = threading.Event()
-    while run.is_alive():
+    while alive():
         try:
             info = httpx.get(url + 'api/round').json()
             if info['round'] == round_idx:

@@ -37,3 +37,27 @@ def write(tmp_path, export):
     path = tmp_path / 'export.json'
     path.write_text(json.dumps(export))
     return str(path)
+
+
+def json_min(export):
+    """The JSON-MIN export of the same project, as Label Studio's
+    converter writes it: one record per submitted annotation with the task
+    data at the top level and the points, with their image size, under the
+    control's name."""
+    records = []
+    for task in export:
+        for annotation in task['annotations']:
+            if annotation['was_cancelled']:
+                continue
+            points = [dict(point['value'],
+                           original_width=point['original_width'],
+                           original_height=point['original_height'])
+                      for point in annotation['result']]
+            records.append(dict(
+                task['data'], id=task['id'], label=points,
+                annotator=annotation['completed_by'],
+                annotation_id=annotation['id'],
+                created_at=annotation['created_at'],
+                updated_at=annotation['updated_at'],
+                lead_time=annotation['lead_time']))
+    return records

@@ -71,13 +71,13 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
     run.start()
     url = f'http://127.0.0.1:{port}/'
 
-    info = serving_round(url, 0, run)  # round 0 through the API
+    info = serving_round(url, 0, run.is_alive)  # round 0 through the API
     for query in info['queries']:
         cls = ground_truth(data_root, query['image'], query['x'], query['y'])
         assert httpx.put(f'{url}api/answers/{query["id"]}', json={
             'round': 0, 'class': cls}).status_code == 200
 
-    info = serving_round(url, 1, run)
+    info = serving_round(url, 1, run.is_alive)
     queries = info['queries']
     assert all(len(q['top3']) == 3 for q in queries)
     pressed = [ground_truth(data_root, q['image'], q['x'], q['y'])

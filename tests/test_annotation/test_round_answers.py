@@ -41,6 +41,8 @@ def test_answers_fill_the_query_file_that_file_oracle_reads(pending):
     (0, True, ROUND, 422, 'class True is not an integer'),
     (0, 1, ROUND - 1, 409, 'the answer is for round 1, but round 2 is being '
                            'annotated; reload the page'),
+    (0, 1, True, 400, 'round True is not an integer'),
+    (0, 1, float(ROUND), 400, 'round 2.0 is not an integer'),
 ])
 def test_bad_answers_are_refused_and_nothing_is_written(
         pending, query_id, cls, round_idx, status, message):

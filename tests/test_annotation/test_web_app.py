@@ -1,4 +1,5 @@
 """The web annotator's HTTP API (Starlette's TestClient) and its server."""
+import logging
 import socket
 import subprocess
 import sys
@@ -8,13 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from mmseg_al.annotation import RoundAnswers
+from mmengine.logging import MMLogger
+
+from mmseg_al.annotation import RoundAnswers, WebOracle
 from mmseg_al.annotation.annotation_server import (AnnotationServer,
                                                    server_token)
 from mmseg_al.annotation.web_app import build_app, require_annotate_extra
 from mmseg_al.engine import FileOracle
 from .conftest import (PAIRS, ROUND, NamedPool, fill_classes, make_round,
                        saved_state)
+from .live_run import free_port
 
 pytest.importorskip('starlette', reason='needs pip install mmseg-al[annotate]')
 httpx = pytest.importorskip('httpx2', reason='TestClient needs httpx2')
@@ -91,6 +95,10 @@ def test_images_are_served_by_id_from_the_round_only(tmp_path):
     ('/api/answers/0', [ROUND, 0], 400,
      'expected a JSON object {"round": r, "class": c} (c null to clear the '
      'answer)'),
+    ('/api/answers/0', {'round': True, 'class': 0}, 400,
+     'round True is not an integer'),
+    ('/api/answers/0', {'round': float(ROUND), 'class': 0}, 400,
+     'round 2.0 is not an integer'),
 ])
 def test_bad_answers_get_clear_errors(pending, path, body, status, error):
     client = client_for(pending)
@@ -99,6 +107,14 @@ def test_bad_answers_get_clear_errors(pending, path, body, status, error):
     assert response.status_code == status
     assert response.json() == {'error': error}
     assert open(pending.query_file).read() == before
+
+
+def test_a_body_nested_too_deeply_is_a_bad_request(pending):
+    response = client_for(pending).put(
+        '/api/answers/0', content='[' * 100000 + ']' * 100000,
+        headers={'Content-Type': 'application/json'})
+    assert response.status_code == 400
+    assert response.json()['error'].startswith('expected a JSON object')
 
 
 def test_every_request_must_carry_the_token(pending):
@@ -128,25 +144,97 @@ def test_a_loopback_server_refuses_foreign_host_names(pending):
 def test_only_loopback_servers_go_without_token():
     assert server_token('127.0.0.1', None) == (None, False)
     assert server_token('::1', None) == (None, False)
+    assert server_token('localhost', '') == (None, False)
     assert server_token('0.0.0.0', 'given') == ('given', False)
-    token, generated = server_token('0.0.0.0', None)
-    assert generated and len(token) >= 20
+    for missing in (None, ''):  # '': --token "$TOKEN" with TOKEN unset
+        token, generated = server_token('0.0.0.0', missing)
+        assert generated and len(token) >= 20
 
 
-def test_the_url_names_this_machine_and_carries_the_token(pending):
-    server = AnnotationServer(RoundAnswers(pending), host='0.0.0.0', port=0)
+def get_round(port, host=None, token=None):
+    headers = {'Host': host} if host else {}
+    if token:
+        headers['X-Token'] = token
+    return httpx.get(f'http://127.0.0.1:{port}/api/round', headers=headers)
+
+
+@pytest.mark.parametrize('token', [None, ''])
+def test_a_server_beyond_this_machine_needs_token_and_host_name(pending,
+                                                                token):
+    server = AnnotationServer(RoundAnswers(pending), host='0.0.0.0', port=0,
+                              token=token, allowed_hosts=['alias.lan'])
     server.start()
     try:
         assert server.url == (f'http://{socket.gethostname()}:{server.port}'
                               f'/?token={server.token}')
         assert server.generated_token
-        response = httpx.get(f'http://127.0.0.1:{server.port}/api/round')
-        assert response.status_code == 401
-        response = httpx.get(f'http://127.0.0.1:{server.port}/api/round',
-                             headers={'X-Token': server.token})
-        assert response.json()['round'] == ROUND
+        assert get_round(server.port).status_code == 401
+        for name in (socket.gethostname(), socket.getfqdn(), '10.1.2.3',
+                     '[::1]', 'localhost', 'alias.lan'):
+            response = get_round(server.port, f'{name}:{server.port}',
+                                 server.token)
+            assert response.json()['round'] == ROUND
+        # another site's name pointed at this machine (DNS rebinding)
+        response = get_round(server.port, 'rebound.example', server.token)
+        assert response.status_code == 400
+        assert "host name 'rebound.example'" in response.text
     finally:
         server.stop()
+    assert RoundAnswers(pending).num_answered() == 0
+
+
+def test_a_loopback_server_checks_the_host_name_too(pending):
+    server = AnnotationServer(RoundAnswers(pending), port=0, token='')
+    server.start()
+    try:
+        assert server.token is None
+        assert get_round(server.port).json()['round'] == ROUND
+        assert get_round(server.port, f'localhost:{server.port}'
+                         ).status_code == 200
+        assert get_round(server.port, 'rebound.example').status_code == 400
+    finally:
+        server.stop()
+
+
+class Remember(logging.Handler):
+    """Keeps the messages logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_web_oracle_with_an_empty_token_serves_behind_one(pending):
+    port = free_port()
+    oracle = WebOracle(host='0.0.0.0', port=port, token='')
+    logger = MMLogger.get_current_instance()
+    log = Remember()
+    logger.addHandler(log)
+    classes = []
+    try:
+        serving = threading.Thread(
+            target=lambda: classes.append(oracle.annotate(pending)))
+        serving.start()
+        warning = []
+        while serving.is_alive() and not warning:
+            serving.join(0.05)
+            warning = [m for m in log.messages
+                       if 'every request must carry the token' in m]
+        token = warning[0].rsplit(' ', 1)[1]
+        assert get_round(port).status_code == 401
+        assert get_round(port, 'rebound.example', token).status_code == 400
+        for query_id, cls in enumerate(CLASSES):
+            assert httpx.put(
+                f'http://127.0.0.1:{port}/api/answers/{query_id}',
+                json={'round': ROUND, 'class': cls},
+                headers={'X-Token': token}).status_code == 200
+        serving.join()
+    finally:
+        logger.removeHandler(log)
+    assert classes[0].tolist() == CLASSES
 
 
 def test_the_server_returns_once_two_tabs_have_answered_everything(pending):

@@ -31,7 +31,8 @@ def test_second_lock_fails_at_once_naming_the_holder(tmp_path):
         with pytest.raises(WorkDirLockedError) as error:
             WorkDirLock(work).acquire()
         assert str(error.value) == (
-            f'{work} is in use by another run (PID {os.getpid()} holds '
+            f'{work} is in use by another run or annotator (PID '
+            f'{os.getpid()} holds '
             f'{work / LOCK_FILE}). Wait for it to finish or stop it, or '
             'choose another --work-dir.')
         assert held.path == str(work / LOCK_FILE)
