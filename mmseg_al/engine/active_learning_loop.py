@@ -152,9 +152,12 @@ class ActiveLearningLoop(HeadLoop):
                 needs_head = round_idx > 0 and trained_round != round_idx - 1
                 self._acquire(store, cache, round_idx, seconds, needs_head)
                 last_saved = round_idx
-            self._train(store, cache, round_idx, seconds)
+            # a round recomputed on resume (its metrics entry was lost)
+            # trains on its own labels, not on those of later rounds
+            labels = store.up_to_round(round_idx)
+            self._train(labels, cache, round_idx, seconds)
             trained_round = round_idx
-            self._evaluate(store.num_labelled, seconds)
+            self._evaluate(labels.num_labelled, seconds)
             runner.call_hook('after_train_epoch')
         self._epoch = self.rounds
         runner.call_hook('after_train')

@@ -11,6 +11,7 @@ After every round the store is saved as ``work_dir/al_state/round_XX.npz``
 dataset fingerprint, file name, counts), each written atomically. Every
 round's file is kept, so an earlier round can always be reloaded.
 """
+import copy
 import hashlib
 import io
 import json
@@ -180,6 +181,18 @@ class LabelStore:
     def labelled_image_ids(self) -> List[str]:
         """Images with at least one labelled pixel, in dataset order."""
         return [i for i in self._image_ids if i in self._labels]
+
+    def up_to_round(self, round_idx: int) -> 'LabelStore':
+        """A copy holding the labels of rounds ``0..round_idx`` only: what
+        the head of round ``round_idx`` was trained on."""
+        subset = copy.copy(self)
+        subset._labels = {}
+        for image_id, labels in self._labels.items():
+            keep = labels.rounds <= round_idx
+            if keep.any():
+                subset._labels[image_id] = _ImageLabels(*(a[keep]
+                                                          for a in labels))
+        return subset
 
     def label_map(self, image_id: str) -> np.ndarray:
         """``[H, W]`` int64 map: the class at labelled pixels, else
