@@ -239,7 +239,8 @@ class ActiveLearningLoop(HeadLoop):
         """
         pending = PendingQueries(
             os.path.join(self.work_dir, QUERY_DIR), round_idx)
-        image_ids, pixels, scores = pending.load() or (None, None, None)
+        image_ids, pixels, scores = pending.load(store, self.budget) or (
+            None, None, None)
         if image_ids is not None and not os.path.exists(pending.query_file):
             if is_main_process():  # lost (or killed before it was written)
                 self._write_queries(store, pending, image_ids, pixels, scores)

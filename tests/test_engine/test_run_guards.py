@@ -122,6 +122,54 @@ def test_truncated_pending_selection_says_how_to_recover(tmp_path):
         'aside first if it holds labels.')
 
 
+@pytest.mark.parametrize('image_ids,pixels,problem', [
+    (['a', 'b'], [4, 16], "not a selection of this run: 1 bad record(s), "
+     "nothing was labelled:\n  image 'b' pixel 16: outside its 4x4 grid "
+     "(valid 0..15)"),
+    (['a', 'c'], [4, 5], "not a selection of this run: unknown image id(s) "
+     "['c']: not among the 2 images of this store (ids look like 'a'); "
+     "nothing was labelled"),
+    (['a', 'b'], [3, 0], "not a selection of this run: 1 bad record(s), "
+     "nothing was labelled:\n  image 'a' pixel 3 (x=3, y=0): already "
+     "labelled (class 1, round 0)"),
+    (['a'], [5], '1 pixels are pending, but round 1 labels 2 '
+     '(train_cfg.budget)'),
+])
+def test_crafted_pending_selection_is_refused_naming_it(
+        tmp_path, image_ids, pixels, problem):
+    store = LabelStore(['a', 'b'], [(4, 4), (4, 4)], num_classes=2)
+    store.add('a', [3], [1], round_idx=0)
+    pending = PendingQueries(str(tmp_path), 1)
+    pending.save(image_ids, np.array(pixels), np.zeros(len(pixels)))
+    with pytest.raises(ValueError) as error:
+        pending.load(store, budget=2)
+    assert str(error.value) == (
+        f'{pending.selection_file}: {problem}. Delete it to select this '
+        f'round again (the same pixels are chosen); {pending.query_file} is '
+        'then written again, blank, so move it aside first if it holds '
+        'labels.')
+    assert store.num_labelled == 1
+
+
+def test_a_run_refuses_a_pending_selection_short_of_its_budget(
+        tmp_path, tiny_unet_cfg):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra="train_cfg.update(oracle=dict(type='FileOracle'))\n")
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 3
+    pending = PendingQueries(osp.join(work, 'queries'), 0)
+    image_ids, pixels, scores = pending.load()
+    pending.save(image_ids[:3], pixels[:3], scores[:3])
+    answer_from_ground_truth(pending.query_file,
+                             str(tmp_path / 'data' / 'ann_dir' / 'train'))
+    with pytest.raises(ValueError, match=re.escape(
+            f'{pending.selection_file}: 3 pixels are pending, but round 0 '
+            'labels 5 (train_cfg.budget). Delete it')):
+        al_train_main([cfg, '--work-dir', work, '--resume'])
+    assert LabelStore.latest_round(work) is None
+
+
 def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
     cfg = write_toy_config(
         tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
