@@ -124,9 +124,13 @@ class ActiveLearningLoop(HeadLoop):
         self.selector = build_selector(selector, stage1)
         self.oracle = TASK_UTILS.build(oracle)
         self.oracle_void = oracle_void
-        self._resume = runner.cfg.get('resume', False)  # or True, 'auto'
         self._allow_config_change = bool(
             runner.cfg.get('allow_config_change', False))
+        # here, before the hooks' before_run (which may pretrain a backbone
+        # for minutes), not when the rounds start
+        check_resume(self.work_dir, runner.cfg.get('resume', False),
+                     RunFile(self.work_dir).exists(),
+                     LabelStore.latest_round(self.work_dir))
 
     @property
     def max_epochs(self) -> int:
@@ -169,7 +173,6 @@ class ActiveLearningLoop(HeadLoop):
         latest = LabelStore.latest_round(self.work_dir)
         run_file = RunFile(self.work_dir)
         started = run_file.exists()
-        check_resume(self.work_dir, self._resume, started, latest)
         barrier()  # every rank has looked before the main rank writes
         settings = run_settings(self.runner.cfg, self.seed)
         if started:

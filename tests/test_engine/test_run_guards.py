@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+from mmseg_al.engine.hooks import DiffusionPretrainHook
 from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.engine.run_file import RUN_FILE, RunSettingsError
 from mmseg_al.state import LabelStore, StateFileError
@@ -78,6 +79,23 @@ def test_resume_needs_a_run_unless_auto(tmp_path, toy_cfg):
     assert al_train_main([toy_cfg, '--work-dir', misspelt, '--resume=auto',
                           '--cfg-options', 'train_cfg.rounds=1']) == 0
     assert LabelStore.latest_round(misspelt) == 0
+
+
+def test_resume_without_a_run_is_refused_before_pretraining(
+        tmp_path, tiny_unet_cfg, monkeypatch):
+    checkpoint = str(tmp_path / 'pretrained.pt')
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra=f"model['backbone']['checkpoint'] = {checkpoint!r}\n"
+        f"custom_hooks = [dict(type='DiffusionPretrainHook', "
+        f"checkpoint={checkpoint!r})]\n")
+    pretrained = []
+    monkeypatch.setattr(DiffusionPretrainHook, 'before_run',
+                        lambda self, runner: pretrained.append(runner))
+    with pytest.raises(FileNotFoundError,
+                       match='--resume: there is no run to continue'):
+        al_train_main([cfg, '--work-dir', str(tmp_path / 'w'), '--resume'])
+    assert pretrained == []
 
 
 @pytest.mark.parametrize('option,message', [
