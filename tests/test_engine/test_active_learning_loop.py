@@ -142,7 +142,10 @@ def test_file_oracle_round_trip(tmp_path, tiny_unet_cfg, capsys):
     ann_dir = str(tmp_path / 'data' / 'ann_dir' / 'train')
     assert al_train_main([cfg, '--work-dir', work]) == 3
     query_file = osp.join(work, 'queries', 'round_00.json')
-    assert query_file in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert 'Round 0: 5 pixels await labels' in said
+    assert f'python tools/annotate.py {work}\n' in said
+    assert 'bad row' not in said
     assert LabelStore.latest_round(work) is None
     answer_from_ground_truth(query_file, ann_dir)
 

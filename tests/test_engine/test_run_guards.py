@@ -198,13 +198,18 @@ def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
     assert al_train_main([cfg, '--work-dir', work]) == 3
     with open(query_file, 'rb') as file:
         asked = file.read()
-    # deleted before it was answered: written again from the selection
+    # deleted before it was answered: written again from the selection,
+    # and a CSV of answers beside it is said to be ignored
     os.remove(query_file)
+    csv_file = query_file[:-len('.json')] + '.csv'
+    open(csv_file, 'w').close()
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
     with open(query_file, 'rb') as file:
         assert file.read() == asked
     assert 'round_00.json was missing: written again from the saved ' \
         'selection' in last_log(work)
+    assert f'{csv_file} is not read: the run reads the answers from ' \
+        f'{query_file} only.' in last_log(work)
     answer_from_ground_truth(query_file, ann_dir)
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
     assert 'edited after its labels were imported' not in last_log(work)
