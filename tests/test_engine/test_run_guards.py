@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+from mmseg_al.datasets.toy_scenes import write_toy_scenes
 from mmseg_al.engine.hooks import DiffusionPretrainHook
 from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.engine.run_file import RUN_FILE, RunSettingsError
@@ -96,6 +97,19 @@ def test_resume_without_a_run_is_refused_before_pretraining(
                        match='--resume: there is no run to continue'):
         al_train_main([cfg, '--work-dir', str(tmp_path / 'w'), '--resume'])
     assert pretrained == []
+
+
+def test_a_truncated_pool_image_stops_the_run_before_round_0(
+        tmp_path, toy_cfg):
+    write_toy_scenes(str(tmp_path / 'data'), 32, 4, 2, 0)  # as toy_cfg
+    image = str(tmp_path / 'data' / 'img_dir' / 'train' / '0002.png')
+    with open(image, 'r+b') as file:
+        file.truncate(osp.getsize(image) - 12)
+    work = str(tmp_path / 'work')
+    with pytest.raises(ValueError, match=re.escape(
+            f'Image file {image} is truncated or corrupt')):
+        al_train_main([toy_cfg, '--work-dir', work])
+    assert LabelStore.latest_round(work) is None
 
 
 @pytest.mark.parametrize('option,message', [
