@@ -1,12 +1,16 @@
 """The package as a user meets it: import, registration, the mmcv-ops guard."""
 import ast
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from mmseg_al.utils import check_mmcv_ops, derive_seed, torch_generator
 
@@ -106,3 +110,17 @@ def test_importing_registers_and_changes_nothing_else():
                             env={**os.environ, 'MPLBACKEND': 'svg'})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'svg'
+
+
+def test_install_pins_a_setuptools_that_torch_and_the_mmcv_build_accept():
+    """mmcv's setup.py imports pkg_resources, which setuptools 82 removed;
+    torch declares its own lower bound. One pin must meet both, or pip
+    prints a dependency conflict in the install log."""
+    script = Path(__file__).resolve().parents[1] / 'tools' / 'install.sh'
+    pinned = SpecifierSet(re.search(r'"setuptools([^"]*)"',
+                                    script.read_text()).group(1))
+    torch_wants = [Requirement(r).specifier
+                   for r in importlib.metadata.requires('torch')
+                   if Requirement(r).name == 'setuptools']
+    assert '82.0.0' not in pinned
+    assert all('81.0.0' in spec for spec in [pinned, *torch_wants])

@@ -4,11 +4,14 @@
         [--label-maps DIR] [--config CFG]
 
 ``OUT`` gets one row per labelled pixel (image, x, y, class, round, score,
-path), in the format of the query files. ``--label-maps DIR`` also writes
-a sparse PNG label map per labelled image (unlabelled pixels = 255) and
-``DIR/split.txt``, to train any mmseg model on just those pixels, and
-prints the mmseg dataset config that reads them. The labels are those
-saved after the run's latest round, or after round ``K``.
+path), in the format of the query files. ``--label-maps DIR`` (a new or
+empty folder, or an earlier export) also writes a sparse PNG label map per
+labelled image (unlabelled pixels = 255) and ``DIR/split.txt``, to train
+any mmseg model on just those pixels, and prints the mmseg dataset config
+that reads them. The labels are those saved after the run's latest round,
+or after round ``K``. Neither may lie in the run's ``al_state/`` or
+``queries/`` or replace its records: the tool refuses before writing
+anything.
 """
 import argparse
 import os
@@ -39,28 +42,50 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmseg_al.state import StateFileError
     from mmseg_al.state.annotations import annotation_format
     from mmseg_al.state.label_maps import write_label_maps
+    written: List[str] = []
     try:
         annotation_format(args.out)
+        check_outside_run(args.work_dir, args.out)
+        if args.label_maps:
+            check_outside_run(args.work_dir, args.label_maps)
+        if os.path.isdir(args.out):
+            raise ValueError(f'{args.out} is a folder; name the .csv or '
+                             '.json file to write')
         store, pool = load_labels(args.work_dir, args.config,
                                   args.round_idx)
-    except (ValueError, FileNotFoundError, StateFileError) as exc:
+        if args.label_maps:  # first: it refuses before writing anything
+            written = write_label_maps(store, args.label_maps)
+        path = store.export(args.out, dict(zip(pool.image_ids,
+                                               pool.image_paths)))
+    except (ValueError, OSError, StateFileError) as exc:
         print(f'export_labels: {exc}', file=sys.stderr)
         return 1
-    path = store.export(args.out, dict(zip(pool.image_ids,
-                                           pool.image_paths)))
     images = len(store.labelled_image_ids())
     print(f'{store.num_labelled} labelled pixels of {images} images '
           f'written to {path}')
     if args.label_maps:
-        try:
-            written = write_label_maps(store, args.label_maps)
-        except ValueError as exc:
-            print(f'export_labels: {exc}', file=sys.stderr)
-            return 1
         print(f'{len(written) - 1} label maps and {written[-1]} written')
         print(dataset_recipe(store.labelled_image_ids(), pool,
                              args.label_maps, written[-1]))
     return 0
+
+
+def check_outside_run(work_dir: str, path: str) -> None:
+    """Refuse an output in the run's state or query folders or on one of
+    its records, symlinks resolved: an export must not replace them."""
+    from mmseg_al.engine.active_learning_loop import QUERY_DIR
+    from mmseg_al.engine.metrics_log import METRICS_FILE
+    from mmseg_al.engine.run_file import RUN_FILE
+    from mmseg_al.state.label_store import STATE_DIR
+    from mmseg_al.state.work_dir_lock import LOCK_FILE
+    real = os.path.realpath(path)
+    for name in (STATE_DIR, QUERY_DIR, RUN_FILE, METRICS_FILE, LOCK_FILE):
+        kept = os.path.realpath(os.path.join(work_dir, name))
+        if os.path.commonpath([real, kept]) == kept:
+            raise ValueError(
+                f'{path} is {"" if real == kept else "inside "}{kept}, '
+                'which the run keeps for itself; export outside its '
+                f'{STATE_DIR}/ and {QUERY_DIR}/ folders and records')
 
 
 def dataset_recipe(image_ids: Sequence[str], pool, maps_dir: str,

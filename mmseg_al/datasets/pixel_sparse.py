@@ -105,7 +105,7 @@ class PixelSparseDataset:
 
     @property
     def image_shapes(self) -> List[Tuple[int, int]]:
-        """``(H, W)`` of every pool image, read from the file headers."""
+        """``(H, W)`` of every pool image, from its checked file."""
         return list(self._shapes())
 
     def index_of(self, image_id: str) -> int:
@@ -170,7 +170,7 @@ class PixelSparseDataset:
             backend_args = getattr(self.dataset, 'backend_args', None)
             self._image_shapes = [
                 read_image_header(path, backend_args)[0]
-                for path in track(self._image_paths, 'image sizes')
+                for path in track(self._image_paths, 'checking images')
             ]
         return self._image_shapes
 

@@ -124,9 +124,13 @@ class ActiveLearningLoop(HeadLoop):
         self.selector = build_selector(selector, stage1)
         self.oracle = TASK_UTILS.build(oracle)
         self.oracle_void = oracle_void
-        self._resume = runner.cfg.get('resume', False)  # or True, 'auto'
         self._allow_config_change = bool(
             runner.cfg.get('allow_config_change', False))
+        # here, before the hooks' before_run (which may pretrain a backbone
+        # for minutes), not when the rounds start
+        check_resume(self.work_dir, runner.cfg.get('resume', False),
+                     RunFile(self.work_dir).exists(),
+                     LabelStore.latest_round(self.work_dir))
 
     @property
     def max_epochs(self) -> int:
@@ -152,9 +156,12 @@ class ActiveLearningLoop(HeadLoop):
                 needs_head = round_idx > 0 and trained_round != round_idx - 1
                 self._acquire(store, cache, round_idx, seconds, needs_head)
                 last_saved = round_idx
-            self._train(store, cache, round_idx, seconds)
+            # a round recomputed on resume (its metrics entry was lost)
+            # trains on its own labels, not on those of later rounds
+            labels = store.up_to_round(round_idx)
+            self._train(labels, cache, round_idx, seconds)
             trained_round = round_idx
-            self._evaluate(store.num_labelled, seconds)
+            self._evaluate(labels.num_labelled, seconds)
             runner.call_hook('after_train_epoch')
         self._epoch = self.rounds
         runner.call_hook('after_train')
@@ -166,7 +173,6 @@ class ActiveLearningLoop(HeadLoop):
         latest = LabelStore.latest_round(self.work_dir)
         run_file = RunFile(self.work_dir)
         started = run_file.exists()
-        check_resume(self.work_dir, self._resume, started, latest)
         barrier()  # every rank has looked before the main rank writes
         settings = run_settings(self.runner.cfg, self.seed)
         if started:
@@ -237,7 +243,8 @@ class ActiveLearningLoop(HeadLoop):
         """
         pending = PendingQueries(
             os.path.join(self.work_dir, QUERY_DIR), round_idx)
-        image_ids, pixels, scores = pending.load() or (None, None, None)
+        image_ids, pixels, scores = pending.load(store, self.budget) or (
+            None, None, None)
         if image_ids is not None and not os.path.exists(pending.query_file):
             if is_main_process():  # lost (or killed before it was written)
                 self._write_queries(store, pending, image_ids, pixels, scores)

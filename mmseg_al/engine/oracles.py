@@ -14,7 +14,8 @@ import numpy as np
 from mmengine.dist import is_main_process
 
 from mmseg_al.registry import TASK_UTILS
-from mmseg_al.state.annotations import AnnotationFileError, read_annotations
+from mmseg_al.state.annotations import (AnnotationFileError,
+                                        UnansweredRowsError, read_annotations)
 from .query_imports import file_sha256, record_import
 from .query_overlays import write_query_overlays
 
@@ -121,31 +122,55 @@ class FileOracle:
         try:
             digest = file_sha256(path)
             answered = read_answers(queries)
+        except UnansweredRowsError as exc:
+            raise AnnotationRequired(self._instructions(queries, exc.count))
         except AnnotationFileError as exc:
-            raise AnnotationRequired(self._instructions(queries, str(exc)))
+            raise AnnotationRequired(self._instructions(
+                queries, problem=f'The file cannot be imported yet: {exc}'))
         missing = [pair for pair in queries.pairs if pair not in answered]
         if missing:
             raise AnnotationRequired(self._instructions(
-                queries, f'{path}: {len(missing)} of {len(queries.pairs)} '
-                'queried pixels have no row; keep every row of the file.'))
+                queries, problem=f'{path}: {len(missing)} of '
+                f'{len(queries.pairs)} queried pixels have no row; keep '
+                'every row of the file.'))
         record_import(path, digest)
         return np.asarray([answered[pair] for pair in queries.pairs],
                           dtype=np.int64)
 
-    def _instructions(self, queries: QueryRound, problem: str) -> str:
+    def _instructions(self, queries: QueryRound,
+                      unanswered: Optional[int] = None,
+                      problem: Optional[str] = None) -> str:
+        """How to give the round's labels; ``unanswered`` rows have no
+        class yet, ``problem`` says what else keeps the file out."""
         overlay_dir = queries.overlay_dir
         if is_main_process():
             write_query_overlays(queries.dataset, queries.image_ids,
                                  queries.pixels, overlay_dir,
                                  max_images=None, radius=self.overlay_radius)
-        return (
-            f'Round {queries.round_idx} needs labels for '
-            f'{len(queries.pixels)} pixels.\n'
-            f'Fill in the "class" of every row of {queries.query_file} '
-            f'(a class id in [0, {queries.num_classes}), or '
-            f'{queries.ignore_index} for void); the pixels are circled in '
-            f'the images under {overlay_dir}.\n'
-            'Then run the same command again with --resume (a deleted '
-            'query file is written again, blank, from the saved selection '
-            f'{os.path.splitext(queries.query_file)[0]}.npz).\n'
-            f'Current state of the file: {problem}')
+        path, total = queries.query_file, len(queries.pixels)
+        work_dir = os.path.dirname(os.path.dirname(path))  # WORK_DIR/queries
+        if unanswered is None:
+            waiting = f'{total} pixels need labels'
+        else:
+            waiting = (f'{total}' if unanswered == total else
+                       f'{unanswered} of {total}') + ' pixels await labels'
+        lines = [
+            f'Round {queries.round_idx}: {waiting} (circled in the images '
+            f'under {overlay_dir}). Give them in one of three ways:',
+            f'  - in the browser: python tools/annotate.py {work_dir}',
+            '  - in Label Studio: python tools/label_studio.py export '
+            f'{work_dir} OUT_DIR, label, then python tools/label_studio.py '
+            f'import {work_dir} EXPORT.json',
+            f'  - by hand or by script: fill in the "class" of every row of '
+            f'{path} (a class id in [0, {queries.num_classes}), or '
+            f'{queries.ignore_index} for void)',
+            'Then run the same command again with --resume (a deleted query '
+            'file is written again, blank, from the saved selection '
+            f'{os.path.splitext(path)[0]}.npz).']
+        other = os.path.splitext(path)[0] + '.csv'
+        if os.path.exists(other):
+            lines.append(f'{other} is not read: the run reads the answers '
+                         f'from {path} only.')
+        if problem is not None:
+            lines.append(problem)
+        return '\n'.join(lines)

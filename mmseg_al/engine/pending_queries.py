@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmseg_al.state import LabelStore
 from mmseg_al.state.atomic_io import atomic_write_bytes
 
 
@@ -40,20 +41,51 @@ class PendingQueries:
                  scores=np.asarray(scores, dtype=np.float64))
         atomic_write_bytes(self.selection_file, buffer.getvalue())
 
-    def load(self) -> Optional[Tuple[List[str], np.ndarray, np.ndarray]]:
-        """``(image_ids, pixels, scores)``, or None if nothing is pending."""
+    def load(self, store: Optional[LabelStore] = None,
+             budget: Optional[int] = None
+             ) -> Optional[Tuple[List[str], np.ndarray, np.ndarray]]:
+        """``(image_ids, pixels, scores)``, or None if nothing is pending.
+
+        Args:
+            store: the labels of the earlier rounds; the selection must
+                name distinct unlabelled pixels of its images.
+            budget: the pixels the round labels; the selection must hold
+                exactly that many.
+
+        Raises:
+            ValueError: the file is unreadable or breaks one of these
+                rules, naming it and how to select the round again.
+        """
         if not os.path.exists(self.selection_file):
             return None
         try:
             with np.load(self.selection_file, allow_pickle=False) as data:
-                return ([str(i) for i in data['image_ids']],
-                        data['pixels'].astype(np.int64),
-                        data['scores'].astype(np.float64))
+                image_ids = [str(i) for i in data['image_ids']]
+                pixels, scores = data['pixels'], data['scores']
         except (OSError, ValueError, KeyError, EOFError,
                 zipfile.BadZipFile, zlib.error) as exc:
-            raise ValueError(
-                f'{self.selection_file}: unreadable pending selection of '
-                f'round {self.round_idx} ({type(exc).__name__}: {exc}). '
-                'Delete it to select this round again (the same pixels are '
-                f'chosen); {self.query_file} is then written again, blank, '
-                'so move it aside first if it holds labels.') from None
+            raise self._invalid(
+                f'unreadable pending selection of round {self.round_idx} '
+                f'({type(exc).__name__}: {exc})') from None
+        if scores.shape != (len(image_ids), ):
+            raise self._invalid(f'{scores.shape} scores for '
+                                f'{len(image_ids)} image ids')
+        if budget is not None and len(image_ids) != budget:
+            raise self._invalid(
+                f'{len(image_ids)} pixels are pending, but round '
+                f'{self.round_idx} labels {budget} (train_cfg.budget)')
+        if store is not None:
+            try:
+                store.check_unlabelled(image_ids, pixels)
+            except (ValueError, TypeError) as exc:
+                raise self._invalid(f'not a selection of this run: {exc}'
+                                    ) from None
+        return (image_ids, pixels.astype(np.int64),
+                scores.astype(np.float64))
+
+    def _invalid(self, problem: str) -> ValueError:
+        return ValueError(
+            f'{self.selection_file}: {problem}. Delete it to select this '
+            'round again (the same pixels are chosen); '
+            f'{self.query_file} is then written again, blank, so move it '
+            'aside first if it holds labels.')

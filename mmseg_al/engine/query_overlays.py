@@ -17,6 +17,7 @@ from mmseg_al.state.atomic_io import atomic_write_bytes
 #: markers of small images stay readable.
 MIN_OVERLAY_SIZE = 256
 MARKER_COLOUR = (255, 255, 0)  # RGB yellow
+FRAME_COLOUR = (128, 128, 128)  # RGB grey
 
 
 def overlay_file_name(image_id: str) -> str:
@@ -30,6 +31,10 @@ def draw_queries(visualizer: Visualizer, image: np.ndarray,
                  radius: Optional[int] = None) -> np.ndarray:
     """Circle and number flat pixel indices on an RGB ``[H, W, 3]`` image.
 
+    Every marker fits the picture: a frame one radius wide holds the
+    circles of edge pixels, and each number stands beside its circle on
+    the side towards the middle of the image.
+
     Args:
         visualizer: draws the markers (its current image is replaced).
         image: uint8 RGB image.
@@ -38,26 +43,33 @@ def draw_queries(visualizer: Visualizer, image: np.ndarray,
         radius: circle radius in output pixels (default: scaled to size).
 
     Returns:
-        A new uint8 RGB image, upscaled to at least ``MIN_OVERLAY_SIZE``.
+        A new uint8 RGB image: ``image`` upscaled to at least
+        ``MIN_OVERLAY_SIZE``, in a frame ``radius + 1`` pixels wide.
     """
     height, width = image.shape[:2]
     scale = max(1, -(-MIN_OVERLAY_SIZE // max(height, width)))
     canvas = cv2.resize(np.ascontiguousarray(image),
                         (width * scale, height * scale),
                         interpolation=cv2.INTER_NEAREST)
-    visualizer.set_image(canvas)
+    radius = radius or max(3, canvas.shape[0] // 80)
+    margin = radius + 1
+    visualizer.set_image(cv2.copyMakeBorder(
+        canvas, margin, margin, margin, margin, cv2.BORDER_CONSTANT,
+        value=FRAME_COLOUR))
     if len(points):
         ys, xs = np.divmod(np.asarray(points, dtype=np.int64), width)
         centres = np.stack([xs * scale + scale // 2, ys * scale + scale // 2],
-                           axis=1)
-        radius = radius or max(3, canvas.shape[0] // 80)
+                           axis=1) + margin
         visualizer.draw_circles(
             centres, np.full(len(centres), radius), edge_colors=MARKER_COLOUR,
             line_widths=1, alpha=1.0)
+        on_right = xs < width / 2
         visualizer.draw_texts(
             [str(number) for number in range(1, len(centres) + 1)],
-            centres + np.array([radius + 1, -radius]), colors=MARKER_COLOUR,
-            font_sizes=7)
+            centres + np.where(on_right, margin, -margin)[:, None] * [1, 0],
+            colors=MARKER_COLOUR, font_sizes=7, vertical_alignments='center',
+            horizontal_alignments=['left' if right else 'right'
+                                   for right in on_right])
     return visualizer.get_image()
 
 

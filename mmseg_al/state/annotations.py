@@ -52,6 +52,23 @@ class AnnotationFileError(ValueError):
     row by file and line/record number."""
 
 
+class UnansweredRowsError(AnnotationFileError):
+    """Every bad row of the file merely has no class yet: a query file not
+    (completely) filled in, rather than a wrong one.
+
+    Attributes:
+        count: the rows without a class.
+    """
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+
+class _NoClass(ValueError):
+    """A row that is fine but for its empty class."""
+
+
 @dataclass
 class Annotations:
     """Validated rows of an annotation file, as aligned columns.
@@ -327,6 +344,8 @@ class _RowParser:
             raise ValueError(f'(x={x}, y={y}) of image {image_id!r} was not '
                              f'queried')
         self.seen[key] = location
+        if _is_missing(row.get('class')):
+            raise _NoClass('class is missing')
         cls = check_class(_parse_int(row.get('class'), 'class'),
                           self.num_classes, self.ignore_index)
         return image_id, pixel, cls, self._round(row.get('round')), \
@@ -366,7 +385,9 @@ def read_annotations(path: PathLike, image_shapes: ImageShapes,
 
     Raises:
         AnnotationFileError: listing every bad row (file, line or record,
-            problem); nothing is returned then.
+            problem); nothing is returned then. It is an
+            :class:`UnansweredRowsError` when every bad row only lacks
+            its class.
     """
     path = os.fspath(path)
     rows = _csv_rows(path) if annotation_format(path) == 'csv' \
@@ -374,16 +395,20 @@ def read_annotations(path: PathLike, image_shapes: ImageShapes,
     parser = _RowParser(image_shapes, num_classes, ignore_index, round_idx,
                         None if queries is None else
                         {(i, int(p)) for i, p in queries})
-    parsed, problems = [], []
+    parsed, problems, unanswered = [], [], 0
     for location, row in rows:
         try:
             parsed.append(parser.parse(location, row))
         except ValueError as exc:
             problems.append(f'{location}: {exc}')
+            unanswered += isinstance(exc, _NoClass)
     if problems:
-        raise AnnotationFileError(list_problems(
+        message = list_problems(
             f'{path}: {len(problems)} bad row(s), nothing imported:',
-            problems, MAX_REPORTED_PROBLEMS))
+            problems, MAX_REPORTED_PROBLEMS)
+        if unanswered == len(problems):
+            raise UnansweredRowsError(message, unanswered)
+        raise AnnotationFileError(message)
     image_ids, pixels, classes, rounds, scores = (list(c) for c in zip(
         *parsed)) if parsed else ([], [], [], [], [])
     return Annotations(image_ids=image_ids,

@@ -4,7 +4,7 @@ A file is written to a temporary sibling in the same directory, flushed and
 fsynced, then moved over the target with :func:`os.replace` (atomic on POSIX
 and Windows), and finally the directory entry itself is fsynced. A crash or
 an exception at any point before the rename leaves the previous file intact
-and removes the temporary one.
+and removes the temporary one; an OS error (a full disk) names the target.
 """
 import json
 import os
@@ -59,9 +59,13 @@ def atomic_open(path: PathLike, mode: str = 'wb', **open_kwargs: Any
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
+        if isinstance(exc, OSError) and exc.errno is not None and \
+                exc.filename is None:
+            # a full disk fails a write(), whose error names no file
+            raise OSError(exc.errno, exc.strerror, path) from exc
         raise
     _fsync_directory(directory)
 

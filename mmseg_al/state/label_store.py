@@ -11,6 +11,7 @@ After every round the store is saved as ``work_dir/al_state/round_XX.npz``
 dataset fingerprint, file name, counts), each written atomically. Every
 round's file is kept, so an earlier round can always be reloaded.
 """
+import copy
 import hashlib
 import io
 import json
@@ -181,6 +182,18 @@ class LabelStore:
         """Images with at least one labelled pixel, in dataset order."""
         return [i for i in self._image_ids if i in self._labels]
 
+    def up_to_round(self, round_idx: int) -> 'LabelStore':
+        """A copy holding the labels of rounds ``0..round_idx`` only: what
+        the head of round ``round_idx`` was trained on."""
+        subset = copy.copy(self)
+        subset._labels = {}
+        for image_id, labels in self._labels.items():
+            keep = labels.rounds <= round_idx
+            if keep.any():
+                subset._labels[image_id] = _ImageLabels(*(a[keep]
+                                                          for a in labels))
+        return subset
+
     def label_map(self, image_id: str) -> np.ndarray:
         """``[H, W]`` int64 map: the class at labelled pixels, else
         ``ignore_index`` (e.g. to train another mmseg model on the labels
@@ -279,20 +292,8 @@ class LabelStore:
                 f'{len(scores)} scores')
         if rounds.size and rounds.min() < 0:
             raise ValueError(f'round {rounds.min()} is negative')
-        unknown = sorted({i for i in image_ids if i not in self._shapes})
-        if unknown:
-            raise ValueError(
-                f'unknown image id(s) {unknown[:MAX_REPORTED_RECORDS]}: not '
-                f'among the {len(self._image_ids)} images of this store '
-                f'(ids look like {self._image_ids[0]!r}); nothing was added')
-        groups = self._group_by_image(image_ids)
-        problems = [problem for image_id, index in groups.items()
-                    for problem in self._check_image(image_id, pixels[index],
-                                                     classes[index])]
-        if problems:
-            raise ValueError(list_problems(
-                f'{len(problems)} bad record(s), nothing was added:',
-                problems, MAX_REPORTED_RECORDS))
+        groups = self._checked_groups(image_ids, pixels, classes,
+                                      'nothing was added')
         for image_id, index in groups.items():
             old = self._get(image_id)
             merged = _ImageLabels(*(np.concatenate([a, b[index]]) for a, b in
@@ -300,6 +301,43 @@ class LabelStore:
                                               scores))))
             order = np.argsort(merged.pixels, kind='stable')
             self._labels[image_id] = _ImageLabels(*(a[order] for a in merged))
+
+    def check_unlabelled(self, image_ids: Sequence[str],
+                         pixels: ArrayLike) -> None:
+        """Refuse pixels that cannot be asked for (a selection's): each must
+        be a pixel of a known image, unlabelled and not repeated.
+
+        Raises:
+            ValueError: naming every bad record, as :meth:`add_many` does.
+        """
+        pixels = _int_array(pixels, 'pixels')
+        if len(image_ids) != len(pixels):
+            raise ValueError(f'records are misaligned: {len(image_ids)} '
+                             f'image ids, {len(pixels)} pixels')
+        self._checked_groups([str(i) for i in image_ids], pixels, None,
+                             'nothing was labelled')
+
+    def _checked_groups(self, image_ids: List[str], pixels: np.ndarray,
+                        classes: Optional[np.ndarray], outcome: str
+                        ) -> Dict[str, np.ndarray]:
+        """:meth:`_group_by_image` of records that all pass
+        :meth:`_check_image`, else ValueError listing every bad one."""
+        unknown = sorted({i for i in image_ids if i not in self._shapes})
+        if unknown:
+            raise ValueError(
+                f'unknown image id(s) {unknown[:MAX_REPORTED_RECORDS]}: not '
+                f'among the {len(self._image_ids)} images of this store '
+                f'(ids look like {self._image_ids[0]!r}); {outcome}')
+        groups = self._group_by_image(image_ids)
+        problems = [problem for image_id, index in groups.items()
+                    for problem in self._check_image(
+                        image_id, pixels[index],
+                        None if classes is None else classes[index])]
+        if problems:
+            raise ValueError(list_problems(
+                f'{len(problems)} bad record(s), {outcome}:', problems,
+                MAX_REPORTED_RECORDS))
+        return groups
 
     def _group_by_image(self, image_ids: List[str]
                         ) -> Dict[str, np.ndarray]:
@@ -312,8 +350,9 @@ class LabelStore:
                 zip(unique, np.split(order, starts[1:]))}
 
     def _check_image(self, image_id: str, pixels: np.ndarray,
-                     classes: np.ndarray) -> List[str]:
-        """Problems of the new records of one image, one line each."""
+                     classes: Optional[np.ndarray]) -> List[str]:
+        """Problems of the new records of one image, one line each
+        (classes None: pixels only)."""
         height, width = self._shapes[image_id]
         problems = []
 
@@ -325,12 +364,13 @@ class LabelStore:
         problems += [f'image {image_id!r} pixel {p}: outside its '
                      f'{height}x{width} grid (valid 0..{height * width - 1})'
                      for p in pixels[outside]]
-        bad_class = ~(((classes >= 0) & (classes < self.num_classes))
-                      | (classes == self.ignore_index))
-        problems += [f'{where(p)}: class {c} is neither in [0, '
-                     f'{self.num_classes}) nor the void value '
-                     f'{self.ignore_index}'
-                     for p, c in zip(pixels[bad_class], classes[bad_class])]
+        if classes is not None:
+            bad_class = ~(((classes >= 0) & (classes < self.num_classes))
+                          | (classes == self.ignore_index))
+            problems += [f'{where(p)}: class {c} is neither in [0, '
+                         f'{self.num_classes}) nor the void value '
+                         f'{self.ignore_index}' for p, c in
+                         zip(pixels[bad_class], classes[bad_class])]
         unique, counts = np.unique(pixels[~outside], return_counts=True)
         problems += [f'{where(p)}: given {n} times in this batch'
                      for p, n in zip(unique[counts > 1], counts[counts > 1])]

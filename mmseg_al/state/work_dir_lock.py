@@ -36,8 +36,18 @@ class WorkDirLock:
 
         Raises:
             WorkDirLockedError: naming the PID that holds it.
+            NotADirectoryError: the work dir is a file.
+            IsADirectoryError: the lock file is a directory.
         """
+        if os.path.exists(self.work_dir) and not os.path.isdir(self.work_dir):
+            raise NotADirectoryError(
+                f'{self.work_dir} is a file, not a work directory; choose '
+                'another --work-dir')
         os.makedirs(self.work_dir, exist_ok=True)
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(
+                f"{self.path} is a directory where the run's lock file "
+                'belongs; move it away (the run creates the file)')
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,5 +1,6 @@
 import os
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -128,6 +129,34 @@ def test_ground_truth_checks_datasets_without_load_checks(tmp_path):
                        match=r'aachen_000000_gtFine_labelTrainIds.png '
                        r'contains class ids \[19\] outside \[0, 19\)'):
         dataset.ground_truth(0)
+
+
+def truncate(path: str, keep: int) -> None:
+    with open(path, 'r+b') as file:
+        file.truncate(os.path.getsize(path) - keep)
+
+
+@pytest.mark.parametrize('keep', [12, 5])  # inside IEND; without IEND
+def test_a_truncated_image_is_named_at_the_start(root, keep):
+    """Not mid round, when mmcv fails to decode it: the pool checks every
+    file when it reads the image sizes, also for mmseg's own datasets."""
+    image = osp.join(root, 'img_dir/train', 'b.png')
+    truncate(image, keep)
+    for dataset_type in ('BaseSegDataset', 'CamVidDataset'):
+        with pytest.raises(ValueError) as error:
+            pool(root, type=dataset_type, img_suffix='.png').image_shapes
+        assert str(error.value).startswith(
+            f'Image file {image} is truncated or corrupt (')
+        assert str(error.value).endswith(
+            '); convert it again or remove it from the dataset.')
+
+
+def test_a_truncated_label_file_is_named_on_load(root):
+    label = osp.join(root, 'ann_dir/train', 'c.png')
+    truncate(label, 5)
+    with pytest.raises(ValueError, match=re.escape(
+            f'Image file {label} is truncated or corrupt')):
+        pool(root)
 
 
 @pytest.mark.parametrize('dataset_type, converter', [

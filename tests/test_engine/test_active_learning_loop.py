@@ -5,6 +5,7 @@ import math
 import os
 import os.path as osp
 import textwrap
+import warnings
 
 import cv2
 import numpy as np
@@ -16,7 +17,8 @@ from mmseg.registry import HOOKS
 
 from mmseg_al.engine import QueryOverlayHook, resolve_budget
 from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
-from mmseg_al.engine.query_overlays import write_query_overlays
+from mmseg_al.engine.query_overlays import (FRAME_COLOUR, MARKER_COLOUR,
+                                            write_query_overlays)
 from mmseg_al.models.decode_heads import PixelMLPHead
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import TwoStageSelector
@@ -142,7 +144,10 @@ def test_file_oracle_round_trip(tmp_path, tiny_unet_cfg, capsys):
     ann_dir = str(tmp_path / 'data' / 'ann_dir' / 'train')
     assert al_train_main([cfg, '--work-dir', work]) == 3
     query_file = osp.join(work, 'queries', 'round_00.json')
-    assert query_file in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert 'Round 0: 5 pixels await labels' in said
+    assert f'python tools/annotate.py {work}\n' in said
+    assert 'bad row' not in said
     assert LabelStore.latest_round(work) is None
     answer_from_ground_truth(query_file, ann_dir)
 
@@ -333,7 +338,27 @@ def test_overlays_of_an_interrupted_round_are_drawn_on_resume(
     pngs = glob.glob(osp.join(overlay_dir, '*.png'))
     assert 1 <= len(pngs) <= 2  # max_images=2 in the toy config
     for png in pngs:
-        assert cv2.imread(png).shape[:2] == (256, 256)  # upscaled 32 px
+        # 32 px upscaled to 256, in a frame of the marker radius 3 + 1
+        assert cv2.imread(png).shape[:2] == (264, 264)
+
+
+def test_markers_of_edge_pixels_fit_the_overlay(tmp_path):
+    """Circles and numbers at the image's corners are drawn whole: the
+    visualizer has nothing out of bounds to warn about."""
+    pool = FakePool(num_images=1, height=256, width=320)  # not upscaled
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        overlay, = write_query_overlays(
+            pool, pool.image_ids * 4, [0, 319, 255 * 320, 256 * 320 - 1],
+            str(tmp_path), visualizer=Visualizer(name='overlay_edges')
+        ).values()
+    # in a frame of the marker radius 3 + 1
+    assert overlay.shape == (264, 328, 3)
+    assert (overlay[0, 0] == FRAME_COLOUR).all()
+    yellow = (overlay == MARKER_COLOUR).all(axis=-1)
+    for rows in (slice(0, 40), slice(-40, None)):
+        for cols in (slice(0, 40), slice(-40, None)):
+            assert yellow[rows, cols].any()
 
 
 def test_overlays_are_replaced_atomically(tmp_path, monkeypatch):

@@ -2,11 +2,19 @@ import json
 
 import numpy as np
 import pytest
+from mmengine.visualization import Visualizer
 
 from mmseg_al.engine import AnnotationRequired, FileOracle, GroundTruthOracle
 from mmseg_al.engine.oracles import QueryRound
 from mmseg_al.state import write_queries
 from .point_model import FakePool
+
+
+@pytest.fixture(autouse=True)
+def visualizer():
+    """The current visualizer a run would have made: FileOracle draws its
+    overlays with it."""
+    return Visualizer.get_instance('test_oracles')
 
 
 def query_round(tmp_path, pool, pairs):
@@ -43,15 +51,35 @@ def test_file_oracle_waits_for_the_file_then_reads_it(tmp_path):
     oracle = FileOracle()
     with pytest.raises(AnnotationRequired) as waiting:
         oracle.annotate(queries)
-    message = str(waiting.value)
-    assert queries.query_file in message and '--resume' in message
     overlays = tmp_path / 'queries' / 'round_03'
+    # a file just written blank is waiting, not wrong: no "bad rows"
+    assert str(waiting.value) == (
+        f'Round 3: 3 pixels await labels (circled in the images under '
+        f'{overlays}). Give them in one of three ways:\n'
+        f'  - in the browser: python tools/annotate.py {tmp_path}\n'
+        f'  - in Label Studio: python tools/label_studio.py export '
+        f'{tmp_path} OUT_DIR, label, then python tools/label_studio.py '
+        f'import {tmp_path} EXPORT.json\n'
+        f'  - by hand or by script: fill in the "class" of every row of '
+        f'{queries.query_file} (a class id in [0, 3), or 255 for void)\n'
+        'Then run the same command again with --resume (a deleted query '
+        'file is written again, blank, from the saved selection '
+        f'{overlays}.npz).')
     assert sorted(p.name for p in overlays.iterdir()) == [
         'train__0000.png', 'train__0002.png']
 
-    fill(queries.query_file, [2, 'x', None])
-    with pytest.raises(AnnotationRequired, match=r'record 2: class'):
+    fill(queries.query_file, [2, None, None])
+    with pytest.raises(AnnotationRequired,
+                       match='Round 3: 2 of 3 pixels await labels'):
         oracle.annotate(queries)
+    fill(queries.query_file, [2, 'x', None])
+    with pytest.raises(AnnotationRequired) as waiting:
+        oracle.annotate(queries)
+    assert str(waiting.value).startswith('Round 3: 3 pixels need labels')
+    assert str(waiting.value).endswith(
+        f'The file cannot be imported yet: {queries.query_file}: 2 bad '
+        "row(s), nothing imported:\n  record 2: class 'x' is not an "
+        'integer\n  record 3: class is missing')
     rows = fill(queries.query_file, [2, 255, 0])
     assert oracle.annotate(queries).tolist() == [2, 255, 0]
 
@@ -59,3 +87,15 @@ def test_file_oracle_waits_for_the_file_then_reads_it(tmp_path):
         json.dump(rows[:2], file)
     with pytest.raises(AnnotationRequired, match='1 of 3 queried pixels'):
         oracle.annotate(queries)
+
+
+def test_file_oracle_says_a_csv_beside_the_query_file_is_not_read(
+        tmp_path):
+    queries = query_round(tmp_path, FakePool(), PAIRS)
+    csv = tmp_path / 'queries' / 'round_03.csv'
+    csv.write_text('image,x,y,class\n')
+    with pytest.raises(AnnotationRequired) as waiting:
+        FileOracle().annotate(queries)
+    assert str(waiting.value).endswith(
+        f'\n{csv} is not read: the run reads the answers from '
+        f'{queries.query_file} only.')

@@ -8,11 +8,13 @@ conftest), so that all runs compute alike.
 import json
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from mmseg_al.state import LabelStore
 
@@ -67,13 +69,21 @@ train_cfg.update(rounds={ROUNDS})
 KILL_POINTS = (('state_saved', 1), ('evaluated', 1), ('selection_saved', 2))
 
 
-def test_killed_and_resumed_runs_are_identical(tmp_path, tiny_unet_cfg):
-    cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
-                           tiny_unet_cfg, extra=EIGHT_IMAGES)
-    full = str(tmp_path / 'full')
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory, tiny_unet_cfg):
+    """The config and work dir of an uninterrupted run, and its outputs."""
+    root = tmp_path_factory.mktemp('reference')
+    cfg = write_toy_config(root / 'toy.py', root / 'data', tiny_unet_cfg,
+                           extra=EIGHT_IMAGES)
+    full = str(root / 'full')
     assert al_train_main([cfg, '--work-dir', full]) == 0
     expected = outputs(full)
-    assert len(expected['metrics']) == ROUNDS
+    assert [e['labelled_pixels'] for e in expected['metrics']] == [5, 10, 15]
+    return cfg, full, expected
+
+
+def test_killed_and_resumed_runs_are_identical(tmp_path, reference):
+    cfg, _, expected = reference
     for point, round_idx in KILL_POINTS:
         work = str(tmp_path / f'{point}_{round_idx}')
         killed = run_killed([cfg, '--work-dir', work], point, round_idx)
@@ -87,3 +97,15 @@ def test_killed_and_resumed_runs_are_identical(tmp_path, tiny_unet_cfg):
         assert sorted(got) == sorted(expected), point
         for key in expected:
             assert got[key] == expected[key], (point, key)
+
+
+def test_lost_metrics_are_recomputed_on_the_labels_of_their_round(
+        tmp_path, reference):
+    """metrics.json moved away (as its own error message advises): resuming
+    recomputes round k on the labels of rounds 0..k, as the run did."""
+    cfg, full, expected = reference
+    work = str(tmp_path / 'work')
+    shutil.copytree(full, work)
+    os.rename(osp.join(work, 'metrics.json'), osp.join(tmp_path, 'old.json'))
+    assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
+    assert outputs(work) == expected

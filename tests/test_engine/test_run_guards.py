@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pytest
 
+from mmseg_al.datasets.toy_scenes import write_toy_scenes
+from mmseg_al.engine.hooks import DiffusionPretrainHook
 from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.engine.run_file import RUN_FILE, RunSettingsError
 from mmseg_al.state import LabelStore, StateFileError
@@ -80,6 +82,36 @@ def test_resume_needs_a_run_unless_auto(tmp_path, toy_cfg):
     assert LabelStore.latest_round(misspelt) == 0
 
 
+def test_resume_without_a_run_is_refused_before_pretraining(
+        tmp_path, tiny_unet_cfg, monkeypatch):
+    checkpoint = str(tmp_path / 'pretrained.pt')
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra=f"model['backbone']['checkpoint'] = {checkpoint!r}\n"
+        f"custom_hooks = [dict(type='DiffusionPretrainHook', "
+        f"checkpoint={checkpoint!r})]\n")
+    pretrained = []
+    monkeypatch.setattr(DiffusionPretrainHook, 'before_run',
+                        lambda self, runner: pretrained.append(runner))
+    with pytest.raises(FileNotFoundError,
+                       match='--resume: there is no run to continue'):
+        al_train_main([cfg, '--work-dir', str(tmp_path / 'w'), '--resume'])
+    assert pretrained == []
+
+
+def test_a_truncated_pool_image_stops_the_run_before_round_0(
+        tmp_path, toy_cfg):
+    write_toy_scenes(str(tmp_path / 'data'), 32, 4, 2, 0)  # as toy_cfg
+    image = str(tmp_path / 'data' / 'img_dir' / 'train' / '0002.png')
+    with open(image, 'r+b') as file:
+        file.truncate(osp.getsize(image) - 12)
+    work = str(tmp_path / 'work')
+    with pytest.raises(ValueError, match=re.escape(
+            f'Image file {image} is truncated or corrupt')):
+        al_train_main([toy_cfg, '--work-dir', work])
+    assert LabelStore.latest_round(work) is None
+
+
 @pytest.mark.parametrize('option,message', [
     ('train_cfg.rounds=2.5',
      'train_cfg.rounds must be an integer >= 1, got 2.5'),
@@ -122,6 +154,54 @@ def test_truncated_pending_selection_says_how_to_recover(tmp_path):
         'aside first if it holds labels.')
 
 
+@pytest.mark.parametrize('image_ids,pixels,problem', [
+    (['a', 'b'], [4, 16], "not a selection of this run: 1 bad record(s), "
+     "nothing was labelled:\n  image 'b' pixel 16: outside its 4x4 grid "
+     "(valid 0..15)"),
+    (['a', 'c'], [4, 5], "not a selection of this run: unknown image id(s) "
+     "['c']: not among the 2 images of this store (ids look like 'a'); "
+     "nothing was labelled"),
+    (['a', 'b'], [3, 0], "not a selection of this run: 1 bad record(s), "
+     "nothing was labelled:\n  image 'a' pixel 3 (x=3, y=0): already "
+     "labelled (class 1, round 0)"),
+    (['a'], [5], '1 pixels are pending, but round 1 labels 2 '
+     '(train_cfg.budget)'),
+])
+def test_crafted_pending_selection_is_refused_naming_it(
+        tmp_path, image_ids, pixels, problem):
+    store = LabelStore(['a', 'b'], [(4, 4), (4, 4)], num_classes=2)
+    store.add('a', [3], [1], round_idx=0)
+    pending = PendingQueries(str(tmp_path), 1)
+    pending.save(image_ids, np.array(pixels), np.zeros(len(pixels)))
+    with pytest.raises(ValueError) as error:
+        pending.load(store, budget=2)
+    assert str(error.value) == (
+        f'{pending.selection_file}: {problem}. Delete it to select this '
+        f'round again (the same pixels are chosen); {pending.query_file} is '
+        'then written again, blank, so move it aside first if it holds '
+        'labels.')
+    assert store.num_labelled == 1
+
+
+def test_a_run_refuses_a_pending_selection_short_of_its_budget(
+        tmp_path, tiny_unet_cfg):
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra="train_cfg.update(oracle=dict(type='FileOracle'))\n")
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 3
+    pending = PendingQueries(osp.join(work, 'queries'), 0)
+    image_ids, pixels, scores = pending.load()
+    pending.save(image_ids[:3], pixels[:3], scores[:3])
+    answer_from_ground_truth(pending.query_file,
+                             str(tmp_path / 'data' / 'ann_dir' / 'train'))
+    with pytest.raises(ValueError, match=re.escape(
+            f'{pending.selection_file}: 3 pixels are pending, but round 0 '
+            'labels 5 (train_cfg.budget). Delete it')):
+        al_train_main([cfg, '--work-dir', work, '--resume'])
+    assert LabelStore.latest_round(work) is None
+
+
 def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
     cfg = write_toy_config(
         tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
@@ -132,13 +212,18 @@ def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
     assert al_train_main([cfg, '--work-dir', work]) == 3
     with open(query_file, 'rb') as file:
         asked = file.read()
-    # deleted before it was answered: written again from the selection
+    # deleted before it was answered: written again from the selection,
+    # and a CSV of answers beside it is said to be ignored
     os.remove(query_file)
+    csv_file = query_file[:-len('.json')] + '.csv'
+    open(csv_file, 'w').close()
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
     with open(query_file, 'rb') as file:
         assert file.read() == asked
     assert 'round_00.json was missing: written again from the saved ' \
         'selection' in last_log(work)
+    assert f'{csv_file} is not read: the run reads the answers from ' \
+        f'{query_file} only.' in last_log(work)
     answer_from_ground_truth(query_file, ann_dir)
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
     assert 'edited after its labels were imported' not in last_log(work)

@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from mmseg_al.state import (AnnotationFileError, LabelStore, read_annotations,
+from mmseg_al.state import (AnnotationFileError, LabelStore,
+                            UnansweredRowsError, read_annotations,
                             write_queries)
 
 SHAPES = {'train/a.png': (4, 5), 'train/b.png': (3, 3)}  # (H, W)
@@ -203,6 +204,29 @@ def test_duplicate_rows_name_both_lines_and_all_problems_are_listed(tmp_path):
         '  line 3: class is missing\n'
         "  line 4: (x=1, y=0) of image 'train/a.png' was already given on "
         'line 2')
+
+
+def test_rows_only_lacking_a_class_are_told_apart_from_wrong_ones(
+        tmp_path):
+    path = write_queries(tmp_path / 'q.json', QUERIES, SHAPES, None, 0)
+    with pytest.raises(UnansweredRowsError) as info:
+        read_annotations(path, SHAPES, 4, round_idx=0)
+    assert info.value.count == 3
+    assert str(info.value).startswith(f'{path}: 3 bad row(s), nothing '
+                                      'imported:\n  record 1: class is '
+                                      'missing')
+    with open(path) as file:
+        rows = json.load(file)
+    rows[0]['class'], rows[1]['x'] = 1, 9
+    with open(path, 'w') as file:
+        json.dump(rows, file)
+    with pytest.raises(AnnotationFileError) as info:
+        read_annotations(path, SHAPES, 4, round_idx=0)
+    assert not isinstance(info.value, UnansweredRowsError)
+    assert str(info.value) == (
+        f"{path}: 2 bad row(s), nothing imported:\n  record 2: (x=9, y=3) "
+        "is outside image 'train/a.png' (5 wide, 4 high)\n  record 3: class "
+        'is missing')
 
 
 def test_rounds_are_required_when_no_round_is_given(tmp_path):

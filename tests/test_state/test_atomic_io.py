@@ -2,6 +2,9 @@
 import json
 import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -60,6 +63,34 @@ def test_failing_rename_keeps_the_old_file(tmp_path, monkeypatch):
         atomic_write_text(target, 'new')
     assert target.read_text() == 'old'
     assert os.listdir(tmp_path) == ['metrics.json']
+
+
+#: Writes 64 KiB atomically under a 1 KiB file size limit, as on a full
+#: disk (loads only the atomic_io module: starts fast).
+FULL_DISK = textwrap.dedent('''
+    import importlib.util, resource, signal, sys
+    spec = importlib.util.spec_from_file_location('atomic_io', sys.argv[2])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.RLIM_INFINITY))
+    try:
+        module.atomic_write_bytes(sys.argv[1], bytes(65536))
+    except OSError as exc:
+        print(exc)
+''')
+
+
+def test_a_full_disk_error_names_the_file_and_keeps_the_old_one(tmp_path):
+    target = tmp_path / 'round_00' / 'overlay.png'
+    target.parent.mkdir()
+    target.write_bytes(b'old')
+    found = subprocess.run(
+        [sys.executable, '-c', FULL_DISK, str(target), atomic_io.__file__],
+        capture_output=True, text=True, check=True).stdout
+    assert found == f"[Errno 27] File too large: '{target}'\n"
+    assert target.read_bytes() == b'old'
+    assert os.listdir(target.parent) == ['overlay.png']
 
 
 @pytest.mark.parametrize('mode', ['a', 'r+', 'rb', 'w+'])

@@ -63,6 +63,19 @@ def test_returned_arrays_are_copies(store):
     np.testing.assert_array_equal(store.pixels('train/a.png'), [0, 3, 10, 19])
 
 
+def test_up_to_round_keeps_the_labels_of_earlier_rounds_only(store):
+    first = store.up_to_round(0)
+    np.testing.assert_array_equal(first.pixels('train/a.png'), [3, 19])
+    np.testing.assert_array_equal(first.classes('train/a.png'), [1, 2])
+    np.testing.assert_array_equal(first.scores('train/a.png'), [0.75, 0.25])
+    assert first.num_labelled == 3
+    assert first.fingerprint == store.fingerprint
+    assert_same(snapshot(store.up_to_round(1)), snapshot(store))
+    assert store.num_labelled == 5  # the original is unchanged
+    first.add('train/c.png', [0], [0], round_idx=1)
+    assert store.labelled_image_ids() == ['train/a.png', 'train/b.png']
+
+
 def test_label_map_matches_a_reference(store):
     expected = np.full((3, 3), 255)
     expected[2, 1] = 255  # pixel 7 = (x=1, y=2) is void-marked

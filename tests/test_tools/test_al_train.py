@@ -124,3 +124,23 @@ def test_generated_data_and_hook_made_checkpoint_pass(tmp_path):
 def test_missing_config_file():
     with pytest.raises(FileNotFoundError, match='nowhere.py'):
         al_train.main(['configs/nowhere.py'])
+
+
+def test_work_dir_and_lock_of_the_wrong_type_are_named(tmp_path):
+    """Refused before the runner is built, with the path and the fix."""
+    argv = [TOY, '--cfg-options',
+            f'train_dataloader.dataset.dataset.data_root={tmp_path}/toy']
+    a_file = tmp_path / 'work.txt'
+    a_file.write_text('notes')
+    with pytest.raises(NotADirectoryError) as error:
+        al_train.main([*argv, '--work-dir', str(a_file)])
+    assert str(error.value) == (f'{a_file} is a file, not a work directory; '
+                                'choose another --work-dir')
+    lock = tmp_path / 'work' / 'al_run.lock'
+    lock.mkdir(parents=True)
+    with pytest.raises(IsADirectoryError) as error:
+        al_train.main([*argv, '--work-dir', str(tmp_path / 'work')])
+    assert str(error.value) == (
+        f"{lock} is a directory where the run's lock file belongs; move it "
+        'away (the run creates the file)')
+    assert os.listdir(tmp_path / 'work') == ['al_run.lock']

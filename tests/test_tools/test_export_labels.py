@@ -2,6 +2,7 @@
 sparse label maps hold exactly the saved labels, and an mmseg dataset
 reads the maps back."""
 import ast
+import os
 import os.path as osp
 import re
 
@@ -94,17 +95,75 @@ def test_bad_requests_are_named(finished_run, tmp_path, capsys, argv,
     assert not osp.exists(argv[1])  # the file asked for
 
 
+def test_a_folder_named_like_the_points_file_is_refused(finished_run,
+                                                        tmp_path, capsys):
+    work, _ = finished_run
+    folder = tmp_path / 'labels.json'
+    folder.mkdir()
+    assert tool_main('export_labels', [work, str(folder)]) == 1
+    assert f'{folder} is a folder; name the .csv or .json file to write' in \
+        capsys.readouterr().err
+    assert os.listdir(folder) == []
+
+
+def run_files(work):
+    """``{path: bytes}`` of every file of the work dir."""
+    return {osp.join(root, name): open(osp.join(root, name), 'rb').read()
+            for root, _, names in os.walk(work) for name in names}
+
+
+@pytest.mark.parametrize('target,kept', [
+    ('al_state/latest.json', 'inside {work}/al_state'),
+    ('al_state/new.csv', 'inside {work}/al_state'),
+    ('queries/round_01.json', 'inside {work}/queries'),
+    ('queries/round_01/labels.json', 'inside {work}/queries'),
+    ('metrics.json', '{work}/metrics.json'),
+    ('al_run.json', '{work}/al_run.json'),
+])
+def test_the_run_s_own_files_are_never_written(finished_run, tmp_path,
+                                               capsys, target, kept):
+    work, _ = finished_run
+    before = run_files(work)
+    kept = kept.format(work=osp.realpath(work))
+    # directly, through a symlinked file and through a symlinked folder
+    os.symlink(osp.join(work, target), tmp_path / 'link.json')
+    folder, name = osp.split(target)
+    os.symlink(osp.join(work, folder), tmp_path / 'folder')
+    for out in (osp.join(work, target), str(tmp_path / 'link.json'),
+                str(tmp_path / 'folder' / name)):
+        assert tool_main('export_labels', [work, out]) == 1
+        assert f'{out} is {kept}, which the run keeps for itself' in \
+            capsys.readouterr().err
+    assert tool_main('export_labels', [
+        work, str(tmp_path / 'labels.csv'), '--label-maps',
+        osp.join(work, 'al_state', 'maps')]) == 1
+    assert 'which the run keeps for itself' in capsys.readouterr().err
+    assert run_files(work) == before
+    assert not osp.exists(tmp_path / 'labels.csv')
+
+
 def test_label_maps_never_overwrite_other_files(finished_run, tmp_path,
                                                 capsys):
     work, _ = finished_run
     maps = tmp_path / 'ann_dir'
     maps.mkdir()
+    # a dataset's own split file does not make it an export
     (maps / '0000.png').write_bytes(b'ground truth')
+    (maps / 'split.txt').write_text('0000\n')
     assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
                                        '--label-maps', str(maps)]) == 1
-    assert f'{maps} holds files that no label-map export wrote' in \
+    assert f'{maps} holds files that no label-map export wrote (no ' \
+        '.mmseg_al_label_maps); give a new or empty folder' in \
         capsys.readouterr().err
     assert (maps / '0000.png').read_bytes() == b'ground truth'
+    assert (maps / 'split.txt').read_text() == '0000\n'
+    # a file is refused before the points are written
+    assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
+                                       '--label-maps',
+                                       str(maps / 'split.txt')]) == 1
+    assert f'{maps / "split.txt"} is a file, not a folder' in \
+        capsys.readouterr().err
+    assert not osp.exists(tmp_path / 'labels.csv')
     assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
                                        '--label-maps',
                                        str(tmp_path / 'new')]) == 0
