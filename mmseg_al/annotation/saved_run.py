@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
-from mmseg_al.engine.active_learning_loop import QUERY_DIR
+from mmseg_al.engine.active_learning_loop import QUERY_DIR, resolve_budget
 from mmseg_al.engine.oracles import QueryRound
 from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.state import LabelStore
@@ -75,14 +75,18 @@ def load_pending_round(work_dir: str,
     latest = LabelStore.latest_round(work_dir)
     round_idx = 0 if latest is None else latest + 1
     pending = PendingQueries(os.path.join(work_dir, QUERY_DIR), round_idx)
-    selection = pending.load()
-    if selection is None:
+    if not os.path.exists(pending.selection_file):
         raise FileNotFoundError(
             f'{work_dir}: no round waits for labels (round {round_idx} has '
             f'no pending selection {pending.selection_file}); a run with '
             "oracle=dict(type='FileOracle') writes one when it stops")
-    image_ids, pixels, _ = selection
     pool = saved_pool(work_dir, config)
+    store = LabelStore(pool.image_ids, pool.image_shapes, pool.num_classes) \
+        if latest is None else LabelStore.load(
+            work_dir, pool.image_ids, pool.image_shapes, pool.num_classes)
+    budget = Config.fromfile(config).get('train_cfg', {}).get('budget')
+    image_ids, pixels, _ = pending.load(
+        store, budget and resolve_budget(budget, len(pool.image_ids)))
     return QueryRound(round_idx=round_idx, image_ids=image_ids, pixels=pixels,
                       query_file=pending.query_file, dataset=pool,
                       num_classes=pool.num_classes,

@@ -31,7 +31,8 @@ def write_stopped_run(work_dir: str, data_root: str) -> Tuple[str, List]:
             f"{osp.join(base, 'default_runtime.py')!r}]\n"
             f"toy = dict(type='ToyScenesDataset', data_root={data_root!r}, "
             'image_size=32, num_train=3, num_val=1, seed=0)\n'
-            'train_dataloader = dict(dataset=dict(dataset=toy))\n')
+            'train_dataloader = dict(dataset=dict(dataset=toy))\n'
+            f'train_cfg = dict(budget=dict(pixels={3 * len(PIXELS)}))\n')
     pool = saved_pool(work_dir)
     shapes: Dict[str, Tuple[int, int]] = dict(zip(pool.image_ids,
                                                   pool.image_shapes))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
+from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.state import AnnotationFileError, read_annotations
 from test_engine.toy_run import (REPO, al_train_main, tool_main,
                                  write_toy_config)
@@ -166,6 +167,20 @@ def test_a_query_file_that_is_not_utf8_is_named_as_the_run_names_it(
     assert str(by_the_run.value).startswith(f'{query_file}: not UTF-8 text')
     assert tool_main('annotate', [work]) == 1
     assert capsys.readouterr().err == f'annotate: {by_the_run.value}\n'
+
+
+def test_a_crafted_pending_selection_is_refused_by_the_tools(stopped,
+                                                             capsys):
+    work, query_file, pairs = stopped
+    pending = PendingQueries(osp.join(work, 'queries'), 0)
+    image_ids, pixels, scores = pending.load()
+    pending.save(image_ids[:3], pixels[:3], scores[:3])
+    for tool, argv in (('annotate', [work]),
+                       ('label_studio', ['export', work, osp.join(work, 'x')])):
+        assert tool_main(tool, argv) == 1
+        assert capsys.readouterr().err.startswith(
+            f'{tool}: {pending.selection_file}: 3 pixels are pending, but '
+            f'round 0 labels {len(pairs)} (train_cfg.budget). Delete it')
 
 
 def test_a_bad_export_ends_the_import_with_one_message(stopped, tmp_path,
