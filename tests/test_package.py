@@ -100,7 +100,7 @@ def test_importing_registers_and_changes_nothing_else():
         'from mmseg.registry import HOOKS, LOOPS, TASK_UTILS',
         'assert LOOPS.get("ActiveLearningLoop") is not None',
         'assert TASK_UTILS.get("TwoStageSelector") is not None',
-        'assert HOOKS.get("RoundMetricsHook") is not None',
+        'assert HOOKS.get("LearningCurveHook") is not None',
         'assert matplotlib.get_backend() == backend, matplotlib.get_backend()',
         'assert list(torch.serialization.get_safe_globals()) == safe',
         'print(backend)',

@@ -39,8 +39,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseg_al.datasets import converter_of, generates_its_data  # noqa: E402
-from mmseg_al.engine import (AnnotationRequired,  # noqa: E402
-                             mmengine_checkpoints_allowed)
+from mmseg_al.annotation import AnnotationRequired  # noqa: E402
+from mmseg_al.engine import mmengine_checkpoints_allowed  # noqa: E402
 from mmseg_al.state.work_dir_lock import WorkDirLock  # noqa: E402
 
 #: Exit status while a round's queries wait for an annotator.

@@ -23,7 +23,7 @@ from typing import Iterator, List, Optional
 import torch
 from mmengine.config import Config
 
-from mmseg_al.engine.active_learning_loop import resolve_budget
+from mmseg_al.state.run_file import resolve_budget
 from mmseg_al.models.backbones import DiffusionBackbone
 from mmseg_al.selection import build_selector
 from mmseg_al.selection.kernels import parse_memory

@@ -73,19 +73,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 def check_outside_run(work_dir: str, path: str) -> None:
     """Refuse an output in the run's state or query folders or on one of
     its records, symlinks resolved: an export must not replace them."""
-    from mmseg_al.engine.active_learning_loop import QUERY_DIR
-    from mmseg_al.engine.metrics_log import METRICS_FILE
-    from mmseg_al.engine.run_file import RUN_FILE
-    from mmseg_al.state.label_store import STATE_DIR
-    from mmseg_al.state.work_dir_lock import LOCK_FILE
+    from mmseg_al.state import RunDir
+    run_dir = RunDir(work_dir)
     real = os.path.realpath(path)
-    for name in (STATE_DIR, QUERY_DIR, RUN_FILE, METRICS_FILE, LOCK_FILE):
-        kept = os.path.realpath(os.path.join(work_dir, name))
+    for record in run_dir.records():
+        kept = os.path.realpath(record)
         if os.path.commonpath([real, kept]) == kept:
             raise ValueError(
                 f'{path} is {"" if real == kept else "inside "}{kept}, '
                 'which the run keeps for itself; export outside its '
-                f'{STATE_DIR}/ and {QUERY_DIR}/ folders and records')
+                f'{RunDir.STATE_DIR}/ and {RunDir.QUERY_DIR}/ folders and '
+                'records')
 
 
 def dataset_recipe(image_ids: Sequence[str], pool, maps_dir: str,

@@ -18,18 +18,18 @@ visualizer = dict(
 # One "epoch" of the active-learning loop is one round.
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
-# The labelled pixels (al_state/) and metrics.json are the run's state;
-# model checkpoints are optional (enable CheckpointHook's interval to keep
-# the head of every round). LoggerHook prints the head's loss and lr every
-# `interval` head iterations and the round's metrics after each evaluation.
-# The last three hooks write metrics.json, curve.png and the query overlays.
+# The labelled pixels (al_state/) and metrics.json are the run's state,
+# written by the loop; model checkpoints are optional (enable
+# CheckpointHook's interval to keep the head of every round). LoggerHook
+# prints the head's loss and lr every `interval` head iterations and the
+# round's metrics after each evaluation. The last two hooks draw curve.png
+# and the query overlays.
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     checkpoint=dict(
         type='CheckpointHook', by_epoch=True, interval=-1, save_last=False),
     visualization=dict(type='SegVisualizationHook'),
-    round_metrics=dict(type='RoundMetricsHook'),
     learning_curve=dict(type='LearningCurveHook'),
     query_overlays=dict(type='QueryOverlayHook', max_images=4))
 randomness = dict(seed=0)

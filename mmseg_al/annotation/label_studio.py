@@ -32,11 +32,11 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Sequence, Tuple
 from xml.sax.saxutils import quoteattr
 
-from mmseg_al.engine.query_overlays import overlay_file_name
 from mmseg_al.state import (AnnotationFileError, atomic_write_bytes,
                             atomic_write_json, atomic_write_text)
 from mmseg_al.state.annotations import read_json
 from mmseg_al.state.problems import list_problems
+from .query_overlays import overlay_file_name
 from .round_answers import RoundAnswers
 from .web_app import class_table, image_png
 
@@ -128,7 +128,7 @@ def labeling_config(classes: Sequence[dict]) -> str:
 def _label_names(answers: RoundAnswers) -> Dict[int, str]:
     queries = answers.queries
     names = {c['id']: c['name'] for c in
-             class_table(queries.dataset.metainfo, queries.num_classes)}
+             class_table(queries.images.metainfo, queries.num_classes)}
     names[queries.ignore_index] = VOID_LABEL
     return names
 
@@ -158,7 +158,7 @@ def export_project(answers: RoundAnswers, out_dir: str,
         The files written (images excluded).
     """
     queries = answers.queries
-    classes = class_table(queries.dataset.metainfo, queries.num_classes)
+    classes = class_table(queries.images.metainfo, queries.num_classes)
     names = _label_names(answers)
     per_image: Dict[str, List[dict]] = {}
     for query in answers.queries_view():
@@ -167,7 +167,7 @@ def export_project(answers: RoundAnswers, out_dir: str,
     for image_id, image_queries in per_image.items():
         file_name = overlay_file_name(image_id)
         path = os.path.join(out_dir, 'images', file_name)
-        atomic_write_bytes(path, image_png(queries.dataset, image_id))
+        atomic_write_bytes(path, image_png(queries.images, image_id))
         result = [_keypoint(q, names.get(q['class'], TODO_LABEL))
                   for q in image_queries]
         tasks.append(dict(

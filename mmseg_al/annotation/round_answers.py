@@ -1,7 +1,7 @@
 """The answers of a pending round, saved one at a time.
 
 A round's answers live in its query file (``queries/round_XX.json``), the
-file a :class:`~mmseg_al.engine.FileOracle` reads: a person's answer fills
+file a :class:`~mmseg_al.annotation.FileOracle` reads: a person's answer fills
 the ``class`` of its row. The web annotator, the Label Studio import and a
 hand-edited file therefore share one storage and one validation, and a run
 stopped for annotation continues with ``--resume`` whichever way the rows
@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from mmseg_al.engine.oracles import QueryRound, read_answers
+from .query_round import QueryRound, read_answers
 from mmseg_al.state import AnnotationFileError, atomic_write_json, check_class
 from mmseg_al.state.annotations import HINT_KEY, read_json
 
@@ -175,7 +175,7 @@ class RoundAnswers:
 
     def classes(self) -> Optional[np.ndarray]:
         """``[n]`` int64 classes in query order once every query is
-        answered (validated as :class:`~mmseg_al.engine.FileOracle` does),
+        answered (validated as :class:`~mmseg_al.annotation.FileOracle` does),
         else None."""
         if self.num_answered() < len(self):
             return None

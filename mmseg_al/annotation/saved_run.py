@@ -16,11 +16,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
-from mmseg_al.engine.active_learning_loop import QUERY_DIR, resolve_budget
-from mmseg_al.engine.oracles import QueryRound
-from mmseg_al.engine.pending_queries import PendingQueries
 from mmseg_al.state import LabelStore
+from mmseg_al.state.run_dir import RunDir
+from mmseg_al.state.run_file import resolve_budget
 from mmseg_al.state.work_dir_lock import WorkDirLock
+from .query_round import PoolImages, QueryRound
 from .round_answers import RoundAnswers
 
 
@@ -54,8 +54,8 @@ def load_labels(work_dir: str, config: Optional[str] = None,
             dataset (the message names the file and the rounds saved).
     """
     pool = saved_pool(work_dir, config)
-    store = LabelStore.load(work_dir, pool.image_ids, pool.image_shapes,
-                            pool.num_classes, round_idx)
+    store = LabelStore.load(RunDir(work_dir).state_dir, pool.image_ids,
+                            pool.image_shapes, pool.num_classes, round_idx)
     return store, pool
 
 
@@ -72,23 +72,26 @@ def load_pending_round(work_dir: str,
         FileNotFoundError: no round waits for labels there, or no config.
     """
     config = config or saved_config(work_dir)
-    latest = LabelStore.latest_round(work_dir)
-    round_idx = 0 if latest is None else latest + 1
-    pending = PendingQueries(os.path.join(work_dir, QUERY_DIR), round_idx)
-    if not os.path.exists(pending.selection_file):
+    run_dir = RunDir(work_dir)
+    round_idx = run_dir.pending_round()
+    if round_idx is None:
+        latest = run_dir.latest_labelled_round()
+        waiting = 0 if latest is None else latest + 1
         raise FileNotFoundError(
-            f'{work_dir}: no round waits for labels (round {round_idx} has '
-            f'no pending selection {pending.selection_file}); a run with '
-            "oracle=dict(type='FileOracle') writes one when it stops")
+            f'{work_dir}: no round waits for labels (round {waiting} has '
+            f'no pending selection {run_dir.queries(waiting).selection_file})'
+            "; a run with oracle=dict(type='FileOracle') writes one when it "
+            'stops')
     pool = saved_pool(work_dir, config)
     store = LabelStore(pool.image_ids, pool.image_shapes, pool.num_classes) \
-        if latest is None else LabelStore.load(
-            work_dir, pool.image_ids, pool.image_shapes, pool.num_classes)
+        if round_idx == 0 else LabelStore.load(
+            run_dir.state_dir, pool.image_ids, pool.image_shapes,
+            pool.num_classes)
     budget = Config.fromfile(config).get('train_cfg', {}).get('budget')
-    image_ids, pixels, _ = pending.load(
+    image_ids, pixels, _ = run_dir.queries(round_idx).load(
         store, budget and resolve_budget(budget, len(pool.image_ids)))
     return QueryRound(round_idx=round_idx, image_ids=image_ids, pixels=pixels,
-                      query_file=pending.query_file, dataset=pool,
+                      run_dir=run_dir, images=PoolImages(pool),
                       num_classes=pool.num_classes,
                       ignore_index=pool.ignore_index)
 

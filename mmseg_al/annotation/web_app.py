@@ -62,11 +62,10 @@ def class_table(metainfo: dict, num_classes: int) -> List[dict]:
             for i in range(num_classes)]
 
 
-def image_png(dataset, image_id: str) -> bytes:
+def image_png(images, image_id: str) -> bytes:
     """The pool image ``image_id`` as the model sees it, PNG-encoded."""
-    item = dataset.pool_item(dataset.index_of(image_id))
-    bgr = item['inputs'].permute(1, 2, 0).cpu().numpy().astype(np.uint8)
-    ok, data = cv2.imencode('.png', np.ascontiguousarray(bgr))
+    bgr = np.ascontiguousarray(images.rgb(image_id)[..., ::-1])
+    ok, data = cv2.imencode('.png', bgr)
     if not ok:
         raise OSError(f'could not encode image {image_id!r} as PNG')
     return data.tobytes()
@@ -98,7 +97,7 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
     from starlette.staticfiles import StaticFiles
 
     queries = answers.queries
-    classes = class_table(queries.dataset.metainfo, queries.num_classes)
+    classes = class_table(queries.images.metainfo, queries.num_classes)
     round_images = set(queries.image_ids)
     pngs: Dict[str, bytes] = {}
 
@@ -124,7 +123,7 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
             return error(f'image {image_id!r} is not queried in round '
                          f'{answers.round_idx}', 404)
         if image_id not in pngs:
-            pngs[image_id] = image_png(queries.dataset, image_id)
+            pngs[image_id] = image_png(queries.images, image_id)
         return Response(pngs[image_id], media_type='image/png',
                         headers={'Cache-Control': 'private, max-age=3600'})
 

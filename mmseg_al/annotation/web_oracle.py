@@ -5,7 +5,7 @@ import numpy as np
 from mmengine.dist import barrier, is_main_process
 from mmengine.logging import MMLogger
 
-from mmseg_al.engine.oracles import QueryRound
+from .query_round import QueryRound
 from mmseg_al.registry import TASK_UTILS
 from .round_answers import RoundAnswers
 from .web_app import require_annotate_extra

@@ -8,69 +8,31 @@ used to select the ``b`` pixels of round ``r + 1``. ``R`` rounds therefore
 report ``R`` heads on ``b, 2b, ..., Rb`` labelled pixels.
 
 Everything random is keyed by ``(seed, round, ...)`` and all state that
-matters is on disk after every step (``al_state/round_XX.npz``, the pending
-queries of a round, ``metrics.json``), so a resumed run repeats exactly the
-choices of an uninterrupted one.
+matters is on disk after every step (the labels, the pending selection of
+a round, the metrics; see :class:`~mmseg_al.state.RunDir`), so a resumed
+run repeats exactly the choices of an uninterrupted one.
 """
 import os
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmseg.registry import LOOPS
 
+from mmseg_al.annotation import PoolImages, QueryRound
+from mmseg_al.annotation.model_guesses import top_guesses
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
 from mmseg_al.state import LabelStore, write_queries
+from mmseg_al.state.pending_queries import PendingQueries, RoundSelection
+from mmseg_al.state.run_file import resolve_budget, run_settings
 from .feature_cache import FeatureCache
 from .head_loop import HeadLoop
 from .head_training import (HeadTrainingResult, head_members,
                             labelled_pixel_loader)
-from .metrics_log import MetricsLog
-from .oracles import QueryRound
-from .pending_queries import PendingQueries
 from .pool_context import PoolSelectionContext
-from .query_hints import top_guesses
-from .query_imports import warn_edited_query_files
-from .run_file import RunFile, check_resume, run_settings
 from .trained_state_broadcast import broadcast_trained_state
-
-QUERY_DIR = 'queries'
-
-
-def resolve_budget(budget: dict, num_images: int) -> int:
-    """Pixels per round from ``dict(per_image=f)`` or ``dict(pixels=n)``.
-
-    ``per_image`` gives ``round(f * num_images)`` (Python rounding). Exactly
-    one of the two may be set; since configs merge dicts, a config that
-    inherits ``per_image`` switches with ``dict(per_image=None, pixels=n)``.
-    """
-    given = {k: v for k, v in dict(budget).items() if v is not None}
-    if set(given) not in ({'per_image'}, {'pixels'}) or len(budget) > 2:
-        raise ValueError(
-            'train_cfg.budget must set exactly one of per_image / pixels '
-            f'(the other None or absent), got {dict(budget)!r}; e.g. '
-            'budget=dict(per_image=None, pixels=100)')
-    if 'pixels' in given:
-        pixels = given['pixels']
-        if not isinstance(pixels, int) or isinstance(pixels, bool) or \
-                pixels < 1:
-            raise ValueError('train_cfg.budget.pixels must be a positive '
-                             f'integer, got {pixels!r}')
-        return pixels
-    per_image = given['per_image']
-    if not isinstance(per_image, (int, float)) or isinstance(per_image, bool):
-        raise ValueError('train_cfg.budget.per_image must be a number of '
-                         f'pixels per pool image, got {per_image!r}; e.g. '
-                         'budget=dict(per_image=0.1)')
-    pixels = round(per_image * num_images)
-    if pixels < 1:
-        raise ValueError(
-            f'train_cfg.budget.per_image={per_image} gives round('
-            f'{per_image} * {num_images} images) = {pixels} pixels per '
-            'round; raise it or use budget=dict(per_image=None, pixels=n)')
-    return pixels
 
 
 @LOOPS.register_module()
@@ -128,9 +90,7 @@ class ActiveLearningLoop(HeadLoop):
             runner.cfg.get('allow_config_change', False))
         # here, before the hooks' before_run (which may pretrain a backbone
         # for minutes), not when the rounds start
-        check_resume(self.work_dir, runner.cfg.get('resume', False),
-                     RunFile(self.work_dir).exists(),
-                     LabelStore.latest_round(self.work_dir))
+        self.run_dir.check_resume(runner.cfg.get('resume', False))
 
     @property
     def max_epochs(self) -> int:
@@ -142,12 +102,12 @@ class ActiveLearningLoop(HeadLoop):
         self._check_runner()
         model.seed_noise(self.seed)
         store, last_saved = self._restore_state(model.num_classes)
-        evaluated = MetricsLog(self.work_dir).load(last_round=last_saved)
+        self.metrics = self.run_dir.evaluated(last_round=last_saved)
         cache = FeatureCache()
         trained_round: Optional[int] = None
         runner.call_hook('before_train')
         for round_idx in range(self.rounds):
-            if round_idx <= last_saved and evaluated.entry(round_idx):
+            if round_idx <= last_saved and self.metrics.entry(round_idx):
                 continue  # done before a resume
             self._epoch = round_idx
             runner.call_hook('before_train_epoch')
@@ -165,26 +125,27 @@ class ActiveLearningLoop(HeadLoop):
             runner.call_hook('after_train_epoch')
         self._epoch = self.rounds
         runner.call_hook('after_train')
+        self._log_curve()
         return model
 
     def _restore_state(self, num_classes: int) -> Tuple[LabelStore, int]:
         """The labels so far and the last round they cover (-1: none)."""
         ids, shapes = self.pool.image_ids, self.pool.image_shapes
-        latest = LabelStore.latest_round(self.work_dir)
-        run_file = RunFile(self.work_dir)
+        latest = self.run_dir.latest_labelled_round()
+        run_file = self.run_dir.run_file
         started = run_file.exists()
         barrier()  # every rank has looked before the main rank writes
         settings = run_settings(self.runner.cfg, self.seed)
         if started:
             run_file.check(settings, self._allow_config_change,
                            self.runner.logger)
-            warn_edited_query_files(os.path.join(self.work_dir, QUERY_DIR),
-                                    self.runner.logger)
+            self.run_dir.imports.warn_edited(self.runner.logger)
         else:
             run_file.write(settings)
         if latest is None:
             return LabelStore(ids, shapes, num_classes), -1
-        store = LabelStore.load(self.work_dir, ids, shapes, num_classes)
+        store = LabelStore.load(self.run_dir.state_dir, ids, shapes,
+                                num_classes)
         self.runner.logger.info(
             f'Resuming from round {latest} ({store.num_labelled} labelled '
             f'pixels) in {self.work_dir}')
@@ -235,91 +196,107 @@ class ActiveLearningLoop(HeadLoop):
     def _acquire(self, store: LabelStore, cache: FeatureCache,
                  round_idx: int, seconds: Dict[str, float],
                  needs_head: bool) -> None:
-        """Select the round's pixels (or reuse a pending selection), have
-        the oracle label them, and save the labels.
+        """Select the round's pixels (or take the selection saved before an
+        interruption), have the oracle label them, and save the labels.
 
         ``needs_head``: the previous round's head is not in memory (resumed
         run); it is retrained, identically, if a selection has to be made.
         """
-        pending = PendingQueries(
-            os.path.join(self.work_dir, QUERY_DIR), round_idx)
-        image_ids, pixels, scores = pending.load(store, self.budget) or (
-            None, None, None)
-        if image_ids is not None and not os.path.exists(pending.query_file):
-            if is_main_process():  # lost (or killed before it was written)
-                self._write_queries(store, pending, image_ids, pixels, scores)
-                self.runner.logger.warning(
-                    f'{pending.query_file} was missing: written again from '
-                    f'the saved selection {pending.selection_file}')
-            barrier()
-        if image_ids is None:
+        pending = self.run_dir.queries(round_idx)
+        picked = self._saved_selection(store, pending)
+        if picked is None:
             if needs_head:
                 self._train(store, cache, round_idx - 1)
             start = time.perf_counter()
-            image_ids, pixels, scores = self._select(store, cache, round_idx)
+            picked = self._select(store, cache, round_idx)
             seconds['select'] = time.perf_counter() - start
-            if len(pixels) < self.budget:
-                raise ValueError(
-                    f'Round {round_idx}: the selector found only '
-                    f'{len(pixels)} candidate pixels for a budget of '
-                    f'{self.budget} per round (nothing was labelled). Lower '
-                    'train_cfg.budget, or give Stage 1 a larger pool: more '
-                    'candidates_per_image or local_budget (pool = images x '
-                    'local_budget), or a higher keep_ratio; then resume '
-                    'with --allow-config-change.')
-            # ranks select alike, but only up to non-deterministic kernels:
-            # label exactly the main rank's choice everywhere
-            picked = [image_ids, pixels, scores]
-            broadcast_object_list(picked, src=0)
-            image_ids, pixels, scores = picked
-            # the model's top guesses, for a person (every rank extracts)
-            hints = top_guesses(self._context(store, cache, round_idx),
-                                image_ids, pixels) if round_idx > 0 and \
-                getattr(self.oracle, 'wants_hints', False) else None
+            guesses = self._guesses(store, cache, round_idx, picked)
             if is_main_process():
-                self._write_queries(store, pending, image_ids, pixels, scores,
-                                    hints)
+                self._write_queries(store, pending, picked, guesses)
             barrier()
         queries = QueryRound(
-            round_idx=round_idx, image_ids=image_ids, pixels=pixels,
-            query_file=pending.query_file, dataset=self.pool,
-            num_classes=store.num_classes, ignore_index=store.ignore_index)
+            round_idx=round_idx, image_ids=picked.image_ids,
+            pixels=picked.pixels, run_dir=self.run_dir,
+            images=PoolImages(self.pool), num_classes=store.num_classes,
+            ignore_index=store.ignore_index)
         # also after a resume: overlays of a selection saved before an
         # interruption are (re)drawn
         self.runner.call_hook('after_queries', queries=queries)
         start = time.perf_counter()
-        classes = self.oracle.annotate(queries)
-        store.add_many((image_ids, pixels, classes), round_idx, scores=scores)
+        self._label(store, queries, picked.scores)
         seconds['annotate'] = time.perf_counter() - start
-        if is_main_process():
-            store.save(self.work_dir, round_idx)
-        barrier()
-        self.runner.logger.info(
-            f'Round {round_idx}: {len(pixels)} pixels labelled in '
-            f'{len(set(image_ids))} images ({store.num_labelled} in total)')
 
-    def _select(self, store: LabelStore, cache: FeatureCache, round_idx: int
-                ) -> Tuple[List[str], np.ndarray, np.ndarray]:
+    def _saved_selection(self, store: LabelStore, pending: PendingQueries
+                         ) -> Optional[RoundSelection]:
+        """The round's selection saved before an interruption (its query
+        file written again if it was lost), or None."""
+        picked = pending.load(store, self.budget)
+        if picked is not None and not os.path.exists(pending.query_file):
+            if is_main_process():  # lost (or killed before it was written)
+                self._write_queries(store, pending, picked)
+                self.runner.logger.warning(
+                    f'{pending.query_file} was missing: written again from '
+                    f'the saved selection {pending.selection_file}')
+            barrier()
+        return picked
+
+    def _select(self, store: LabelStore, cache: FeatureCache,
+                round_idx: int) -> RoundSelection:
+        """The round's ``b`` pixels, the main rank's choice on every rank."""
         selector = self.cold_start if round_idx == 0 else self.selector
         context = self._context(store, cache, round_idx)
         self.model.eval()
         selection: Selection = selector.select(context, self.budget)
-        image_ids = [
-            self.pool.image_ids[i] for i in selection.image_index.tolist()
-        ]
-        pixels = selection.pixels.cpu().numpy().astype(np.int64)
-        scores = selection.scores.detach().cpu().double().numpy()
-        return image_ids, pixels, scores
+        if len(selection) < self.budget:
+            raise ValueError(
+                f'Round {round_idx}: the selector found only '
+                f'{len(selection)} candidate pixels for a budget of '
+                f'{self.budget} per round (nothing was labelled). Lower '
+                'train_cfg.budget, or give Stage 1 a larger pool: more '
+                'candidates_per_image or local_budget (pool = images x '
+                'local_budget), or a higher keep_ratio; then resume '
+                'with --allow-config-change.')
+        picked = [RoundSelection(
+            [self.pool.image_ids[i] for i in selection.image_index.tolist()],
+            selection.pixels.cpu().numpy().astype(np.int64),
+            selection.scores.detach().cpu().double().numpy())]
+        # ranks select alike, but only up to non-deterministic kernels:
+        # label exactly the main rank's choice everywhere
+        broadcast_object_list(picked, src=0)
+        return picked[0]
+
+    def _guesses(self, store: LabelStore, cache: FeatureCache,
+                 round_idx: int, picked: RoundSelection) -> Optional[list]:
+        """The model's top guesses at the picked pixels, for an oracle that
+        shows them to a person (every rank extracts)."""
+        if round_idx == 0 or not getattr(self.oracle, 'wants_hints', False):
+            return None
+        return top_guesses(self._context(store, cache, round_idx),
+                           picked.image_ids, picked.pixels)
 
     def _write_queries(self, store: LabelStore, pending: PendingQueries,
-                       image_ids: List[str], pixels: np.ndarray,
-                       scores: np.ndarray,
-                       hints: Optional[list] = None) -> None:
-        """Record the selection (and the model's guesses, ``hints``)
-        before anyone labels it."""
-        pending.save(image_ids, pixels, scores)
+                       picked: RoundSelection,
+                       guesses: Optional[list] = None) -> None:
+        """Record the selection (and the model's ``guesses``) before
+        anyone labels it."""
+        pending.save(*picked)
         write_queries(pending.query_file,
-                      list(zip(image_ids, pixels.tolist())),
+                      list(zip(picked.image_ids, picked.pixels.tolist())),
                       store.image_shapes,
                       dict(zip(self.pool.image_ids, self.pool.image_paths)),
-                      pending.round_idx, scores=scores.tolist(), hints=hints)
+                      pending.round_idx, scores=picked.scores.tolist(),
+                      hints=guesses)
+
+    def _label(self, store: LabelStore, queries: QueryRound,
+               scores: np.ndarray) -> None:
+        """Ask the oracle and save the round's labels."""
+        classes = self.oracle.annotate(queries)
+        store.add_many((queries.image_ids, queries.pixels, classes),
+                       queries.round_idx, scores=scores)
+        if is_main_process():
+            store.save(self.run_dir.state_dir, queries.round_idx)
+        barrier()
+        self.runner.logger.info(
+            f'Round {queries.round_idx}: {len(queries.pixels)} pixels '
+            f'labelled in {len(set(queries.image_ids))} images '
+            f'({store.num_labelled} in total)')

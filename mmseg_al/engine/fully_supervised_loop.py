@@ -96,4 +96,5 @@ class FullySupervisedLoop(HeadLoop):
         runner.call_hook('after_train_epoch')
         self._epoch = 1
         runner.call_hook('after_train')
+        self._log_curve()
         return model

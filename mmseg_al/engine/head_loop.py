@@ -4,13 +4,22 @@ Such a run's epochs are trained-and-evaluated heads (the rounds of an
 active-learning run; the one head of the fully supervised reference) and
 its iterations are the heads' training steps, so mmengine's hooks see
 ``epoch``, ``iter`` and ``max_iters`` as they would in a train loop.
+
+The loop records every evaluation in ``metrics.json`` itself (it decides
+from that record which rounds a resumed run has done) and publishes the
+learning curve in the message hub (``al/learning_curve``) for hooks.
 """
+import time
 from typing import Dict, Optional
 
 import torch
+from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
 from torch import Tensor
+
+from mmseg_al.evaluation.per_class_iou_metric import CLASS_IOU_PREFIX
+from mmseg_al.state.run_dir import RunDir
 
 from .batch_norm_calibration import calibration_pixels
 from .head_training import HeadTrainer, HeadTrainingConfig
@@ -51,6 +60,9 @@ class HeadLoop(BaseLoop):
             runner, HeadTrainingConfig(**(head_training or {})), self.seed)
         self._epoch = 0
         self._calibration: Optional[Tensor] = None
+        self.run_dir = RunDir(runner.work_dir)
+        #: The evaluated heads so far (``metrics.json``).
+        self.metrics = self.run_dir.metrics
 
     @property
     def max_iters(self) -> int:
@@ -98,15 +110,28 @@ class HeadLoop(BaseLoop):
 
     def _evaluate(self, labelled_pixels: int,
                   seconds: Dict[str, float]) -> None:
-        """Run the val loop; the figures reach metrics.json and the logger
-        backends through hooks (``RoundMetricsHook``, LoggerHook)."""
+        """Run the val loop and record the head of this epoch in
+        ``metrics.json``; LoggerHook logs the figures to every backend."""
         hub = self.runner.message_hub
-        hub.update_info('al/labelled_pixels', labelled_pixels)
-        hub.update_info('al/seconds', dict(seconds))
         hub.update_scalar('val/labelled_pixels', labelled_pixels)
+        start = time.perf_counter()
         results = self.runner.val_loop.run()
+        seconds['evaluate'] = time.perf_counter() - start
         if 'mIoU' not in results:
             raise KeyError(f'{type(self).__name__} reports mIoU: '
                            "val_evaluator must be dict(type="
                            "'PerClassIoUMetric', iou_metrics=['mIoU']); it "
                            f'returned {sorted(results)}')
+        per_class = {key[len(CLASS_IOU_PREFIX):]: value
+                     for key, value in results.items()
+                     if key.startswith(CLASS_IOU_PREFIX)}
+        self.metrics.record(self.epoch, labelled_pixels, results['mIoU'],
+                            per_class, seconds)
+        if is_main_process():
+            self.metrics.save()
+        hub.update_info('al/learning_curve', list(self.metrics.entries))
+
+    def _log_curve(self) -> None:
+        """The run's table of labelled pixels and mIoU, at its end."""
+        self.runner.logger.info(
+            f'{type(self).__name__} finished:\n' + self.metrics.table())

@@ -6,9 +6,11 @@ from .atomic_io import (atomic_open, atomic_write_bytes, atomic_write_json,
                         atomic_write_text)
 from .label_store import (LabelStore, StateFileError, dataset_fingerprint,
                           round_file_name)
+from .run_dir import RunDir
 
 __all__ = [
-    'AnnotationFileError', 'Annotations', 'LabelStore', 'StateFileError',
+    'AnnotationFileError', 'Annotations', 'LabelStore', 'RunDir',
+    'StateFileError',
     'UnansweredRowsError',
     'atomic_open', 'atomic_write_bytes', 'atomic_write_json',
     'atomic_write_text', 'check_class', 'dataset_fingerprint',

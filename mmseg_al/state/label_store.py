@@ -6,9 +6,10 @@ refuses any batch that contains a bad record (unknown image, pixel outside
 the image, pixel labelled before or twice in the batch, invalid class) as a
 whole, so bad input never corrupts what is already labelled.
 
-After every round the store is saved as ``work_dir/al_state/round_XX.npz``
-(plain arrays, no pickles) plus ``work_dir/al_state/latest.json`` (round,
-dataset fingerprint, file name, counts), each written atomically. Every
+After every round the store is saved in the run's state folder
+(``RunDir.state_dir``) as ``round_XX.npz`` (plain arrays, no pickles) plus
+``latest.json`` (round, dataset fingerprint, file name, counts), each
+written atomically. Every
 round's file is kept, so an earlier round can always be reloaded.
 """
 import copy
@@ -29,7 +30,6 @@ from .annotations import read_annotations, write_annotations
 from .atomic_io import PathLike, atomic_write_bytes, atomic_write_json
 from .problems import list_problems
 
-STATE_DIR = 'al_state'
 LATEST_FILE = 'latest.json'
 FORMAT_VERSION = 1
 #: Bad records listed in one error message; the rest are counted.
@@ -414,11 +414,11 @@ class LabelStore:
             'class_counts': self.class_counts().tolist(),
         }
 
-    def save(self, work_dir: PathLike, round_idx: int) -> str:
+    def save(self, state_dir: PathLike, round_idx: int) -> str:
         """Save the store as the state after round ``round_idx``.
 
-        Writes ``work_dir/al_state/round_XX.npz`` and then points
-        ``work_dir/al_state/latest.json`` at it, each atomically: a crash at
+        Writes ``state_dir/round_XX.npz`` and then points
+        ``state_dir/latest.json`` at it, each atomically: a crash at
         any moment leaves the previous state loadable and unchanged.
 
         Returns:
@@ -426,7 +426,7 @@ class LabelStore:
         """
         if round_idx < 0:
             raise ValueError(f'round_idx must be >= 0, got {round_idx}')
-        state_dir = os.path.join(os.fspath(work_dir), STATE_DIR)
+        state_dir = os.fspath(state_dir)
         file_name = round_file_name(round_idx)
         path = os.path.join(state_dir, file_name)
         buffer = io.BytesIO()
@@ -446,48 +446,48 @@ class LabelStore:
         return path
 
     @staticmethod
-    def saved_rounds(work_dir: PathLike) -> List[int]:
-        """Rounds with a state file in ``work_dir`` (intact or not)."""
-        state_dir = os.path.join(os.fspath(work_dir), STATE_DIR)
+    def saved_rounds(state_dir: PathLike) -> List[int]:
+        """Rounds with a state file in ``state_dir`` (intact or not)."""
+        state_dir = os.fspath(state_dir)
         if not os.path.isdir(state_dir):
             return []
         matches = map(_ROUND_FILE.fullmatch, os.listdir(state_dir))
         return sorted(int(m.group(1)) for m in matches if m)
 
     @staticmethod
-    def latest_round(work_dir: PathLike) -> Optional[int]:
-        """Round of ``al_state/latest.json`` in ``work_dir``, None when no
+    def latest_round(state_dir: PathLike) -> Optional[int]:
+        """Round of ``latest.json`` in ``state_dir``, None when no
         state was saved there (a fresh run).
 
         Raises:
             StateFileError: if round files exist without ``latest.json``
                 (it was deleted): the run is not silently restarted.
         """
-        path = os.path.join(os.fspath(work_dir), STATE_DIR, LATEST_FILE)
+        path = os.path.join(os.fspath(state_dir), LATEST_FILE)
         if not os.path.exists(path):
-            rounds = LabelStore.saved_rounds(work_dir)
+            rounds = LabelStore.saved_rounds(state_dir)
             if rounds:
                 raise StateFileError(
                     f'{path} is missing, but the label states of rounds '
                     f'{rounds} are saved next to it, so the run cannot tell '
                     'which one is current. Restore it from a backup, or '
                     'rebuild it from the last round you trust, k: '
-                    'LabelStore.load(work_dir, image_ids, image_shapes, '
-                    'num_classes, round_idx=k).save(work_dir, k) (this '
+                    'LabelStore.load(state_dir, image_ids, image_shapes, '
+                    'num_classes, round_idx=k).save(state_dir, k) (this '
                     'rewrites both files), and move the later round files '
                     'away.')
             return None
         return int(_read_latest(path)['round'])
 
     @classmethod
-    def load(cls, work_dir: PathLike, image_ids: Sequence[str],
+    def load(cls, state_dir: PathLike, image_ids: Sequence[str],
              image_shapes: Sequence[Tuple[int, int]], num_classes: int,
              round_idx: Optional[int] = None,
              ignore_index: int = 255) -> 'LabelStore':
-        """Load the state saved in ``work_dir`` for this dataset.
+        """Load the state saved in ``state_dir`` for this dataset.
 
         Args:
-            work_dir: the run's work directory (holds ``al_state/``).
+            state_dir: the run's state folder (``RunDir.state_dir``).
             image_ids, image_shapes, num_classes, ignore_index: the dataset,
                 as for the constructor; the saved state must have the same
                 fingerprint.
@@ -500,7 +500,7 @@ class LabelStore:
                 useful, the rounds that can be loaded instead.
         """
         store = cls(image_ids, image_shapes, num_classes, ignore_index)
-        state_dir = os.path.join(os.fspath(work_dir), STATE_DIR)
+        state_dir = os.fspath(state_dir)
         latest: Dict[str, Any] = {}
         if round_idx is None:
             latest_path = os.path.join(state_dir, LATEST_FILE)
@@ -519,8 +519,8 @@ class LabelStore:
         if not os.path.exists(path):
             raise StateFileError(
                 f'{path} does not exist; saved rounds in {state_dir}: '
-                f'{cls.saved_rounds(work_dir)} (load one with round_idx=k)')
-        arrays = _read_npz(path, state_dir, cls.saved_rounds(work_dir))
+                f'{cls.saved_rounds(state_dir)} (load one with round_idx=k)')
+        arrays = _read_npz(path, state_dir, cls.saved_rounds(state_dir))
         store._check_fingerprint(
             {k: arrays[k].item()
              for k in ('fingerprint', 'num_images', 'num_classes')}, path)
@@ -535,7 +535,7 @@ class LabelStore:
             raise StateFileError(f'{path} holds invalid records: {exc}'
                                  ) from exc
         _check_summary(path, latest, store.num_labelled,
-                       cls.saved_rounds(work_dir))
+                       cls.saved_rounds(state_dir))
         return store
 
     def _check_fingerprint(self, saved: Mapping[str, Any], path: str) -> None:

@@ -12,7 +12,7 @@ import fcntl
 import os
 from typing import Optional, Union
 
-LOCK_FILE = 'al_run.lock'
+from .run_dir import RunDir
 
 
 class WorkDirLockedError(RuntimeError):
@@ -28,7 +28,7 @@ class WorkDirLock:
 
     def __init__(self, work_dir: Union[str, 'os.PathLike[str]']) -> None:
         self.work_dir = os.fspath(work_dir)
-        self.path = os.path.join(self.work_dir, LOCK_FILE)
+        self.path = RunDir(self.work_dir).lock_file
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from mmseg_al.engine.oracles import QueryRound
-from mmseg_al.state import LabelStore, write_queries
+from mmseg_al.annotation import PoolImages, QueryRound
+from mmseg_al.state import LabelStore, RunDir, write_queries
 from test_engine.point_model import FakePool
-from test_engine.test_oracles import fill as fill_classes  # noqa: F401
+from .test_oracles import fill as fill_classes  # noqa: F401
 
 #: (image id, flat pixel) of each query of the fake round (4x5 images).
 PAIRS = [('train/0002.png', 7), ('train/0000.png', 0), ('train/0002.png', 1),
@@ -19,21 +19,25 @@ class NamedPool(FakePool):
                     palette=[[70, 130, 180], [128, 64, 128], [0, 0, 142]])
 
 
-def make_round(query_dir, pool=None, hints=None) -> QueryRound:
-    """Write the query file of the fake round; its QueryRound."""
+def make_round(work_dir, pool=None, hints=None) -> QueryRound:
+    """Write the query file of the fake round in ``work_dir``; its
+    QueryRound."""
     pool = pool or NamedPool()
-    path = str(query_dir / f'round_{ROUND:02d}.json')
-    write_queries(path, PAIRS, dict(zip(pool.image_ids, pool.image_shapes)),
-                  None, ROUND, scores=[0.5, 0.25, 0.125, 1.0], hints=hints)
-    return QueryRound(round_idx=ROUND, image_ids=[i for i, _ in PAIRS],
-                      pixels=np.array([p for _, p in PAIRS]),
-                      query_file=path, dataset=pool, num_classes=3)
+    queries = QueryRound(round_idx=ROUND, image_ids=[i for i, _ in PAIRS],
+                         pixels=np.array([p for _, p in PAIRS]),
+                         run_dir=RunDir(work_dir), images=PoolImages(pool),
+                         num_classes=3)
+    write_queries(queries.query_file, PAIRS,
+                  dict(zip(pool.image_ids, pool.image_shapes)), None, ROUND,
+                  scores=[0.5, 0.25, 0.125, 1.0], hints=hints)
+    return queries
 
 
 def saved_state(work_dir, queries, classes) -> dict:
     """The arrays of the label state saved with ``classes`` as the round's
     labels."""
-    store = LabelStore(queries.dataset.image_ids, queries.dataset.image_shapes,
+    shapes = queries.image_shapes
+    store = LabelStore(list(shapes), list(shapes.values()),
                        queries.num_classes)
     store.add_many((queries.image_ids, queries.pixels, classes), ROUND)
     data = np.load(store.save(str(work_dir), ROUND))

@@ -12,9 +12,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from mmseg_al.annotation.saved_run import saved_pool
-from mmseg_al.engine.active_learning_loop import QUERY_DIR
-from mmseg_al.engine.pending_queries import PendingQueries
-from mmseg_al.state import write_queries
+from mmseg_al.state import RunDir, write_queries
 from test_engine.toy_run import REPO
 
 #: Flat pixels queried in every image (32x32): (x=5, y=1) and (x=20, y=9).
@@ -38,7 +36,7 @@ def write_stopped_run(work_dir: str, data_root: str) -> Tuple[str, List]:
                                                   pool.image_shapes))
     pairs = [(image_id, pixel) for image_id in pool.image_ids
              for pixel in PIXELS]
-    pending = PendingQueries(osp.join(work_dir, QUERY_DIR), 0)
+    pending = RunDir(work_dir).queries(0)
     pending.save([i for i, _ in pairs], np.array([p for _, p in pairs]),
                  np.zeros(len(pairs)))
     write_queries(pending.query_file, pairs, shapes, None, 0)

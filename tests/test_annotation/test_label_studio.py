@@ -15,7 +15,7 @@ import pytest
 from mmseg_al.annotation import RoundAnswers
 from mmseg_al.annotation.label_studio import (export_project, import_answers,
                                               read_export)
-from mmseg_al.engine import FileOracle
+from mmseg_al.annotation import FileOracle
 from mmseg_al.state import AnnotationFileError
 from .conftest import (ROUND, NamedPool, fill_classes, make_round,
                        saved_state)
@@ -57,8 +57,8 @@ def test_export_writes_config_tasks_images_and_instructions(tmp_path,
                       ('q1', 5, 4, 10.0, 12.5, ['?']),
                       ('q3', 5, 4, 90.0, 87.5, ['?'])]
     image = cv2.imread(str(tmp_path / 'ls' / 'images' / 'train__0002.png'))
-    np.testing.assert_array_equal(
-        image, answers.queries.dataset.images[2].transpose(1, 2, 0))
+    np.testing.assert_array_equal(  # the pool's pixels, BGR as cv2 reads
+        image, NamedPool().images[2].transpose(1, 2, 0))
     readme = (tmp_path / 'ls' / 'README.txt').read_text()
     assert f'LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={tmp_path / "ls"} ' \
         'label-studio' in readme

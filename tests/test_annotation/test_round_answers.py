@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mmseg_al.annotation import AnswerError, RoundAnswers
-from mmseg_al.engine import FileOracle
-from mmseg_al.engine.query_hints import top_guesses
+from mmseg_al.annotation import FileOracle
+from mmseg_al.annotation.model_guesses import top_guesses
 from mmseg_al.state import AnnotationFileError
 from .conftest import PAIRS, ROUND, fill_classes
 

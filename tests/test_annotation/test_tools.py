@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
-from mmseg_al.engine.pending_queries import PendingQueries
+from mmseg_al.state import RunDir
 from mmseg_al.state import AnnotationFileError, read_annotations
 from test_engine.toy_run import (REPO, al_train_main, tool_main,
                                  write_toy_config)
@@ -172,11 +172,12 @@ def test_a_query_file_that_is_not_utf8_is_named_as_the_run_names_it(
 def test_a_crafted_pending_selection_is_refused_by_the_tools(stopped,
                                                              capsys):
     work, query_file, pairs = stopped
-    pending = PendingQueries(osp.join(work, 'queries'), 0)
+    pending = RunDir(work).queries(0)
     image_ids, pixels, scores = pending.load()
     pending.save(image_ids[:3], pixels[:3], scores[:3])
     for tool, argv in (('annotate', [work]),
-                       ('label_studio', ['export', work, osp.join(work, 'x')])):
+                       ('label_studio', ['export', work,
+                                         osp.join(work, 'x')])):
         assert tool_main(tool, argv) == 1
         assert capsys.readouterr().err.startswith(
             f'{tool}: {pending.selection_file}: 3 pixels are pending, but '

@@ -15,7 +15,7 @@ from mmseg_al.annotation import RoundAnswers, WebOracle
 from mmseg_al.annotation.annotation_server import (AnnotationServer,
                                                    server_token)
 from mmseg_al.annotation.web_app import build_app, require_annotate_extra
-from mmseg_al.engine import FileOracle
+from mmseg_al.annotation import FileOracle
 from .conftest import (PAIRS, ROUND, NamedPool, fill_classes, make_round,
                        saved_state)
 from .live_run import free_port

@@ -37,14 +37,14 @@ if __name__ == '__main__':
     point, KILL_ROUND = sys.argv[1], int(sys.argv[2])
     assert sys.argv[3] == '--'
     sys.path.insert(0, REPO)
-    from mmseg_al.engine.pending_queries import PendingQueries
     from mmseg_al.state import LabelStore
-    from mmseg_al.engine.hooks import RoundMetricsHook
+    from mmseg_al.state.metrics_log import MetricsLog
+    from mmseg_al.state.pending_queries import PendingQueries
     if point == 'state_saved':
-        kill_after(LabelStore, 'save', lambda self, work_dir, r: r)
+        kill_after(LabelStore, 'save', lambda self, state_dir, r: r)
     elif point == 'evaluated':
-        kill_after(RoundMetricsHook, 'after_val_epoch',
-                   lambda self, runner, *args: runner.epoch)
+        kill_after(MetricsLog, 'save',
+                   lambda self: self.entries[-1]['round'])
     elif point == 'selection_saved':
         kill_after(PendingQueries, 'save', lambda self, *args: self.round_idx)
     else:

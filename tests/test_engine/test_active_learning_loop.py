@@ -2,28 +2,22 @@
 import glob
 import json
 import math
-import os
 import os.path as osp
 import textwrap
-import warnings
 
 import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.visualization import Visualizer
 from mmseg.registry import HOOKS
 
-from mmseg_al.engine import QueryOverlayHook, resolve_budget
+from mmseg_al.engine import QueryOverlayHook
 from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
-from mmseg_al.engine.query_overlays import (FRAME_COLOUR, MARKER_COLOUR,
-                                            write_query_overlays)
 from mmseg_al.models.decode_heads import PixelMLPHead
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import TwoStageSelector
-from mmseg_al.state import LabelStore
-from .point_model import FakePool
+from mmseg_al.state import RunDir
 from .toy_run import al_train_main, write_toy_config
 
 
@@ -42,18 +36,6 @@ def labelled_state(work_dir, round_idx):
 def without_timing(metrics):
     return [{k: v for k, v in e.items() if k != 'seconds'}
             for e in metrics['rounds']]
-
-
-def test_resolve_budget():
-    assert resolve_budget(dict(per_image=0.1), 367) == 37
-    assert resolve_budget(dict(per_image=0.1), 25) == 2  # round(2.5) == 2
-    assert resolve_budget(dict(per_image=None, pixels=7), 3) == 7
-    with pytest.raises(ValueError, match='exactly one of per_image'):
-        resolve_budget(dict(per_image=0.1, pixels=7), 10)
-    with pytest.raises(ValueError, match='= 0 pixels per round'):
-        resolve_budget(dict(per_image=0.01), 10)
-    with pytest.raises(ValueError, match='positive integer'):
-        resolve_budget(dict(pixels=0), 10)
 
 
 def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
@@ -107,7 +89,7 @@ def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
     monkeypatch.setattr(TwoStageSelector, 'select', crash_in_round_1)
     with pytest.raises(KeyboardInterrupt):
         al_train_main([cfg, '--work-dir', resumed])
-    assert LabelStore.latest_round(resumed) == 0
+    assert RunDir(resumed).latest_labelled_round() == 0
     assert len(read_json(osp.join(resumed, 'metrics.json'))['rounds']) == 1
     monkeypatch.setattr(TwoStageSelector, 'select', original)
     with pytest.raises(FileExistsError, match='--resume'):
@@ -148,13 +130,13 @@ def test_file_oracle_round_trip(tmp_path, tiny_unet_cfg, capsys):
     assert 'Round 0: 5 pixels await labels' in said
     assert f'python tools/annotate.py {work}\n' in said
     assert 'bad row' not in said
-    assert LabelStore.latest_round(work) is None
+    assert RunDir(work).latest_labelled_round() is None
     answer_from_ground_truth(query_file, ann_dir)
 
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
     assert osp.join(work, 'queries', 'round_01.json') in \
         capsys.readouterr().err
-    assert LabelStore.latest_round(work) == 0
+    assert RunDir(work).latest_labelled_round() == 0
     assert len(read_json(osp.join(work, 'metrics.json'))['rounds']) == 1
     answer_from_ground_truth(osp.join(work, 'queries', 'round_01.json'),
                              ann_dir)
@@ -340,43 +322,3 @@ def test_overlays_of_an_interrupted_round_are_drawn_on_resume(
     for png in pngs:
         # 32 px upscaled to 256, in a frame of the marker radius 3 + 1
         assert cv2.imread(png).shape[:2] == (264, 264)
-
-
-def test_markers_of_edge_pixels_fit_the_overlay(tmp_path):
-    """Circles and numbers at the image's corners are drawn whole: the
-    visualizer has nothing out of bounds to warn about."""
-    pool = FakePool(num_images=1, height=256, width=320)  # not upscaled
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')
-        overlay, = write_query_overlays(
-            pool, pool.image_ids * 4, [0, 319, 255 * 320, 256 * 320 - 1],
-            str(tmp_path), visualizer=Visualizer(name='overlay_edges')
-        ).values()
-    # in a frame of the marker radius 3 + 1
-    assert overlay.shape == (264, 328, 3)
-    assert (overlay[0, 0] == FRAME_COLOUR).all()
-    yellow = (overlay == MARKER_COLOUR).all(axis=-1)
-    for rows in (slice(0, 40), slice(-40, None)):
-        for cols in (slice(0, 40), slice(-40, None)):
-            assert yellow[rows, cols].any()
-
-
-def test_overlays_are_replaced_atomically(tmp_path, monkeypatch):
-    """A write that fails (a full disk) leaves the previous picture, never a
-    truncated one."""
-    pool = FakePool(num_images=1, height=8, width=8)
-    out = tmp_path / 'round_00'
-    write_query_overlays(pool, [pool.image_ids[0]], [3], str(out),
-                         visualizer=Visualizer(name='overlay_test_1'))
-    png, = out.glob('*.png')
-    before = png.read_bytes()
-
-    def disk_full(*args, **kwargs):
-        raise OSError(28, 'No space left on device')
-
-    monkeypatch.setattr(os, 'replace', disk_full)
-    with pytest.raises(OSError, match='No space left'):
-        write_query_overlays(pool, [pool.image_ids[0]], [5, 9], str(out),
-                             visualizer=Visualizer(name='overlay_test_2'))
-    assert png.read_bytes() == before
-    assert [p.name for p in out.iterdir()] == [png.name]

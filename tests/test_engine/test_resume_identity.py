@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from mmseg_al.state import LabelStore
+from mmseg_al.state import RunDir
 
 from .toy_run import REPO, al_train_main, write_toy_config
 
@@ -88,7 +88,7 @@ def test_killed_and_resumed_runs_are_identical(tmp_path, reference):
         work = str(tmp_path / f'{point}_{round_idx}')
         killed = run_killed([cfg, '--work-dir', work], point, round_idx)
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-        assert LabelStore.latest_round(work) == round_idx - (
+        assert RunDir(work).latest_labelled_round() == round_idx - (
             point == 'selection_saved')
         asked = osp.join(work, 'queries', f'round_{round_idx:02d}.json')
         assert osp.exists(asked) == (point != 'selection_saved')

@@ -11,9 +11,8 @@ import pytest
 
 from mmseg_al.datasets.toy_scenes import write_toy_scenes
 from mmseg_al.engine.hooks import DiffusionPretrainHook
-from mmseg_al.engine.pending_queries import PendingQueries
-from mmseg_al.engine.run_file import RUN_FILE, RunSettingsError
-from mmseg_al.state import LabelStore, StateFileError
+from mmseg_al.state import LabelStore, RunDir, StateFileError
+from mmseg_al.state.run_file import RunSettingsError
 from mmseg_al.state.work_dir_lock import WorkDirLock, WorkDirLockedError
 from .test_active_learning_loop import answer_from_ground_truth
 from .toy_run import al_train_main, write_toy_config
@@ -50,7 +49,7 @@ def test_resume_refuses_changes_locks_and_damage(tmp_path, toy_cfg):
             "  train_cfg.oracle.type: 'GroundTruthOracle' -> 'FileOracle'\n"
             ) in str(error.value)
     # an emptied run file
-    run_file = osp.join(work, RUN_FILE)
+    run_file = RunDir(work).run_file.path
     with open(run_file, 'rb') as file:
         recorded = file.read()
     open(run_file, 'w').close()
@@ -76,10 +75,10 @@ def test_resume_needs_a_run_unless_auto(tmp_path, toy_cfg):
     misspelt = str(tmp_path / 'wrok')
     with pytest.raises(FileNotFoundError, match='--resume=auto'):
         al_train_main([toy_cfg, '--work-dir', misspelt, '--resume'])
-    assert not osp.exists(osp.join(misspelt, RUN_FILE))
+    assert not osp.exists(RunDir(misspelt).run_file.path)
     assert al_train_main([toy_cfg, '--work-dir', misspelt, '--resume=auto',
                           '--cfg-options', 'train_cfg.rounds=1']) == 0
-    assert LabelStore.latest_round(misspelt) == 0
+    assert RunDir(misspelt).latest_labelled_round() == 0
 
 
 def test_resume_without_a_run_is_refused_before_pretraining(
@@ -109,7 +108,7 @@ def test_a_truncated_pool_image_stops_the_run_before_round_0(
     with pytest.raises(ValueError, match=re.escape(
             f'Image file {image} is truncated or corrupt')):
         al_train_main([toy_cfg, '--work-dir', work])
-    assert LabelStore.latest_round(work) is None
+    assert RunDir(work).latest_labelled_round() is None
 
 
 @pytest.mark.parametrize('option,message', [
@@ -135,11 +134,11 @@ def test_a_budget_beyond_the_pool_is_an_error(tmp_path, toy_cfg):
     assert str(error.value).startswith(
         'Round 0: the selector found only 16 candidate pixels for a budget '
         'of 200000 per round (nothing was labelled).')
-    assert LabelStore.latest_round(work) is None
+    assert RunDir(work).latest_labelled_round() is None
 
 
 def test_truncated_pending_selection_says_how_to_recover(tmp_path):
-    pending = PendingQueries(str(tmp_path), 2)
+    pending = RunDir(tmp_path).queries(2)
     pending.save(['a'], np.array([3]), np.array([0.5]))
     with open(pending.selection_file, 'r+b') as file:
         file.truncate(40)
@@ -171,7 +170,7 @@ def test_crafted_pending_selection_is_refused_naming_it(
         tmp_path, image_ids, pixels, problem):
     store = LabelStore(['a', 'b'], [(4, 4), (4, 4)], num_classes=2)
     store.add('a', [3], [1], round_idx=0)
-    pending = PendingQueries(str(tmp_path), 1)
+    pending = RunDir(tmp_path).queries(1)
     pending.save(image_ids, np.array(pixels), np.zeros(len(pixels)))
     with pytest.raises(ValueError) as error:
         pending.load(store, budget=2)
@@ -190,7 +189,7 @@ def test_a_run_refuses_a_pending_selection_short_of_its_budget(
         extra="train_cfg.update(oracle=dict(type='FileOracle'))\n")
     work = str(tmp_path / 'work')
     assert al_train_main([cfg, '--work-dir', work]) == 3
-    pending = PendingQueries(osp.join(work, 'queries'), 0)
+    pending = RunDir(work).queries(0)
     image_ids, pixels, scores = pending.load()
     pending.save(image_ids[:3], pixels[:3], scores[:3])
     answer_from_ground_truth(pending.query_file,
@@ -199,7 +198,7 @@ def test_a_run_refuses_a_pending_selection_short_of_its_budget(
             f'{pending.selection_file}: 3 pixels are pending, but round 0 '
             'labels 5 (train_cfg.budget). Delete it')):
         al_train_main([cfg, '--work-dir', work, '--resume'])
-    assert LabelStore.latest_round(work) is None
+    assert RunDir(work).latest_labelled_round() is None
 
 
 def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
@@ -234,5 +233,5 @@ def test_query_files_lost_or_edited_after_import(tmp_path, tiny_unet_cfg):
         json.dump(rows, file)
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 3
     assert (f'{query_file} was edited after its labels were imported; the '
-            'run keeps the labels as imported (al_state/) and ignores the '
-            'edit.') in last_log(work)
+            'run keeps the labels as imported and ignores the edit.'
+            ) in last_log(work)

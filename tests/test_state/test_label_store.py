@@ -195,15 +195,15 @@ def test_fingerprint_identifies_ids_sizes_and_classes_not_order():
 
 # ---------------------------------------------------------------- save/load
 def test_save_load_round_trip_keeps_every_array(store, tmp_path):
-    path = store.save(tmp_path, round_idx=1)
+    path = store.save(tmp_path / 'al_state', round_idx=1)
     assert path == str(tmp_path / 'al_state' / 'round_01.npz')
-    loaded = LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+    loaded = LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
     assert_same(snapshot(loaded), snapshot(store))
     assert loaded.fingerprint == store.fingerprint
 
 
 def test_latest_json_describes_the_saved_round(store, tmp_path):
-    store.save(tmp_path, round_idx=1)
+    store.save(tmp_path / 'al_state', round_idx=1)
     latest = json.loads((tmp_path / 'al_state' / 'latest.json').read_text())
     assert latest == {
         'format_version': 1, 'round': 1, 'file': 'round_01.npz',
@@ -220,45 +220,54 @@ def test_every_round_is_kept_and_loadable(tmp_path):
     states = []
     for round_idx in range(3):
         store.add('train/c.png', [round_idx], [round_idx], round_idx)
-        store.save(tmp_path, round_idx)
+        store.save(tmp_path / 'al_state', round_idx)
         states.append(snapshot(store))
-    assert LabelStore.saved_rounds(tmp_path) == [0, 1, 2]
-    assert LabelStore.latest_round(tmp_path) == 2
-    assert_same(snapshot(LabelStore.load(tmp_path, IDS, SHAPES, 4)),
-                states[2])
+    assert LabelStore.saved_rounds(tmp_path / 'al_state') == [0, 1, 2]
+    assert LabelStore.latest_round(tmp_path / 'al_state') == 2
+    assert_same(
+        snapshot(LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, 4)),
+        states[2])
     for round_idx, state in enumerate(states):
-        loaded = LabelStore.load(tmp_path, IDS, SHAPES, 4, round_idx=round_idx)
+        loaded = LabelStore.load(tmp_path / 'al_state',
+                                 IDS,
+                                 SHAPES,
+                                 4,
+                                 round_idx=round_idx)
         assert_same(snapshot(loaded), state)
 
 
 def test_empty_store_round_trips(tmp_path):
-    new_store().save(tmp_path, 0)
-    loaded = LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+    new_store().save(tmp_path / 'al_state', 0)
+    loaded = LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
     assert loaded.num_labelled == 0 and loaded.labelled_image_ids() == []
 
 
 def test_state_loads_into_the_same_dataset_listed_in_another_order(
         store, tmp_path):
-    store.save(tmp_path, 1)
-    loaded = LabelStore.load(tmp_path, IDS[::-1], SHAPES[::-1], NUM_CLASSES)
+    store.save(tmp_path / 'al_state', 1)
+    loaded = LabelStore.load(tmp_path / 'al_state', IDS[::-1], SHAPES[::-1],
+                             NUM_CLASSES)
     assert_same({k: v for k, v in snapshot(loaded).items()},
                 {k: v for k, v in snapshot(store).items()})
     assert loaded.labelled_image_ids() == ['train/b.png', 'train/a.png']
 
 
 def test_state_files_hold_no_pickles(store, tmp_path):
-    path = store.save(tmp_path, 1)
+    path = store.save(tmp_path / 'al_state', 1)
     with np.load(path, allow_pickle=False) as data:
         assert all(data[k].dtype != object for k in data.files)
 
 
 def test_refuses_the_state_of_another_dataset(store, tmp_path):
-    store.save(tmp_path, 1)
+    store.save(tmp_path / 'al_state', 1)
     other_ids = ['train/a.png', 'train/b.png', 'train/x.png']
     other = LabelStore(other_ids, SHAPES, NUM_CLASSES)
     for round_idx, name in [(None, 'latest.json'), (1, 'round_01.npz')]:
         with pytest.raises(StateFileError) as info:
-            LabelStore.load(tmp_path, other_ids, SHAPES, NUM_CLASSES,
+            LabelStore.load(tmp_path / 'al_state',
+                            other_ids,
+                            SHAPES,
+                            NUM_CLASSES,
                             round_idx=round_idx)
         message = str(info.value)
         assert name in message and 'another dataset' in message
@@ -266,11 +275,11 @@ def test_refuses_the_state_of_another_dataset(store, tmp_path):
 
 
 def test_no_saved_state_is_a_clear_error(tmp_path):
-    assert LabelStore.latest_round(tmp_path) is None
-    assert LabelStore.saved_rounds(tmp_path) == []
+    assert LabelStore.latest_round(tmp_path / 'al_state') is None
+    assert LabelStore.saved_rounds(tmp_path / 'al_state') == []
     with pytest.raises(StateFileError, match='no saved label state: .*'
                                              'latest.json does not exist'):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
 
 
 def file_bytes(directory):
@@ -281,7 +290,7 @@ def file_bytes(directory):
 @pytest.mark.parametrize('failing_target', ['round_02.npz', 'latest.json'])
 def test_interrupted_rename_keeps_the_previous_state_intact(
         store, tmp_path, monkeypatch, failing_target):
-    store.save(tmp_path, 1)
+    store.save(tmp_path / 'al_state', 1)
     state_dir = tmp_path / 'al_state'
     before = file_bytes(state_dir)
     expected = snapshot(store)
@@ -295,7 +304,7 @@ def test_interrupted_rename_keeps_the_previous_state_intact(
     monkeypatch.setattr(atomic_io.os, 'replace', crashing_replace)
     store.add('train/c.png', [5], [2], round_idx=2)
     with pytest.raises(OSError, match='power cut'):
-        store.save(tmp_path, 2)
+        store.save(tmp_path / 'al_state', 2)
     monkeypatch.undo()
 
     after = file_bytes(state_dir)
@@ -303,13 +312,15 @@ def test_interrupted_rename_keeps_the_previous_state_intact(
         assert after[name] == data
     assert set(after) - set(before) <= {'round_02.npz'}
     assert not [n for n in after if n.endswith('.tmp')]
-    assert LabelStore.latest_round(tmp_path) == 1
-    assert_same(snapshot(LabelStore.load(tmp_path, IDS, SHAPES, 4)), expected)
+    assert LabelStore.latest_round(tmp_path / 'al_state') == 1
+    assert_same(
+        snapshot(LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, 4)),
+        expected)
 
 
 def test_write_crashing_midway_keeps_the_previous_state_intact(
         store, tmp_path, monkeypatch):
-    store.save(tmp_path, 1)
+    store.save(tmp_path / 'al_state', 1)
     before = file_bytes(tmp_path / 'al_state')
 
     def crashing_savez(file, **arrays):
@@ -319,20 +330,21 @@ def test_write_crashing_midway_keeps_the_previous_state_intact(
     monkeypatch.setattr(label_store_module.np, 'savez_compressed',
                         crashing_savez)
     with pytest.raises(OSError, match='disk full'):
-        store.save(tmp_path, 2)
+        store.save(tmp_path / 'al_state', 2)
     monkeypatch.undo()
     assert file_bytes(tmp_path / 'al_state') == before
-    assert_same(snapshot(LabelStore.load(tmp_path, IDS, SHAPES, 4)),
-                snapshot(store))
+    assert_same(
+        snapshot(LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, 4)),
+        snapshot(store))
 
 
 def save_two_rounds(tmp_path):
     store = new_store()
     store.add('train/a.png', [1, 2], [0, 1], 0)
-    store.save(tmp_path, 0)
+    store.save(tmp_path / 'al_state', 0)
     round0 = snapshot(store)
     store.add('train/b.png', [4], [3], 1)
-    store.save(tmp_path, 1)
+    store.save(tmp_path / 'al_state', 1)
     return round0, tmp_path / 'al_state'
 
 
@@ -348,22 +360,32 @@ def test_corrupt_round_file_names_the_file_and_earlier_rounds_still_load(
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(StateFileError,
                        match=re.escape(str(path)) + '.*corrupt'):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
-    assert_same(snapshot(LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES,
-                                         round_idx=0)), round0)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
+    assert_same(
+        snapshot(
+            LabelStore.load(tmp_path / 'al_state',
+                            IDS,
+                            SHAPES,
+                            NUM_CLASSES,
+                            round_idx=0)), round0)
 
 
 def test_latest_pointing_at_a_missing_file_names_it(tmp_path):
     round0, state_dir = save_two_rounds(tmp_path)
     os.remove(state_dir / 'round_01.npz')
     with pytest.raises(StateFileError) as info:
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
     message = str(info.value)
     assert str(state_dir / 'round_01.npz') in message
     assert 'does not exist' in message and 'saved rounds' in message
     assert '[0]' in message
-    assert_same(snapshot(LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES,
-                                         round_idx=0)), round0)
+    assert_same(
+        snapshot(
+            LabelStore.load(tmp_path / 'al_state',
+                            IDS,
+                            SHAPES,
+                            NUM_CLASSES,
+                            round_idx=0)), round0)
 
 
 @pytest.mark.parametrize('content,message', [
@@ -376,9 +398,14 @@ def test_corrupt_latest_json_names_the_file(tmp_path, content, message):
     (state_dir / 'latest.json').write_text(content)
     with pytest.raises(StateFileError, match=re.escape(
             str(state_dir / 'latest.json')) + '.*' + re.escape(message)):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
-    assert_same(snapshot(LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES,
-                                         round_idx=0)), round0)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
+    assert_same(
+        snapshot(
+            LabelStore.load(tmp_path / 'al_state',
+                            IDS,
+                            SHAPES,
+                            NUM_CLASSES,
+                            round_idx=0)), round0)
 
 
 def test_latest_json_may_only_name_a_file_in_the_state_directory(tmp_path):
@@ -387,14 +414,14 @@ def test_latest_json_may_only_name_a_file_in_the_state_directory(tmp_path):
     latest['file'] = '../elsewhere.npz'
     (state_dir / 'latest.json').write_text(json.dumps(latest))
     with pytest.raises(StateFileError, match="got '../elsewhere.npz'"):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
 
 
 def tamper_saved_state(tmp_path, **replacements):
     """Save one labelled pixel as round 0, then overwrite some arrays."""
     store = new_store()
     store.add('train/b.png', [8], [1], 0)
-    path = store.save(tmp_path, 0)
+    path = store.save(tmp_path / 'al_state', 0)
     with np.load(path) as data:
         arrays = dict(data)
     arrays.update(replacements)
@@ -407,7 +434,11 @@ def test_foreign_npz_is_refused(tmp_path):
     state_dir.mkdir()
     np.savez(state_dir / 'round_00.npz', pixels=np.array([1, 2]))
     with pytest.raises(StateFileError, match="lacks the array.*'image_ids'"):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES, round_idx=0)
+        LabelStore.load(tmp_path / 'al_state',
+                        IDS,
+                        SHAPES,
+                        NUM_CLASSES,
+                        round_idx=0)
 
 
 def test_pickled_arrays_are_never_loaded(tmp_path):
@@ -415,7 +446,7 @@ def test_pickled_arrays_are_never_loaded(tmp_path):
                               pixels=np.array([{'x': 1}], dtype=object))
     with pytest.raises(StateFileError, match=re.escape(path) +
                        ' is truncated or corrupt .*pickle'):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
 
 
 @pytest.mark.parametrize('key,value', [('pixels', np.array([[8]])),
@@ -425,26 +456,26 @@ def test_misshapen_arrays_in_a_state_file_are_refused(tmp_path, key, value):
     path = tamper_saved_state(tmp_path, **{key: value})
     with pytest.raises(StateFileError, match=re.escape(path) +
                        ' is corrupt: its record arrays are not aligned'):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
 
 
 def test_invalid_records_in_a_state_file_are_refused(tmp_path):
     path = tamper_saved_state(tmp_path, pixels=np.array([9]))  # 3x3 image
     with pytest.raises(StateFileError, match='(?s)' + re.escape(path) +
                        ' holds invalid records.*pixel 9: outside'):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
 
 
 def test_a_round_file_changed_after_saving_is_refused(store, tmp_path):
     """A record removed (arrays still aligned and valid) or any other
     change: the checksum, then the record count, in latest.json say so."""
-    path = store.save(tmp_path, round_idx=1)
+    path = store.save(tmp_path / 'al_state', round_idx=1)
     with np.load(path) as data:
         arrays = {k: data[k][1:] if data[k].ndim else data[k]
                   for k in data.files}
     np.savez_compressed(path, **arrays)
     with pytest.raises(StateFileError) as error:
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
     digest = hashlib.sha256(open(path, 'rb').read()).hexdigest()
     recorded = json.loads(
         (tmp_path / 'al_state' / 'latest.json').read_text())['sha256']
@@ -460,21 +491,21 @@ def test_a_round_file_changed_after_saving_is_refused(store, tmp_path):
     latest_path.write_text(json.dumps(latest))
     with pytest.raises(StateFileError, match=re.escape(
             '(it holds 4 records, latest.json recorded 5)')):
-        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+        LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
 
 
 def test_round_files_without_latest_json_are_not_a_fresh_run(store,
                                                              tmp_path):
-    store.save(tmp_path, round_idx=0)
-    store.save(tmp_path, round_idx=1)
+    store.save(tmp_path / 'al_state', round_idx=0)
+    store.save(tmp_path / 'al_state', round_idx=1)
     latest = tmp_path / 'al_state' / 'latest.json'
     os.remove(latest)
     with pytest.raises(StateFileError) as error:
-        LabelStore.latest_round(tmp_path)
+        LabelStore.latest_round(tmp_path / 'al_state')
     assert str(error.value).startswith(
         f'{latest} is missing, but the label states of rounds [0, 1] are '
         'saved next to it')
     # the recovery the message gives
-    LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES,
-                    round_idx=1).save(tmp_path, 1)
-    assert LabelStore.latest_round(tmp_path) == 1
+    LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES,
+                    round_idx=1).save(tmp_path / 'al_state', 1)
+    assert LabelStore.latest_round(tmp_path / 'al_state') == 1

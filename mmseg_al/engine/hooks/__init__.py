@@ -2,9 +2,7 @@
 from .diffusion_pretrain_hook import DiffusionPretrainHook
 from .learning_curve_hook import LearningCurveHook
 from .query_overlay_hook import QueryOverlayHook
-from .round_metrics_hook import RoundMetricsHook
 
 __all__ = [
-    'DiffusionPretrainHook', 'LearningCurveHook', 'QueryOverlayHook',
-    'RoundMetricsHook'
+    'DiffusionPretrainHook', 'LearningCurveHook', 'QueryOverlayHook'
 ]

@@ -4,8 +4,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ..oracles import QueryRound
-from ..query_overlays import overlay_file_name, write_query_overlays
+from mmseg_al.annotation import QueryRound
+from mmseg_al.annotation.query_overlays import (overlay_file_name,
+                                                write_query_overlays)
 
 
 @HOOKS.register_module()
@@ -31,7 +32,7 @@ class QueryOverlayHook(Hook):
         if self.max_images <= 0 or not is_main_process():
             return
         overlays = write_query_overlays(
-            queries.dataset, queries.image_ids, queries.pixels,
+            queries.images, queries.image_ids, queries.pixels,
             queries.overlay_dir, max_images=self.max_images,
             visualizer=runner.visualizer)
         for image_id, overlay in overlays.items():

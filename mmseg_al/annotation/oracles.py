@@ -7,17 +7,17 @@ An oracle whose ``wants_hints`` is true gets the model's top guesses written
 into the query file (from round 1 on), to show a person.
 """
 import os
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 from mmengine.dist import is_main_process
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.state.annotations import (AnnotationFileError,
-                                        UnansweredRowsError, read_annotations)
-from .query_imports import file_sha256, record_import
+                                        UnansweredRowsError)
+from mmseg_al.state.imported_query_files import file_sha256
 from .query_overlays import write_query_overlays
+from .query_round import QueryRound, read_answers
 
 
 class AnnotationRequired(RuntimeError):
@@ -25,57 +25,6 @@ class AnnotationRequired(RuntimeError):
 
     The message says which file to fill in and how to continue.
     """
-
-
-@dataclass
-class QueryRound:
-    """One round's queries, with what an oracle needs to answer them.
-
-    Attributes:
-        round_idx: the round asking.
-        image_ids: image id of each query.
-        pixels: ``[n]`` int64 flat pixel index of each query.
-        query_file: the JSON file listing the queries (``image, x, y,
-            class, round, score``; ``class`` empty).
-        dataset: the pool (``PixelSparseDataset``).
-        num_classes: number of classes.
-        ignore_index: the void label.
-    """
-    round_idx: int
-    image_ids: List[str]
-    pixels: np.ndarray
-    query_file: str
-    dataset: Any
-    num_classes: int
-    ignore_index: int = 255
-
-    @property
-    def pairs(self) -> List[Tuple[str, int]]:
-        return [(i, int(p)) for i, p in zip(self.image_ids, self.pixels)]
-
-    @property
-    def overlay_dir(self) -> str:
-        """Where the round's overlay images go (beside the query file)."""
-        return os.path.splitext(self.query_file)[0]
-
-    @property
-    def image_shapes(self) -> Mapping[str, Tuple[int, int]]:
-        return dict(zip(self.dataset.image_ids, self.dataset.image_shapes))
-
-
-def read_answers(queries: QueryRound) -> Dict[Tuple[str, int], int]:
-    """``{(image id, pixel): class}`` of the rows of the round's query file.
-
-    Raises:
-        AnnotationFileError: listing every bad row (see
-            :func:`~mmseg_al.state.read_annotations`).
-    """
-    answers = read_annotations(
-        queries.query_file, queries.image_shapes, queries.num_classes,
-        ignore_index=queries.ignore_index, round_idx=queries.round_idx,
-        queries=queries.pairs)
-    return dict(zip(zip(answers.image_ids, answers.pixels.tolist()),
-                    answers.classes.tolist()))
 
 
 @TASK_UTILS.register_module()
@@ -86,13 +35,11 @@ class GroundTruthOracle:
 
     def annotate(self, queries: QueryRound) -> np.ndarray:
         """Classes ``[n]`` int64 of the queried pixels, in query order."""
-        dataset = queries.dataset
         classes = np.empty(len(queries.pixels), dtype=np.int64)
         image_ids = np.asarray(queries.image_ids)
         for image_id in dict.fromkeys(queries.image_ids):
             rows = np.flatnonzero(image_ids == image_id)
-            label = np.asarray(
-                dataset.ground_truth(dataset.index_of(image_id)))
+            label = queries.images.ground_truth(image_id)
             classes[rows] = label.reshape(-1)[queries.pixels[rows]]
         return classes
 
@@ -133,7 +80,7 @@ class FileOracle:
                 queries, problem=f'{path}: {len(missing)} of '
                 f'{len(queries.pairs)} queried pixels have no row; keep '
                 'every row of the file.'))
-        record_import(path, digest)
+        queries.run_dir.imports.record(path, digest)
         return np.asarray([answered[pair] for pair in queries.pairs],
                           dtype=np.int64)
 
@@ -144,11 +91,11 @@ class FileOracle:
         class yet, ``problem`` says what else keeps the file out."""
         overlay_dir = queries.overlay_dir
         if is_main_process():
-            write_query_overlays(queries.dataset, queries.image_ids,
+            write_query_overlays(queries.images, queries.image_ids,
                                  queries.pixels, overlay_dir,
                                  max_images=None, radius=self.overlay_radius)
         path, total = queries.query_file, len(queries.pixels)
-        work_dir = os.path.dirname(os.path.dirname(path))  # WORK_DIR/queries
+        work_dir = queries.run_dir.work_dir
         if unanswered is None:
             waiting = f'{total} pixels need labels'
         else:

@@ -13,20 +13,18 @@ import math
 import os
 from typing import Dict, List, Optional
 
-from mmseg_al.state.atomic_io import atomic_write_json
-
-METRICS_FILE = 'metrics.json'
+from .atomic_io import atomic_write_json
 
 
 class MetricsLog:
     """The learning curve of a run, persisted after every round.
 
     Args:
-        work_dir: the run's work directory.
+        path: the file (``RunDir.metrics``).
     """
 
-    def __init__(self, work_dir: str) -> None:
-        self.path = os.path.join(work_dir, METRICS_FILE)
+    def __init__(self, path: str) -> None:
+        self.path = path
         self.entries: List[dict] = []
 
     def load(self, last_round: Optional[int] = None) -> 'MetricsLog':

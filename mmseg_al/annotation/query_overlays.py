@@ -73,7 +73,7 @@ def draw_queries(visualizer: Visualizer, image: np.ndarray,
     return visualizer.get_image()
 
 
-def write_query_overlays(dataset, image_ids: Sequence[str],
+def write_query_overlays(images, image_ids: Sequence[str],
                          pixels: Sequence[int], out_dir: str,
                          max_images: Optional[int] = 4,
                          radius: Optional[int] = None,
@@ -82,8 +82,8 @@ def write_query_overlays(dataset, image_ids: Sequence[str],
     """Write one overlay PNG per queried image into ``out_dir``.
 
     Args:
-        dataset: the pool (``pool_item`` gives the image, ``index_of`` the
-            index of an id).
+        images: the image provider (``rgb(image_id)``, see
+            :class:`~mmseg_al.annotation.query_round.PoolImages`).
         image_ids: image id of each query (query order).
         pixels: flat pixel index of each query.
         out_dir: directory for the PNGs (created).
@@ -102,11 +102,8 @@ def write_query_overlays(dataset, image_ids: Sequence[str],
     os.makedirs(out_dir, exist_ok=True)
     overlays = {}
     for image_id in chosen:
-        item = dataset.pool_item(dataset.index_of(image_id))
-        # the pipeline's inputs are BGR (mmcv's loading order)
-        image = item['inputs'].permute(1, 2, 0).cpu().numpy().astype(
-            np.uint8)[..., ::-1]
-        overlay = draw_queries(visualizer, image, per_image[image_id], radius)
+        overlay = draw_queries(visualizer, images.rgb(image_id),
+                               per_image[image_id], radius)
         path = os.path.join(out_dir, overlay_file_name(image_id))
         ok, png = cv2.imencode('.png', overlay[..., ::-1])
         if not ok:

@@ -10,28 +10,38 @@ import io
 import os
 import zipfile
 import zlib
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from mmseg_al.state import LabelStore
-from mmseg_al.state.atomic_io import atomic_write_bytes
+from .atomic_io import atomic_write_bytes
+from .label_store import LabelStore
+
+
+class RoundSelection(NamedTuple):
+    """The pixels chosen in a round, in selection order."""
+    image_ids: List[str]
+    pixels: np.ndarray  #: ``[b]`` int64 flat pixel indices
+    scores: np.ndarray  #: ``[b]`` float64 scores that ranked them
 
 
 class PendingQueries:
-    """File names and storage of one round's selection.
+    """One round's selection, query file and overlays (from
+    ``RunDir.queries``), and the storage of the selection.
 
     Args:
-        query_dir: the run's ``queries/`` directory.
+        selection_file: the ``.npz`` selection.
+        query_file: the JSON file a person answers.
+        overlay_dir: the folder of the overlay pictures.
         round_idx: the round.
     """
 
-    def __init__(self, query_dir: str, round_idx: int) -> None:
+    def __init__(self, selection_file: str, query_file: str,
+                 overlay_dir: str, round_idx: int) -> None:
+        self.selection_file = selection_file
+        self.query_file = query_file
+        self.overlay_dir = overlay_dir
         self.round_idx = round_idx
-        stem = os.path.join(query_dir, f'round_{round_idx:02d}')
-        self.selection_file = stem + '.npz'
-        self.query_file = stem + '.json'
-        self.overlay_dir = stem
 
     def save(self, image_ids: Sequence[str], pixels: np.ndarray,
              scores: np.ndarray) -> None:
@@ -43,8 +53,8 @@ class PendingQueries:
 
     def load(self, store: Optional[LabelStore] = None,
              budget: Optional[int] = None
-             ) -> Optional[Tuple[List[str], np.ndarray, np.ndarray]]:
-        """``(image_ids, pixels, scores)``, or None if nothing is pending.
+             ) -> Optional[RoundSelection]:
+        """The saved selection, or None if nothing is pending.
 
         Args:
             store: the labels of the earlier rounds; the selection must
@@ -80,8 +90,8 @@ class PendingQueries:
             except (ValueError, TypeError) as exc:
                 raise self._invalid(f'not a selection of this run: {exc}'
                                     ) from None
-        return (image_ids, pixels.astype(np.int64),
-                scores.astype(np.float64))
+        return RoundSelection(image_ids, pixels.astype(np.int64),
+                              scores.astype(np.float64))
 
     def _invalid(self, problem: str) -> ValueError:
         return ValueError(

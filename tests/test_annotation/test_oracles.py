@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from mmengine.visualization import Visualizer
 
-from mmseg_al.engine import AnnotationRequired, FileOracle, GroundTruthOracle
-from mmseg_al.engine.oracles import QueryRound
-from mmseg_al.state import write_queries
-from .point_model import FakePool
+from mmseg_al.annotation import (AnnotationRequired, FileOracle,
+                                 GroundTruthOracle, PoolImages, QueryRound)
+from mmseg_al.state import RunDir, write_queries
+from test_engine.point_model import FakePool
 
 
 @pytest.fixture(autouse=True)
@@ -18,12 +18,13 @@ def visualizer():
 
 
 def query_round(tmp_path, pool, pairs):
-    path = str(tmp_path / 'queries' / 'round_03.json')
+    queries = QueryRound(round_idx=3, image_ids=[i for i, _ in pairs],
+                         pixels=np.array([p for _, p in pairs]),
+                         run_dir=RunDir(tmp_path), images=PoolImages(pool),
+                         num_classes=3)
     shapes = dict(zip(pool.image_ids, pool.image_shapes))
-    write_queries(path, pairs, shapes, None, 3)
-    return QueryRound(round_idx=3, image_ids=[i for i, _ in pairs],
-                      pixels=np.array([p for _, p in pairs]),
-                      query_file=path, dataset=pool, num_classes=3)
+    write_queries(queries.query_file, pairs, shapes, None, 3)
+    return queries
 
 
 PAIRS = [('train/0002.png', 7), ('train/0000.png', 0), ('train/0002.png', 1)]

@@ -3,12 +3,12 @@ import math
 import os
 
 import pytest
-from mmseg_al.engine.learning_curve import plot_learning_curve
-from mmseg_al.engine.metrics_log import MetricsLog
+from mmseg_al.engine.hooks.learning_curve_hook import plot_learning_curve
+from mmseg_al.state import RunDir
 
 
 def test_record_load_and_truncate(tmp_path):
-    log = MetricsLog(str(tmp_path))
+    log = RunDir(tmp_path).metrics
     for r in range(3):
         log.record(r, 5 * (r + 1), 10.0 + r + 0.004,
                    {'sky': 20.0, 'road': math.nan}, {'train': 1.23456})
@@ -20,7 +20,7 @@ def test_record_load_and_truncate(tmp_path):
         'per_class_IoU': {'sky': 20.0, 'road': None},
         'seconds': {'train': 1.235}}
     # labels saved only up to round 1: round 2's entry is recomputed
-    resumed = MetricsLog(str(tmp_path)).load(last_round=1)
+    resumed = RunDir(tmp_path).metrics.load(last_round=1)
     assert [e['round'] for e in resumed.entries] == [0, 1]
     assert resumed.entry(2) is None and resumed.entry(1)['mIoU'] == 11.0
     assert resumed.table().splitlines() == [
@@ -32,7 +32,7 @@ def test_unreadable_metrics_file_names_itself(tmp_path):
     for text in ('{"rows": []}', '{"rounds": [{"mIoU": 1}]}', '[1, 2'):
         (tmp_path / 'metrics.json').write_text(text)
         with pytest.raises(ValueError, match='metrics.json is not a metrics'):
-            MetricsLog(str(tmp_path)).load(last_round=0)
+            RunDir(tmp_path).metrics.load(last_round=0)
 
 
 def test_curve_is_written(tmp_path):

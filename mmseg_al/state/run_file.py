@@ -14,9 +14,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from mmengine.dist import is_main_process
 
-from mmseg_al.state import atomic_write_json
+from .atomic_io import atomic_write_json
 
-RUN_FILE = 'al_run.json'
 FORMAT_VERSION = 2
 #: Settings a resumed run may change freely: the number of rounds (more
 #: rounds after the recorded ones).
@@ -71,14 +70,14 @@ def changed_settings(recorded: Mapping[str, Any],
 
 
 class RunFile:
-    """The run file of a work dir.
+    """A run's settings file (``RunDir.run_file``).
 
     Args:
-        work_dir: the run's work directory.
+        path: the file.
     """
 
-    def __init__(self, work_dir: str) -> None:
-        self.path = os.path.join(work_dir, RUN_FILE)
+    def __init__(self, path: str) -> None:
+        self.path = path
 
     def exists(self) -> bool:
         return os.path.exists(self.path)
@@ -90,7 +89,7 @@ class RunFile:
             RunSettingsError: if the file is empty, not JSON or not a run
                 file, saying how to go on without losing the labels.
         """
-        how = ('The labels in al_state/ are not affected: restore the file, '
+        how = ('The saved labels are not affected: restore the file, '
                'or delete it and resume with the config the run was started '
                'with, which is then recorded again.')
         try:
@@ -156,29 +155,35 @@ class RunFile:
             self.write(settings)
 
 
-def check_resume(work_dir: str, resume: Any, has_run: bool,
-                 latest_round: Optional[int]) -> None:
-    """Refuse to start over a run, and to "resume" where there is none.
+def resolve_budget(budget: dict, num_images: int) -> int:
+    """Pixels per round from ``dict(per_image=f)`` or ``dict(pixels=n)``.
 
-    Args:
-        work_dir: the run's work directory.
-        resume: False (start a run), True (continue one: it must exist) or
-            ``'auto'`` (continue one if there is one, else start).
-        has_run: whether the run file exists.
-        latest_round: the last round with saved labels (None: none).
-
-    Raises:
-        FileExistsError: starting a run in the work dir of another.
-        FileNotFoundError: ``--resume`` with no run in the work dir.
+    ``per_image`` gives ``round(f * num_images)`` (Python rounding). Exactly
+    one of the two may be set; since configs merge dicts, a config that
+    inherits ``per_image`` switches with ``dict(per_image=None, pixels=n)``.
     """
-    if not resume and (has_run or latest_round is not None):
-        labels = ('no labels saved yet' if latest_round is None else
-                  f'labels up to round {latest_round}')
-        raise FileExistsError(
-            f'{work_dir} already holds an active-learning run ({labels}). '
-            'Continue it with --resume, or choose another --work-dir.')
-    if resume is True and not has_run and latest_round is None:
-        raise FileNotFoundError(
-            f'--resume: there is no run to continue in {work_dir} (no '
-            f'{RUN_FILE}, no al_state/). Check the --work-dir path, or use '
-            '--resume=auto to start a fresh run when there is none.')
+    given = {k: v for k, v in dict(budget).items() if v is not None}
+    if set(given) not in ({'per_image'}, {'pixels'}) or len(budget) > 2:
+        raise ValueError(
+            'train_cfg.budget must set exactly one of per_image / pixels '
+            f'(the other None or absent), got {dict(budget)!r}; e.g. '
+            'budget=dict(per_image=None, pixels=100)')
+    if 'pixels' in given:
+        pixels = given['pixels']
+        if not isinstance(pixels, int) or isinstance(pixels, bool) or \
+                pixels < 1:
+            raise ValueError('train_cfg.budget.pixels must be a positive '
+                             f'integer, got {pixels!r}')
+        return pixels
+    per_image = given['per_image']
+    if not isinstance(per_image, (int, float)) or isinstance(per_image, bool):
+        raise ValueError('train_cfg.budget.per_image must be a number of '
+                         f'pixels per pool image, got {per_image!r}; e.g. '
+                         'budget=dict(per_image=0.1)')
+    pixels = round(per_image * num_images)
+    if pixels < 1:
+        raise ValueError(
+            f'train_cfg.budget.per_image={per_image} gives round('
+            f'{per_image} * {num_images} images) = {pixels} pixels per '
+            'round; raise it or use budget=dict(per_image=None, pixels=n)')
+    return pixels
