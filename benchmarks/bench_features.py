@@ -81,7 +81,7 @@ def dense_reference(head: PixelMLPHead, maps: Sequence[torch.Tensor],
     ], dim=1)
     features = F.normalize(features, dim=1)
     batch, dim, height, width = features.shape
-    logits = head.forward_points(
+    logits = head.forward_pixels(
         features.permute(0, 2, 3, 1).reshape(-1, dim))
     return logits.view(batch, height, width, -1).permute(0, 3, 1, 2)
 

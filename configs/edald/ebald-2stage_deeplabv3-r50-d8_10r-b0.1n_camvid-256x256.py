@@ -12,7 +12,7 @@ _base_ = [
 ]
 norm_cfg = dict(type='BN', requires_grad=False)
 model = dict(
-    type='DecodeHeadPointModel',
+    type='DecodeHeadPixelModel',
     # ImageNet statistics: what the pretrained ResNet expects.
     data_preprocessor=dict(
         type='SegDataPreProcessor',

@@ -1,19 +1,17 @@
-"""The active-learning run as an mmengine job."""
-from .active_learning_loop import ActiveLearningLoop
-from .autocast_optim_wrapper import AutocastOptimWrapper
-from .checkpoint import mmengine_checkpoints_allowed
-from .feature_cache import FeatureCache
-from .fully_supervised_loop import FullySupervisedLoop
-from .head_training import (HeadTrainer, HeadTrainingConfig,
-                            HeadTrainingResult)
+"""The active-learning job as mmengine extensions: loops (``runner/``),
+head training (``training/``), pixel features (``features/``), optimizer
+wrappers (``optimizers/``) and hooks (``hooks/``)."""
+from .features import FeatureCache, PoolFeatures, PoolSelectionContext
 from .hooks import DiffusionPretrainHook, LearningCurveHook, QueryOverlayHook
-from .pool_context import PoolSelectionContext
-from .protocols import PixelPool, PointModel
+from .optimizers import AutocastOptimWrapper
+from .runner import (ActiveLearningLoop, FullySupervisedLoop, PixelModel,
+                     PixelPool, mmengine_checkpoints_allowed)
+from .training import HeadTrainer, HeadTrainingConfig, HeadTrainingResult
 
 __all__ = [
     'ActiveLearningLoop', 'AutocastOptimWrapper', 'DiffusionPretrainHook',
     'FeatureCache', 'FullySupervisedLoop', 'HeadTrainer',
     'HeadTrainingConfig', 'HeadTrainingResult', 'LearningCurveHook',
-    'PixelPool', 'PointModel', 'PoolSelectionContext', 'QueryOverlayHook',
-    'mmengine_checkpoints_allowed'
+    'PixelModel', 'PixelPool', 'PoolFeatures', 'PoolSelectionContext',
+    'QueryOverlayHook', 'mmengine_checkpoints_allowed'
 ]

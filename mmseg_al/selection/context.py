@@ -40,14 +40,64 @@ class Selection:
         return int(self.image_index.numel())
 
 
+class ImageBlocks:
+    """Images in blocks of ``size`` consecutive indices, dealt to the
+    processes in turn.
+
+    A block is also one request (one backbone batch), so every image is
+    computed in the same batch whatever the number of processes, and
+    results do not depend on it.
+
+    Args:
+        size: images per block.
+        rank: this process.
+        world_size: the processes.
+    """
+
+    def __init__(self, size: int, rank: int = 0, world_size: int = 1) -> None:
+        if size < 1:
+            raise ValueError(f'images_per_request must be >= 1, got {size}')
+        self.size = size
+        self.rank = rank
+        self.world_size = world_size
+
+    def owns(self, image: int) -> bool:
+        """Whether this process handles ``image``."""
+        return (image // self.size) % self.world_size == self.rank
+
+    def requests(self, items: Iterable[Tuple[int, torch.Tensor]]
+                 ) -> Iterator[Dict[int, torch.Tensor]]:
+        """This process's share of ``(image, pixels)`` items as requests.
+
+        Args:
+            items: pairs in ascending image order (may be lazy); images of
+                other processes and images without pixels are skipped.
+
+        Yields:
+            ``{image: pixels}``, one per block holding any of the items.
+        """
+        request: Dict[int, torch.Tensor] = {}
+        block = None
+        for image, pixels in items:
+            if not self.owns(image) or pixels.numel() == 0:
+                continue
+            if request and image // self.size != block:
+                yield request
+                request = {}
+            block = image // self.size
+            request[image] = pixels
+        if request:
+            yield request
+
+
 class SelectionContext(metaclass=ABCMeta):
     """The pool, the labelled set and the current model, as tensors.
 
     Work is shared between processes by image: :meth:`requests` hands a
-    process only the images it owns, :meth:`collect` brings per-image
-    results to the main process and :meth:`share` sends the main process's
-    result to all. This base class is one process (``rank`` 0 of a
-    ``world_size`` of 1); a distributed context sets both and overrides
+    process only the images it owns (:class:`ImageBlocks`), :meth:`collect`
+    brings per-image results to the main process and :meth:`share` sends
+    the main process's result to all. This base class is one process; a
+    distributed context sets its ``blocks`` to its rank and overrides
     :meth:`collect` and :meth:`share`, and selectors need no other change.
 
     Args:
@@ -63,16 +113,19 @@ class SelectionContext(metaclass=ABCMeta):
     def __init__(self, image_ids: Sequence[str], num_classes: int,
                  round_idx: int, seed: int,
                  images_per_request: int = 8) -> None:
-        if images_per_request < 1:
-            raise ValueError('images_per_request must be >= 1, got '
-                             f'{images_per_request}')
         self.image_ids = list(image_ids)
         self.num_classes = num_classes
         self.round_idx = round_idx
         self.seed = seed
-        self.images_per_request = images_per_request
-        self.rank = 0
-        self.world_size = 1
+        self.blocks = ImageBlocks(images_per_request)
+
+    @property
+    def rank(self) -> int:
+        return self.blocks.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.blocks.world_size
 
     @property
     def num_images(self) -> int:
@@ -150,39 +203,15 @@ class SelectionContext(metaclass=ABCMeta):
         return self.rank == 0
 
     def owns(self, image: int) -> bool:
-        """Whether this process handles ``image``.
-
-        Images form blocks of :attr:`images_per_request` consecutive
-        indices, dealt to the processes in turn. A block is also one
-        request, so every image is computed in the same batch whatever the
-        number of processes, and results do not depend on it.
+        """Whether this process handles ``image`` (see :class:`ImageBlocks`).
         """
-        block = image // self.images_per_request
-        return block % self.world_size == self.rank
+        return self.blocks.owns(image)
 
     def requests(self, items: Iterable[Tuple[int, torch.Tensor]]
                  ) -> Iterator[Dict[int, torch.Tensor]]:
-        """This process's share of ``(image, pixels)`` items as requests.
-
-        Args:
-            items: pairs in ascending image order (may be lazy); images of
-                other processes and images without pixels are skipped.
-
-        Yields:
-            ``{image: pixels}``, one per block holding any of the items.
-        """
-        request: Dict[int, torch.Tensor] = {}
-        block = None
-        for image, pixels in items:
-            if not self.owns(image) or pixels.numel() == 0:
-                continue
-            if request and image // self.images_per_request != block:
-                yield request
-                request = {}
-            block = image // self.images_per_request
-            request[image] = pixels
-        if request:
-            yield request
+        """This process's share of ``(image, pixels)`` items as requests
+        (see :meth:`ImageBlocks.requests`)."""
+        return self.blocks.requests(items)
 
     def collect(self, part: Mapping[int, Any]) -> Optional[Dict[int, Any]]:
         """Per-image results of every process, in image order, on the main

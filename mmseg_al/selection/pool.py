@@ -81,9 +81,9 @@ class LocalGlobalPool:
         local_budget (int): local picks per image (``K``).
         keep_ratio (float): fraction of the union kept by the global step.
 
-    Features are requested one block of the context's
-    ``images_per_request`` images at a time, which bounds memory to
-    ``images_per_request x (candidates_per_image + labelled) x D`` floats.
+    Features are requested one block of the context's images at a time
+    (``context.blocks``), which bounds memory to ``block size x
+    (candidates_per_image + labelled) x D`` floats.
     """
 
     def __init__(self,

@@ -4,7 +4,7 @@ import pytest
 
 from mmseg_al.annotation import PoolImages, QueryRound
 from mmseg_al.state import LabelStore, RunDir, write_queries
-from test_engine.point_model import FakePool
+from helpers.pixel_model import FakePool
 from .test_oracles import fill as fill_classes  # noqa: F401
 
 #: (image id, flat pixel) of each query of the fake round (4x5 images).

@@ -13,7 +13,7 @@ import numpy as np
 
 from mmseg_al.annotation.saved_run import saved_pool
 from mmseg_al.state import RunDir, write_queries
-from test_engine.toy_run import REPO
+from helpers.toy_run import REPO
 
 #: Flat pixels queried in every image (32x32): (x=5, y=1) and (x=20, y=9).
 PIXELS = (37, 308)

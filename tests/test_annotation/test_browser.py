@@ -19,7 +19,7 @@ import threading
 import numpy as np
 import pytest
 
-from test_engine.toy_run import al_train_main, write_toy_config
+from helpers.toy_run import al_train_main, write_toy_config
 
 httpx = pytest.importorskip('httpx2', reason='needs the tests extra')
 pytest.importorskip('uvicorn', reason='needs pip install mmseg-al[annotate]')

@@ -7,7 +7,7 @@ from mmengine.visualization import Visualizer
 from mmseg_al.annotation import (AnnotationRequired, FileOracle,
                                  GroundTruthOracle, PoolImages, QueryRound)
 from mmseg_al.state import RunDir, write_queries
-from test_engine.point_model import FakePool
+from helpers.pixel_model import FakePool
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from mmengine.visualization import Visualizer
 from mmseg_al.annotation import PoolImages
 from mmseg_al.annotation.query_overlays import (FRAME_COLOUR, MARKER_COLOUR,
                                                 write_query_overlays)
-from test_engine.point_model import FakePool
+from helpers.pixel_model import FakePool
 
 
 def test_markers_of_edge_pixels_fit_the_overlay(tmp_path):

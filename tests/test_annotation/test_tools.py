@@ -19,8 +19,7 @@ import pytest
 from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
 from mmseg_al.state import RunDir
 from mmseg_al.state import AnnotationFileError, read_annotations
-from test_engine.toy_run import (REPO, al_train_main, tool_main,
-                                 write_toy_config)
+from helpers.toy_run import (REPO, al_train_main, tool_main, write_toy_config)
 from .stopped_run import write_stopped_run
 
 httpx = pytest.importorskip('httpx2', reason='needs the tests extra')

@@ -322,7 +322,7 @@ def test_deeplabv3_config_builds_without_pretraining():
     cfg.model.pretrained = None
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)
-    assert type(model).__name__ == 'DecodeHeadPointModel'
+    assert type(model).__name__ == 'DecodeHeadPixelModel'
     assert (model.feature_dim, model.num_classes) == (512, 11)
     assert model.dropout_ratio > 0
 
@@ -349,7 +349,7 @@ def test_toy_config_builds_its_model_and_dataset(tmp_path):
     sizes = sorted({m.shape[-1] for m in maps})
     assert sizes == [16, 32, 64]  # 1/4, 1/2 and full resolution
     assert model.feature_dim == sum(m.shape[1] for m in maps)
-    point = model.point_features(data['inputs'], pool.image_ids[:1],
+    point = model.pixel_features(data['inputs'], pool.image_ids[:1],
                                  [torch.tensor([0, 4095])])[0]
     assert point.shape == (2, model.feature_dim)
 

@@ -1,4 +1,4 @@
-"""Engine tests run whole (tiny) active-learning jobs on the CPU.
+"""Engine tests run (tiny) active-learning jobs on the CPU.
 
 The machine's cores are shared, so torch runs single-threaded here: with
 several processes competing, one thread is several times faster than two.

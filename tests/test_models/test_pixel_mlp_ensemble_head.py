@@ -4,6 +4,7 @@ import torch
 from mmseg.registry import MODELS
 
 from mmseg_al.models.decode_heads import PixelMLPEnsembleHead, PixelMLPHead
+from mmseg_al.models.decode_heads.pixel_losses import pixel_losses
 from .test_pixel_mlp_head import CHANNELS, SIZE, dense_reference, native_maps
 
 DIM = sum(CHANNELS)
@@ -51,9 +52,9 @@ def test_vote_is_the_majority_with_ties_to_the_lowest_class():
     features = torch.randn(6, DIM)
     for member, winner in zip(head.members, [3, 1, 3, 1]):
         constant_member(member, winner)  # a 2 - 2 tie between 1 and 3
-    assert head.forward_points(features).argmax(-1).tolist() == [1] * 6
+    assert head.forward_pixels(features).argmax(-1).tolist() == [1] * 6
     constant_member(head.members[1], 4)  # now 3 wins 2 - 1 - 1
-    scores = head.forward_points(features)
+    scores = head.forward_pixels(features)
     assert scores.argmax(-1).tolist() == [3] * 6
     # scores are log vote shares, smoothed by 0.01 of a vote per class
     shares = (torch.tensor([0, 1, 0, 2, 1.0]) + 0.01) / (4 + 5 * 0.01)
@@ -71,7 +72,7 @@ def test_vote_matches_a_count_of_the_member_argmax():
     for pixel in votes.t().tolist():
         counts = [pixel.count(c) for c in range(4)]
         expected.append(counts.index(max(counts)))  # first = lowest class
-    assert head.forward_points(features).argmax(-1).tolist() == expected
+    assert head.forward_pixels(features).argmax(-1).tolist() == expected
 
 
 def test_mean_softmax_prediction():
@@ -79,7 +80,7 @@ def test_mean_softmax_prediction():
     features = torch.randn(30, DIM)
     member_logits = head.member_logits(features)
     expected = member_logits.softmax(-1).mean(0).log()
-    torch.testing.assert_close(head.forward_points(features), expected)
+    torch.testing.assert_close(head.forward_pixels(features), expected)
 
 
 @pytest.mark.parametrize('predict', ['vote', 'mean_softmax'])
@@ -99,14 +100,14 @@ def test_dense_forward_equals_the_dense_reference(predict, normalize):
         assert (ours - expected).abs().max() < 1e-4
 
 
-def test_loss_points_sums_the_members_losses_on_their_own_batches():
+def test_loss_pixels_sums_the_members_losses_on_their_own_batches():
     head = ensemble(num_models=3).train()
     features = torch.randn(3, 8, DIM)
     labels = torch.randint(0, 5, (3, 8))
     labels[1, :2] = 255  # ignored
-    losses = head.loss_points(features, labels)
+    losses = head.loss_pixels(features, labels)
     expected = [
-        member.loss_by_points(member.forward_points(f), lab)
+        pixel_losses(member, member.forward_pixels(f), lab)
         for member, f, lab in zip(head.members, features, labels)
     ]
     torch.testing.assert_close(losses['loss_ce'],
@@ -118,19 +119,19 @@ def test_loss_points_sums_the_members_losses_on_their_own_batches():
                m.fc1.weight.grad.abs().sum() > 0 for m in head.members)
 
 
-def test_loss_points_needs_one_batch_per_member():
+def test_loss_pixels_needs_one_batch_per_member():
     head = ensemble(num_models=3)
     with pytest.raises(ValueError, match=r'features \[3, bs, D\], got '
                        r"\(8, 160\)"):
-        head.loss_points(torch.randn(8, DIM), torch.zeros(8).long())
+        head.loss_pixels(torch.randn(8, DIM), torch.zeros(8).long())
 
 
-def test_single_head_loss_points_is_the_loss_of_its_logits():
+def test_single_head_loss_pixels_is_the_loss_of_its_logits():
     torch.manual_seed(0)
     head = PixelMLPHead(in_channels=DIM, num_classes=5).eval()
     features, labels = torch.randn(10, DIM), torch.randint(0, 5, (10, ))
-    losses = head.loss_points(features, labels)
-    logits = head.forward_points(features)
+    losses = head.loss_pixels(features, labels)
+    logits = head.forward_pixels(features)
     expected = torch.nn.functional.cross_entropy(logits, labels)
     torch.testing.assert_close(losses['loss_ce'], expected)
     assert losses['acc_seg'].item() == pytest.approx(
@@ -149,5 +150,5 @@ def test_bad_arguments_are_named(kwargs, message):
 def test_one_member_votes_like_a_single_head():
     head = ensemble(num_models=1)
     features = torch.randn(20, DIM)
-    assert torch.equal(head.forward_points(features).argmax(-1),
-                       head.members[0].forward_points(features).argmax(-1))
+    assert torch.equal(head.forward_pixels(features).argmax(-1),
+                       head.members[0].forward_pixels(features).argmax(-1))

@@ -6,6 +6,7 @@ from mmseg.registry import MODELS
 
 from mmseg_al.models.decode_heads import PixelMLPHead
 from mmseg_al.models.decode_heads import pixel_mlp_head as head_module
+from mmseg_al.models.decode_heads.pixel_losses import pixel_losses
 
 SIZE = (20, 24)
 CHANNELS = (40, 24, 80, 16)
@@ -30,7 +31,7 @@ def dense_reference(head, maps, normalize):
         features = F.normalize(features, dim=1)
     batch, dim, height, width = features.shape
     flat = features.permute(0, 2, 3, 1).reshape(-1, dim)
-    logits = head.forward_points(flat)
+    logits = head.forward_pixels(flat)
     return logits.view(batch, height, width, -1).permute(0, 3, 1, 2)
 
 
@@ -120,11 +121,11 @@ def test_channel_mismatch_is_reported(head):
 
 def test_mc_dropout_masks_follow_the_generator(head):
     features = torch.randn(50, sum(CHANNELS))
-    plain = head.forward_points(features)
-    assert torch.equal(plain, head.forward_points(features))
+    plain = head.forward_pixels(features)
+    assert torch.equal(plain, head.forward_pixels(features))
 
     def mc(seed):
-        return head.forward_points(
+        return head.forward_pixels(
             features, mc_dropout=True,
             generator=torch.Generator().manual_seed(seed))
 
@@ -136,22 +137,22 @@ def test_mc_dropout_masks_follow_the_generator(head):
 def test_mc_dropout_needs_a_dropout_ratio():
     head = PixelMLPHead(in_channels=8, num_classes=3)
     with pytest.raises(ValueError, match='dropout_ratio > 0'):
-        head.forward_points(torch.randn(4, 8), mc_dropout=True)
+        head.forward_pixels(torch.randn(4, 8), mc_dropout=True)
 
 
 def test_single_pixel_training_step_uses_running_statistics(head):
     head.train()
     head.dropout_ratio = 0.0
     feature = torch.randn(1, sum(CHANNELS))
-    trained = head.forward_points(feature)
+    trained = head.forward_pixels(feature)
     head.eval()
-    torch.testing.assert_close(trained, head.forward_points(feature))
+    torch.testing.assert_close(trained, head.forward_pixels(feature))
 
 
 def test_loss_matches_cross_entropy_and_accuracy(head):
     logits = torch.randn(6, 5, requires_grad=True)
     labels = torch.tensor([0, 1, 2, 3, 4, 1])
-    losses = head.loss_by_points(logits, labels)
+    losses = pixel_losses(head, logits, labels)
     torch.testing.assert_close(losses['loss_ce'],
                                F.cross_entropy(logits, labels))
     accuracy = 100.0 * (logits.argmax(1) == labels).float().mean()
@@ -160,7 +161,7 @@ def test_loss_matches_cross_entropy_and_accuracy(head):
 
 def test_loss_without_labels_is_a_differentiable_zero(head):
     logits = torch.randn(3, 5, requires_grad=True)
-    losses = head.loss_by_points(logits, torch.full((3, ), 255))
+    losses = pixel_losses(head, logits, torch.full((3, ), 255))
     assert float(losses['loss_ce']) == 0.0
     losses['loss_ce'].backward()
     assert torch.count_nonzero(logits.grad) == 0

@@ -1,16 +1,13 @@
 """Denoising pretraining: it learns, it is reproducible, its output loads."""
-import logging
 import os.path as osp
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from mmseg_al.engine.hooks import DiffusionPretrainHook
 from mmseg_al.models.backbones.diffusion_backbone import DiffusionBackbone
 from mmseg_al.models.pretraining import (DenoisingPretrainer, list_images,
                                          load_image, pretrain_denoiser)
@@ -124,42 +121,3 @@ def test_cli_writes_a_checkpoint(tmp_path):
     assert '"iterations": 2' in proc.stdout
     state = torch.load(out, weights_only=True)
     assert state['out.2.weight'].shape[0] == 3  # learn_sigma False
-
-
-class FakeRunner:
-    """What DiffusionPretrainHook reads from a runner."""
-
-    def __init__(self, backbone, image_paths):
-        self.model = torch.nn.Module()
-        self.model.backbone = backbone
-        self.train_dataloader = SimpleNamespace(
-            dataset=SimpleNamespace(image_paths=image_paths))
-        self.logger = logging.getLogger('pretrain-hook-test')
-
-
-def test_hook_creates_the_missing_checkpoint_once(tmp_path):
-    paths = write_scenes(tmp_path / 'images', count=2)
-    checkpoint = str(tmp_path / 'ckpt' / 'toy.pt')
-    backbone = DiffusionBackbone(unet=MICRO_UNET, checkpoint=checkpoint,
-                                 steps=(10, ), blocks=(0, 3))
-    hook = DiffusionPretrainHook(checkpoint, iterations=2, batch_size=2)
-    hook.before_run(FakeRunner(backbone, paths))
-    assert osp.isfile(checkpoint)
-    made = osp.getmtime(checkpoint)
-    backbone.init_weights()  # what the runner does after before_run
-
-    # A second run reuses the file, even without pool images.
-    hook.before_run(FakeRunner(backbone, []))
-    assert osp.getmtime(checkpoint) == made
-
-
-def test_hook_refuses_a_checkpoint_the_backbone_does_not_load(tmp_path):
-    backbone = DiffusionBackbone(unet=MICRO_UNET,
-                                 checkpoint=str(tmp_path / 'other.pt'),
-                                 steps=(10, ), blocks=(0, 3))
-    hook = DiffusionPretrainHook(str(tmp_path / 'toy.pt'))
-    with pytest.raises(ValueError, match='set both to the same file'):
-        hook.before_run(FakeRunner(backbone, []))
-    with pytest.raises(TypeError, match='needs model.backbone to be a '
-                       'DiffusionBackbone'):
-        hook.before_run(FakeRunner(torch.nn.Identity(), []))

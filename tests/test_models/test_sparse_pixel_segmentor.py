@@ -50,10 +50,10 @@ def test_in_channels_mismatch_and_slide_mode_are_rejected(tiny_segmentor_cfg):
         MODELS.build(cfg)
 
 
-def test_point_features_equal_the_dense_normalised_reference(model):
+def test_pixel_features_equal_the_dense_normalised_reference(model):
     inputs, ids = random_images(), ['a', 'b']
     points = [torch.tensor([0, 33, 1023, 500]), torch.tensor([7, 64])]
-    features = model.point_features(inputs, ids, points)
+    features = model.pixel_features(inputs, ids, points)
     maps = model.backbone(inputs, ids)
     dense = F.normalize(torch.cat([
         F.interpolate(m, size=(SIZE, SIZE), mode='bilinear',
@@ -65,11 +65,11 @@ def test_point_features_equal_the_dense_normalised_reference(model):
         assert (ours - expected).abs().max() < 1e-5
 
 
-def test_point_features_draws(model):
+def test_pixel_features_draws(model):
     inputs, points = random_images(1), [torch.arange(0, 1024, 97)]
 
     def features(**kwargs):
-        return model.point_features(inputs, ['a'], points, **kwargs)[0]
+        return model.pixel_features(inputs, ['a'], points, **kwargs)[0]
 
     clean = features()
     assert torch.equal(clean, features())
@@ -79,19 +79,19 @@ def test_point_features_draws(model):
         assert not torch.allclose(draw, other)
 
 
-def test_point_features_reject_pixels_outside_the_image(model):
+def test_pixel_features_reject_pixels_outside_the_image(model):
     with pytest.raises(IndexError, match="image 'a'.*1024"):
-        model.point_features(random_images(1), ['a'], [torch.tensor([1024])])
+        model.pixel_features(random_images(1), ['a'], [torch.tensor([1024])])
 
 
-def test_point_logits_with_reproducible_mc_dropout(model):
+def test_pixel_logits_with_reproducible_mc_dropout(model):
     model.eval()
     features = torch.randn(6, 768)
-    torch.testing.assert_close(model.point_logits(features),
-                               model.decode_head.forward_points(features))
+    torch.testing.assert_close(model.pixel_logits(features),
+                               model.decode_head.forward_pixels(features))
 
     def mc(seed):
-        return model.point_logits(
+        return model.pixel_logits(
             features, mc_dropout=True,
             generator=torch.Generator().manual_seed(seed))
 
@@ -99,19 +99,19 @@ def test_point_logits_with_reproducible_mc_dropout(model):
     assert not torch.allclose(mc(3), mc(4))
 
 
-def test_loss_points_is_the_configured_loss_on_the_labelled_pixels(
+def test_loss_pixels_is_the_configured_loss_on_the_labelled_pixels(
         model):
     model.train()
     model.decode_head.dropout_ratio = 0.0  # deterministic training forward
     inputs = random_images()
     pixels = [torch.tensor([0, 5 * SIZE + 9, 31 * SIZE + 31]),
               torch.tensor([12 * SIZE + 3, 20 * SIZE + 30])]
-    features = torch.cat(model.point_features(
+    features = torch.cat(model.pixel_features(
         inputs, ['train/a.png', 'b.png'], pixels))
     labels = torch.tensor([1, 2, 3, 0, 2])
-    losses = model.loss_points(features, labels)
+    losses = model.loss_pixels(features, labels)
     assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
-    logits = model.decode_head.forward_points(features)
+    logits = model.decode_head.forward_pixels(features)
     torch.testing.assert_close(losses['decode.loss_ce'],
                                F.cross_entropy(logits, labels))
     losses['decode.loss_ce'].backward()
@@ -119,9 +119,9 @@ def test_loss_points_is_the_configured_loss_on_the_labelled_pixels(
     assert all(p.grad is None for p in model.backbone.parameters())
 
 
-def test_loss_points_without_labelled_pixels_is_zero(model):
+def test_loss_pixels_without_labelled_pixels_is_zero(model):
     model.train()
-    losses = model.loss_points(torch.zeros(0, model.feature_dim),
+    losses = model.loss_pixels(torch.zeros(0, model.feature_dim),
                                torch.zeros(0, dtype=torch.long))
     assert float(losses['decode.loss_ce']) == 0.0
 
@@ -166,10 +166,10 @@ def test_predict_through_mmseg_and_iou_metric(model):
 
     inputs = model.data_preprocessor(dict(inputs=raw), False)['inputs']
     every_pixel = torch.arange(SIZE * SIZE)
-    features = model.point_features(inputs, ['a.png', 'b.png'],
+    features = model.pixel_features(inputs, ['a.png', 'b.png'],
                                     [every_pixel, every_pixel])
     for result, feats in zip(results, features):
-        expected = model.point_logits(feats).t().reshape(-1, SIZE, SIZE)
+        expected = model.pixel_logits(feats).t().reshape(-1, SIZE, SIZE)
         assert (result.seg_logits.data - expected).abs().max() < 1e-4
 
     metric = IoUMetric(iou_metrics=['mIoU'])
@@ -207,9 +207,9 @@ def test_ensemble_head_gives_member_logits_and_predicts_by_vote(
     model = ensemble_model(tiny_segmentor_cfg).eval()
     assert model.decode_head.in_channels == 768
     features = torch.randn(10, 768)
-    members = model.point_member_logits(features)
+    members = model.pixel_member_logits(features)
     assert members.shape == (3, 10, NUM_CLASSES)
-    votes = model.point_logits(features).argmax(-1)
+    votes = model.pixel_logits(features).argmax(-1)
     majority = torch.mode(members.argmax(-1), dim=0).values  # no 3-way tie
     has_majority = (members.argmax(-1) == majority).sum(0) >= 2
     assert torch.equal(votes[has_majority], majority[has_majority])
@@ -218,18 +218,18 @@ def test_ensemble_head_gives_member_logits_and_predicts_by_vote(
 def test_member_logits_need_an_ensemble_head(model):
     with pytest.raises(TypeError, match='decode_head PixelMLPHead is not an '
                        'ensemble.*PixelMLPEnsembleHead'):
-        model.point_member_logits(torch.randn(2, 768))
+        model.pixel_member_logits(torch.randn(2, 768))
 
 
-def test_ensemble_loss_points_train_every_member_on_its_batch(
+def test_ensemble_loss_pixels_train_every_member_on_its_batch(
         tiny_segmentor_cfg):
     model = ensemble_model(tiny_segmentor_cfg).train()
     features = torch.randn(3, 4, 768)
     labels = torch.tensor([[1, 2, 0, 3], [0, 0, 1, 1], [3, 2, 1, 255]])
-    losses = model.loss_points(features, labels)
+    losses = model.loss_pixels(features, labels)
     members = model.decode_head.members
     expected = sum(
-        F.cross_entropy(member.forward_points(f), lab, ignore_index=255)
+        F.cross_entropy(member.forward_pixels(f), lab, ignore_index=255)
         for member, f, lab in zip(members, features, labels))
     torch.testing.assert_close(losses['decode.loss_ce'], expected)
     losses['decode.loss_ce'].backward()

@@ -12,7 +12,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor
 
-from mmseg_al.selection.context import PixelRequest, SelectionContext
+from mmseg_al.selection.context import (ImageBlocks, PixelRequest,
+                                        SelectionContext)
 from mmseg_al.utils import torch_generator
 
 
@@ -195,7 +196,7 @@ class ProcessView(TensorContext):
     def __init__(self, context: TensorContext, rank: int, world_size: int,
                  exchange: Optional[_Exchange] = None) -> None:
         self.__dict__.update(context.__dict__)  # same tensors and logs
-        self.rank, self.world_size = rank, world_size
+        self.blocks = ImageBlocks(context.blocks.size, rank, world_size)
         self._exchange = exchange
 
     def _check_owned(self, request: PixelRequest) -> None:

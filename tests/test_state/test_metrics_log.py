@@ -1,9 +1,8 @@
 import json
 import math
-import os
 
 import pytest
-from mmseg_al.engine.hooks.learning_curve_hook import plot_learning_curve
+
 from mmseg_al.state import RunDir
 
 
@@ -33,25 +32,3 @@ def test_unreadable_metrics_file_names_itself(tmp_path):
         (tmp_path / 'metrics.json').write_text(text)
         with pytest.raises(ValueError, match='metrics.json is not a metrics'):
             RunDir(tmp_path).metrics.load(last_round=0)
-
-
-def test_curve_is_written(tmp_path):
-    entries = [dict(labelled_pixels=5, mIoU=10.0),
-               dict(labelled_pixels=10, mIoU=None)]
-    path = plot_learning_curve(entries, str(tmp_path / 'curve.png'), 'toy')
-    with open(path, 'rb') as file:
-        assert file.read(8) == b'\x89PNG\r\n\x1a\n'
-
-
-def test_curve_replaces_the_file_atomically(tmp_path, monkeypatch):
-    path = tmp_path / 'curve.png'
-    path.write_bytes(b'old')
-
-    def fail(*args, **kwargs):
-        raise OSError('disk full')
-
-    monkeypatch.setattr(os, 'replace', fail)
-    with pytest.raises(OSError, match='disk full'):
-        plot_learning_curve([dict(labelled_pixels=5, mIoU=1.0)], str(path))
-    assert path.read_bytes() == b'old'
-    assert sorted(os.listdir(tmp_path)) == ['curve.png']

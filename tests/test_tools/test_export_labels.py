@@ -12,7 +12,7 @@ from mmseg.datasets import BaseSegDataset
 
 from mmseg_al.datasets.toy_scenes import TOY_SCENES_CLASSES
 from mmseg_al.state import read_annotations
-from test_engine.toy_run import al_train_main, tool_main, write_toy_config
+from helpers.toy_run import al_train_main, tool_main, write_toy_config
 
 
 @pytest.fixture(scope='module')

@@ -1,8 +1,8 @@
 from .diffusion_backbone import DiffusionBackbone, FeatureLayout
-from .point_sampling import sample_points
+from .pixel_sampling import sample_pixels
 from .unet_checkpoint import load_unet_checkpoint, read_state_dict
 
 __all__ = [
     'DiffusionBackbone', 'FeatureLayout', 'load_unet_checkpoint',
-    'read_state_dict', 'sample_points'
+    'read_state_dict', 'sample_pixels'
 ]

@@ -32,7 +32,7 @@ VOTE_SMOOTHING = 0.01
 class PixelMLPEnsembleHead(BaseDecodeHead):
     """``num_models`` independently initialised :class:`PixelMLPHead`\\ s.
 
-    Prediction (:meth:`forward_points`, dense :meth:`forward`):
+    Prediction (:meth:`forward_pixels`, dense :meth:`forward`):
 
     * ``predict='vote'`` (LEDM): the log of the (smoothed) vote shares of
       the members' argmax classes: the argmax is the majority vote, ties
@@ -41,7 +41,7 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
     * ``predict='mean_softmax'``: the log of the members' mean softmax.
 
     Training: member ``m`` is trained on its own batch,
-    :meth:`loss_points` on stacked ``[M, bs, D]`` features; the losses of
+    :meth:`loss_pixels` on stacked ``[M, bs, D]`` features; the losses of
     the members are summed. :meth:`reset_parameters` re-initialises the
     members one after the other from the current torch RNG, so they
     differ and are keyed by the seed the trainer sets.
@@ -113,11 +113,11 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
                       ) -> Tensor:
         """``[M, n, C]`` logits of every member for features ``[n, D]``."""
         return torch.stack([
-            member.forward_points(features, mc_dropout, generator)
+            member.forward_pixels(features, mc_dropout, generator)
             for member in self.members
         ])
 
-    def forward_points(self, features: Tensor, mc_dropout: bool = False,
+    def forward_pixels(self, features: Tensor, mc_dropout: bool = False,
                        generator: Optional[torch.Generator] = None
                        ) -> Tensor:
         """Ensemble log-probabilities ``[n, C]`` of pixel features
@@ -157,19 +157,19 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
         return votes.add(VOTE_SMOOTHING).div_(total).log_()
 
     # ------------------------------------------------------------- loss --
-    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
         """Summed member losses and mean ``acc_seg``; member ``m`` is
         trained on ``features[m]`` ``[bs, D]`` and ``labels[m]`` ``[bs]``.
         """
         if features.dim() != 3 or features.shape[0] != self.num_members:
             raise ValueError(
-                'PixelMLPEnsembleHead.loss_points takes one batch per member'
+                'PixelMLPEnsembleHead.loss_pixels takes one batch per member'
                 f': features [{self.num_members}, bs, D], got '
                 f'{tuple(features.shape)}.')
         losses: dict = {}
         for member, member_features, member_labels in zip(
                 self.members, features, labels):
-            for name, value in member.loss_points(member_features,
+            for name, value in member.loss_pixels(member_features,
                                                   member_labels).items():
                 losses[name] = losses[name] + value if name in losses \
                     else value

@@ -3,7 +3,7 @@
 The head classifies one pixel feature at a time. Two forwards share its
 weights:
 
-* :meth:`PixelMLPHead.forward_points` on features ``[n, D]`` sampled at
+* :meth:`PixelMLPHead.forward_pixels` on features ``[n, D]`` sampled at
   pixels (training, selection);
 * :meth:`PixelMLPHead.forward` on native-resolution maps, giving dense
   full-resolution logits without building the ``D x H x W`` feature tensor:
@@ -21,7 +21,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from .point_losses import point_losses
+from .pixel_losses import pixel_losses
 from .upsampled_norm import upsampled_square_norm
 
 #: Hidden channels projected and upsampled at once, and pixels classified
@@ -182,7 +182,7 @@ class PixelMLPHead(BaseDecodeHead):
         return self.classifier(self._dropout(hidden, drop, generator))
 
     # --------------------------------------------------------- forwards --
-    def forward_points(self, features: Tensor, mc_dropout: bool = False,
+    def forward_pixels(self, features: Tensor, mc_dropout: bool = False,
                        generator: Optional[torch.Generator] = None
                        ) -> Tensor:
         """Logits ``[n, C]`` of pixel features ``[n, D]``.
@@ -246,12 +246,7 @@ class PixelMLPHead(BaseDecodeHead):
         return logits.view(batch, -1, *size)
 
     # ------------------------------------------------------------- loss --
-    def loss_by_points(self, logits: Tensor, labels: Tensor) -> dict:
-        """The config's ``loss_decode`` (and ``acc_seg``) of pixel logits
-        ``[n, C]`` against labels ``[n]``."""
-        return point_losses(self, logits, labels)
-
-    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
         """Losses of pixel features ``[n, D]`` against labels ``[n]``: the
         training step of the active-learning loop."""
-        return self.loss_by_points(self.forward_points(features), labels)
+        return pixel_losses(self, self.forward_pixels(features), labels)

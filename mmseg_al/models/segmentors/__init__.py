@@ -1,4 +1,4 @@
-from .decode_head_point_model import DecodeHeadPointModel
+from .decode_head_pixel_model import DecodeHeadPixelModel
 from .sparse_pixel_segmentor import SparsePixelSegmentor
 
-__all__ = ['DecodeHeadPointModel', 'SparsePixelSegmentor']
+__all__ = ['DecodeHeadPixelModel', 'SparsePixelSegmentor']

@@ -2,7 +2,7 @@
 backbone.
 
 Training never computes full-resolution logits: the head learns from the
-clean features of the labelled pixels only (``loss_points``; a frozen
+clean features of the labelled pixels only (``loss_pixels``; a frozen
 backbone with a fixed noise per image makes them constants, which the
 active-learning loop caches). Prediction goes through mmseg's usual path, so
 IoUMetric and SegLocalVisualizer work unchanged.
@@ -19,7 +19,7 @@ from mmseg.utils import add_prefix
 from torch import Tensor
 
 from mmseg_al.datasets.image_ids import image_id_of
-from ..backbones.point_sampling import sample_points
+from ..backbones.pixel_sampling import sample_pixels
 from ..decode_heads.pixel_mlp_head import NORM_EPS
 
 
@@ -102,7 +102,7 @@ class SparsePixelSegmentor(EncoderDecoder):
             return features
         return F.normalize(features, dim=1, eps=NORM_EPS)
 
-    def point_features(self,
+    def pixel_features(self,
                        inputs: Tensor,
                        image_ids: Sequence[str],
                        points: Sequence[Tensor],
@@ -125,25 +125,25 @@ class SparsePixelSegmentor(EncoderDecoder):
         """
         if len(points) != inputs.shape[0]:
             raise ValueError(
-                f'point_features: {len(points)} pixel sets for a batch of '
+                f'pixel_features: {len(points)} pixel sets for a batch of '
                 f'{inputs.shape[0]} images.')
         height, width = inputs.shape[-2:]
         for image_id, pixels in zip(image_ids, points):
             if pixels.numel() and (int(pixels.min()) < 0
                                    or int(pixels.max()) >= height * width):
                 raise IndexError(
-                    f'point_features: pixels of image {image_id!r} must lie '
+                    f'pixel_features: pixels of image {image_id!r} must lie '
                     f'in [0, {height * width}) for a {height}x{width} input, '
                     f'got [{int(pixels.min())}, {int(pixels.max())}].')
         maps = self.extract_feat(inputs, image_ids, draw, round_idx)
         return [
             self._normalize(
-                sample_points(maps, i, pixels // width, pixels % width,
+                sample_pixels(maps, i, pixels // width, pixels % width,
                               (height, width)))
             for i, pixels in enumerate(points)
         ]
 
-    def point_logits(self,
+    def pixel_logits(self,
                      features: Tensor,
                      mc_dropout: bool = False,
                      generator: Optional[torch.Generator] = None) -> Tensor:
@@ -152,10 +152,10 @@ class SparsePixelSegmentor(EncoderDecoder):
         ``mc_dropout=True`` applies the head's dropout (masks drawn from
         ``generator``) even in eval mode.
         """
-        return self.decode_head.forward_points(features, mc_dropout,
+        return self.decode_head.forward_pixels(features, mc_dropout,
                                                generator)
 
-    def point_member_logits(self, features: Tensor) -> Tensor:
+    def pixel_member_logits(self, features: Tensor) -> Tensor:
         """Logits ``[M, n, C]`` of each member of an ensemble head
         (``PixelMLPEnsembleHead``) for pixel features ``[n, D]``."""
         if not hasattr(self.decode_head, 'member_logits'):
@@ -167,7 +167,7 @@ class SparsePixelSegmentor(EncoderDecoder):
         return self.decode_head.member_logits(features)
 
     # ------------------------------------------------------------ train --
-    def loss_points(self, features: Tensor, labels: Tensor) -> dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
         """The head's configured losses on labelled pixels' cached features.
 
         The active-learning loop trains on pixel features, never on images:
@@ -177,12 +177,12 @@ class SparsePixelSegmentor(EncoderDecoder):
         Returns:
             dict[str, Tensor]: ``decode.loss_*`` and ``decode.acc_seg``.
         """
-        return add_prefix(self.decode_head.loss_points(features, labels),
+        return add_prefix(self.decode_head.loss_pixels(features, labels),
                           'decode')
 
     def loss(self, inputs: Tensor, data_samples: Sequence) -> dict:
         raise NotImplementedError(
-            'SparsePixelSegmentor is trained on pixels, through loss_points '
+            'SparsePixelSegmentor is trained on pixels, through loss_pixels '
             "on their features, by train_cfg=dict(type='ActiveLearningLoop')"
             " or dict(type='FullySupervisedLoop'), not on image batches.")
 

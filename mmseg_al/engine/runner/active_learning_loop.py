@@ -1,0 +1,304 @@
+"""The active-learning run as an mmengine training loop.
+
+Round 0: the cold-start selector picks the first ``b`` pixels, the oracle
+reveals them and the labels are saved. Round ``r``: a freshly initialised
+head is trained on the labels of rounds ``0..r`` (cached clean features),
+evaluated with the runner's val loop, and, unless ``r`` is the last round,
+used to select the ``b`` pixels of round ``r + 1``. ``R`` rounds therefore
+report ``R`` heads on ``b, 2b, ..., Rb`` labelled pixels.
+
+Everything random is keyed by ``(seed, round, ...)`` and all state that
+matters is on disk after every step (the labels, the pending selection of
+a round, the metrics; see :class:`~mmseg_al.state.RunDir`), so a resumed
+run repeats exactly the choices of an uninterrupted one.
+"""
+import os
+import time
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from mmengine.dist import barrier, broadcast_object_list, is_main_process
+from mmseg.registry import LOOPS
+
+from mmseg_al.annotation import PoolImages, QueryRound
+from mmseg_al.annotation.model_guesses import top_guesses
+from mmseg_al.registry import TASK_UTILS
+from mmseg_al.selection import Selection, build_selector
+from mmseg_al.state import LabelStore, write_queries
+from mmseg_al.state.pending_queries import PendingQueries, RoundSelection
+from mmseg_al.state.run_file import resolve_budget, run_settings
+from ..features.feature_cache import FeatureCache
+from ..features.pool_features import PoolFeatures
+from ..features.pool_selection_context import PoolSelectionContext
+from ..training.head_trainer import HeadTrainingResult, head_members
+from ..training.pixel_batches import labelled_pixel_loader
+from .head_loop import HeadLoop
+
+
+@LOOPS.register_module()
+class ActiveLearningLoop(HeadLoop):
+    """Select, reveal, retrain, evaluate: ``rounds`` times.
+
+    A round is one mmengine epoch (``before/after_train_epoch`` fire once
+    per trained head); the head's training iterations are the loop's
+    iterations (see :class:`~mmseg_al.engine.training.HeadTrainer`). The
+    loop writes the labels, the queries and ``metrics.json``; hooks draw
+    the pictures (:mod:`mmseg_al.engine.hooks`): the loop fires
+    ``after_queries`` once a round's queries are known and publishes the
+    learning curve in the message hub.
+
+    Args:
+        runner, dataloader, head_training, feature_batch_size, seed: see
+            :class:`~mmseg_al.engine.runner.head_loop.HeadLoop`.
+        rounds: number of labelled rounds ``R``.
+        budget: ``dict(per_image=f)`` or ``dict(pixels=n)``.
+        cold_start: selector config for round 0 (no model yet).
+        selector: selector config for rounds ``1..R-1``.
+        stage1: the Stage-1 pool config, given to every selector of the
+            loop that takes one and does not set its own; a child config
+            overrides the pool once, here.
+        oracle: ``dict(type='GroundTruthOracle')``,
+            ``dict(type='FileOracle')`` or ``dict(type='WebOracle')``.
+        oracle_void: drop ground-truth void pixels from the candidates
+            (uses knowledge a real annotator does not give; off by default).
+    """
+
+    def __init__(self, runner, dataloader, rounds: int = 10,
+                 budget: dict = dict(per_image=0.1),
+                 cold_start: dict = dict(type='HerdingSelector'),
+                 selector: dict = dict(type='TwoStageSelector'),
+                 stage1: Optional[dict] = None,
+                 oracle: dict = dict(type='GroundTruthOracle'),
+                 oracle_void: bool = False,
+                 head_training: Optional[dict] = None,
+                 feature_batch_size: int = 8,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(runner, dataloader, head_training,
+                         feature_batch_size, seed)
+        if not isinstance(rounds, int) or isinstance(rounds, bool) or \
+                rounds < 1:
+            raise ValueError('train_cfg.rounds must be an integer >= 1, got '
+                             f'{rounds!r}')
+        self.rounds = rounds
+        self.budget = resolve_budget(budget, len(self.pool.image_ids))
+        self.cold_start = build_selector(cold_start, stage1)
+        self.selector = build_selector(selector, stage1)
+        self.oracle = TASK_UTILS.build(oracle)
+        self.oracle_void = oracle_void
+        self._allow_config_change = bool(
+            runner.cfg.get('allow_config_change', False))
+        # here, before the hooks' before_run (which may pretrain a backbone
+        # for minutes), not when the rounds start
+        self.run_dir.check_resume(runner.cfg.get('resume', False))
+
+    @property
+    def max_epochs(self) -> int:
+        return self.rounds
+
+    def run(self):
+        """Run (or continue) the rounds; returns the model."""
+        model, runner = self.model, self.runner
+        self._check_runner()
+        model.seed_noise(self.seed)
+        store, last_saved = self._restore_state(model.num_classes)
+        self.metrics = self.run_dir.evaluated(last_round=last_saved)
+        cache = FeatureCache()
+        trained_round: Optional[int] = None
+        runner.call_hook('before_train')
+        for round_idx in range(self.rounds):
+            if round_idx <= last_saved and self.metrics.entry(round_idx):
+                continue  # done before a resume
+            self._epoch = round_idx
+            runner.call_hook('before_train_epoch')
+            seconds: Dict[str, float] = {}
+            if round_idx > last_saved:
+                needs_head = round_idx > 0 and trained_round != round_idx - 1
+                self._acquire(store, cache, round_idx, seconds, needs_head)
+                last_saved = round_idx
+            # a round recomputed on resume (its metrics entry was lost)
+            # trains on its own labels, not on those of later rounds
+            labels = store.up_to_round(round_idx)
+            self._train(labels, cache, round_idx, seconds)
+            trained_round = round_idx
+            self._evaluate(labels.num_labelled, seconds)
+            runner.call_hook('after_train_epoch')
+        self._epoch = self.rounds
+        runner.call_hook('after_train')
+        self._log_curve()
+        return model
+
+    def _restore_state(self, num_classes: int) -> Tuple[LabelStore, int]:
+        """The labels so far and the last round they cover (-1: none)."""
+        ids, shapes = self.pool.image_ids, self.pool.image_shapes
+        latest = self.run_dir.latest_labelled_round()
+        run_file = self.run_dir.run_file
+        started = run_file.exists()
+        barrier()  # every rank has looked before the main rank writes
+        settings = run_settings(self.runner.cfg, self.seed)
+        if started:
+            run_file.check(settings, self._allow_config_change,
+                           self.runner.logger)
+            self.run_dir.imports.warn_edited(self.runner.logger)
+        else:
+            run_file.write(settings)
+        if latest is None:
+            return LabelStore(ids, shapes, num_classes), -1
+        store = LabelStore.load(self.run_dir.state_dir, ids, shapes,
+                                num_classes)
+        self.runner.logger.info(
+            f'Resuming from round {latest} ({store.num_labelled} labelled '
+            f'pixels) in {self.work_dir}')
+        return store, latest
+
+    def _features(self, cache: FeatureCache,
+                  round_idx: int) -> PoolFeatures:
+        return PoolFeatures(self.pool, self.model, cache, round_idx,
+                            self.feature_batch_size)
+
+    def _context(self, store: LabelStore, cache: FeatureCache,
+                 round_idx: int) -> PoolSelectionContext:
+        return PoolSelectionContext(
+            self._features(cache, round_idx), store, self.seed,
+            has_model=round_idx > 0, oracle_void=self.oracle_void)
+
+    def _train(self, store: LabelStore, cache: FeatureCache, round_idx: int,
+               seconds: Optional[Dict[str, float]] = None
+               ) -> HeadTrainingResult:
+        """Fit a fresh head on the labels of rounds ``0..round_idx``."""
+        start = time.perf_counter()
+        pool_features = self._features(cache, round_idx)
+        features, labels = pool_features.labelled(store)
+        # annotator-void pixels carry no class: leave them out of the
+        # batches (and of the batch-norm statistics)
+        usable = labels != store.ignore_index
+        self.dataloader = labelled_pixel_loader(
+            features[usable], labels[usable], self.head_trainer.settings,
+            self.seed, round_idx, head_members(self.model),
+            self.pool.metainfo)
+        result = self.head_trainer.fit(self.model, self.dataloader,
+                                       round_idx,
+                                       self._calibration_features(
+                                           pool_features))
+        logger = self.runner.logger
+        if result.iterations == 0:
+            logger.warning(
+                f'Round {round_idx}: all {len(labels)} labelled pixels are '
+                'void, so the head was not trained; this round evaluates '
+                'an untrained head.')
+        else:
+            logger.info(
+                f'Round {round_idx}: head trained on {int(usable.sum())} '
+                f'pixels, {result.epochs} epochs / {result.iterations} '
+                f'iterations, loss {result.loss:.4f}, labelled accuracy '
+                f'{result.accuracy:.3f}')
+        if seconds is not None:
+            seconds['train'] = time.perf_counter() - start
+        return result
+
+    def _acquire(self, store: LabelStore, cache: FeatureCache,
+                 round_idx: int, seconds: Dict[str, float],
+                 needs_head: bool) -> None:
+        """Select the round's pixels (or take the selection saved before an
+        interruption), have the oracle label them, and save the labels.
+
+        ``needs_head``: the previous round's head is not in memory (resumed
+        run); it is retrained, identically, if a selection has to be made.
+        """
+        pending = self.run_dir.queries(round_idx)
+        picked = self._saved_selection(store, pending)
+        if picked is None:
+            if needs_head:
+                self._train(store, cache, round_idx - 1)
+            start = time.perf_counter()
+            picked = self._select(store, cache, round_idx)
+            seconds['select'] = time.perf_counter() - start
+            guesses = self._guesses(store, cache, round_idx, picked)
+            if is_main_process():
+                self._write_queries(store, pending, picked, guesses)
+            barrier()
+        queries = QueryRound(
+            round_idx=round_idx, image_ids=picked.image_ids,
+            pixels=picked.pixels, run_dir=self.run_dir,
+            images=PoolImages(self.pool), num_classes=store.num_classes,
+            ignore_index=store.ignore_index)
+        # also after a resume: overlays of a selection saved before an
+        # interruption are (re)drawn
+        self.runner.call_hook('after_queries', queries=queries)
+        start = time.perf_counter()
+        self._label(store, queries, picked.scores)
+        seconds['annotate'] = time.perf_counter() - start
+
+    def _saved_selection(self, store: LabelStore, pending: PendingQueries
+                         ) -> Optional[RoundSelection]:
+        """The round's selection saved before an interruption (its query
+        file written again if it was lost), or None."""
+        picked = pending.load(store, self.budget)
+        if picked is not None and not os.path.exists(pending.query_file):
+            if is_main_process():  # lost (or killed before it was written)
+                self._write_queries(store, pending, picked)
+                self.runner.logger.warning(
+                    f'{pending.query_file} was missing: written again from '
+                    f'the saved selection {pending.selection_file}')
+            barrier()
+        return picked
+
+    def _select(self, store: LabelStore, cache: FeatureCache,
+                round_idx: int) -> RoundSelection:
+        """The round's ``b`` pixels, the main rank's choice on every rank."""
+        selector = self.cold_start if round_idx == 0 else self.selector
+        context = self._context(store, cache, round_idx)
+        self.model.eval()
+        selection: Selection = selector.select(context, self.budget)
+        if len(selection) < self.budget:
+            raise ValueError(
+                f'Round {round_idx}: the selector found only '
+                f'{len(selection)} candidate pixels for a budget of '
+                f'{self.budget} per round (nothing was labelled). Lower '
+                'train_cfg.budget, or give Stage 1 a larger pool: more '
+                'candidates_per_image or local_budget (pool = images x '
+                'local_budget), or a higher keep_ratio; then resume '
+                'with --allow-config-change.')
+        picked = [RoundSelection(
+            [self.pool.image_ids[i] for i in selection.image_index.tolist()],
+            selection.pixels.cpu().numpy().astype(np.int64),
+            selection.scores.detach().cpu().double().numpy())]
+        # ranks select alike, but only up to non-deterministic kernels:
+        # label exactly the main rank's choice everywhere
+        broadcast_object_list(picked, src=0)
+        return picked[0]
+
+    def _guesses(self, store: LabelStore, cache: FeatureCache,
+                 round_idx: int, picked: RoundSelection) -> Optional[list]:
+        """The model's top guesses at the picked pixels, for an oracle that
+        shows them to a person (every rank extracts)."""
+        if round_idx == 0 or not getattr(self.oracle, 'wants_hints', False):
+            return None
+        return top_guesses(self._context(store, cache, round_idx),
+                           picked.image_ids, picked.pixels)
+
+    def _write_queries(self, store: LabelStore, pending: PendingQueries,
+                       picked: RoundSelection,
+                       guesses: Optional[list] = None) -> None:
+        """Record the selection (and the model's ``guesses``) before
+        anyone labels it."""
+        pending.save(*picked)
+        write_queries(pending.query_file,
+                      list(zip(picked.image_ids, picked.pixels.tolist())),
+                      store.image_shapes,
+                      dict(zip(self.pool.image_ids, self.pool.image_paths)),
+                      pending.round_idx, scores=picked.scores.tolist(),
+                      hints=guesses)
+
+    def _label(self, store: LabelStore, queries: QueryRound,
+               scores: np.ndarray) -> None:
+        """Ask the oracle and save the round's labels."""
+        classes = self.oracle.annotate(queries)
+        store.add_many((queries.image_ids, queries.pixels, classes),
+                       queries.round_idx, scores=scores)
+        if is_main_process():
+            store.save(self.run_dir.state_dir, queries.round_idx)
+        barrier()
+        self.runner.logger.info(
+            f'Round {queries.round_idx}: {len(queries.pixels)} pixels '
+            f'labelled in {len(set(queries.image_ids))} images '
+            f'({store.num_labelled} in total)')
