@@ -32,7 +32,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: Herding budget of the table's parts where a config leaves it 'auto' (a
 #: machine with more free memory herds in fewer parts).
 HERDING_MEMORY = '4GB'
-#: name -> (config, pool images, evaluation images), ALGORITHM.md
+#: name -> (config, pool images, evaluation images), docs/method.md "Datasets"
 DATASETS = {
     'CamVid': ('configs/edald/camvid.py', 367, 233),
     'ADE-Bed': ('configs/edald/ade_bed.py', 964, 650),

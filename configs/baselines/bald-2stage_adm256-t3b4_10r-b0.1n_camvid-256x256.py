@@ -1,6 +1,6 @@
 # BALD: MI over 5 MC-dropout passes, over the MaxHerding pool (herding -> UC);
 # CamVid, paper Tables 1-2.
-_base_ = ['../edald/camvid.py']
+_base_ = ['../edald/edald-2stage_adm256-t3b4_10r-b0.1n_camvid-256x256.py']
 train_cfg = dict(selector=dict(stage2=dict(score='bald')))
 # MC dropout on the pixel head's hidden activations (seeded per pass).
 model = dict(decode_head=dict(dropout_ratio=0.1))

@@ -2,7 +2,7 @@
 
 The predictions exist only in memory while the loop runs, so they are
 computed right after a round's selection, from the current head's clean
-log-probabilities, and written into the query file (``top3``). A person
+log-probabilities, and written into the query file (``guesses``). A person
 may then answer later, from another process, and still see them.
 """
 from typing import Dict, List, Sequence, Tuple

@@ -3,7 +3,7 @@
 An oracle receives one round's queries and returns a class per query (the
 void label for a pixel the annotator calls void). Oracles are registered in
 mmseg's ``TASK_UTILS`` registry and built from the loop's ``oracle`` config.
-An oracle whose ``wants_hints`` is true gets the model's top guesses written
+An oracle whose ``wants_guesses`` is true gets the model's top guesses written
 into the query file (from round 1 on), to show a person.
 """
 import os
@@ -31,7 +31,7 @@ class AnnotationRequired(RuntimeError):
 class GroundTruthOracle:
     """Simulated annotator: reads each queried pixel from the label maps."""
 
-    wants_hints = False
+    wants_guesses = False
 
     def annotate(self, queries: QueryRound) -> np.ndarray:
         """Classes ``[n]`` int64 of the queried pixels, in query order."""
@@ -59,7 +59,7 @@ class FileOracle:
         overlay_radius: circle radius of the overlay markers, in pixels.
     """
 
-    wants_hints = True
+    wants_guesses = True
 
     def __init__(self, overlay_radius: Optional[int] = None) -> None:
         self.overlay_radius = overlay_radius

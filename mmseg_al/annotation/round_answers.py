@@ -19,7 +19,7 @@ import numpy as np
 
 from .query_round import QueryRound, read_answers
 from mmseg_al.state import AnnotationFileError, atomic_write_json, check_class
-from mmseg_al.state.annotations import HINT_KEY, read_json
+from mmseg_al.state.annotations import GUESSES_KEY, read_json
 
 
 def _is_integer(value: Any) -> bool:
@@ -102,8 +102,8 @@ class RoundAnswers:
         return [position[pair] for pair in self._pairs]
 
     def queries_view(self) -> List[dict]:
-        """Every query as ``id, image, x, y, class, top3`` (class None while
-        unanswered, top3 None when the file has no hints)."""
+        """Every query as ``id, image, x, y, class, guesses`` (class None while
+        unanswered, guesses None when the file has no guesses)."""
         rows = self._load()
         view = []
         for query_id, ((image_id, pixel), row) in enumerate(
@@ -113,7 +113,7 @@ class RoundAnswers:
                 id=query_id, image=image_id, x=pixel % width,
                 y=pixel // width, width=width, height=height,
                 **{'class': rows[row].get('class'),
-                   HINT_KEY: rows[row].get(HINT_KEY)}))
+                   GUESSES_KEY: rows[row].get(GUESSES_KEY)}))
         return view
 
     def num_answered(self) -> int:

@@ -4,7 +4,7 @@ The page (static HTML, CSS and JavaScript shipped in ``static/``, no build
 step, no network) shows one query at a time; the API behind it:
 
 * ``GET /api/round``: the round, the classes with their colours and every
-  query (``id, image, x, y, width, height, class, top3``);
+  query (``id, image, x, y, width, height, class, guesses``);
 * ``GET /api/image?id=IMAGE_ID``: the pool image as the model sees it, PNG;
   only images queried in this round, looked up by id (never a path);
 * ``PUT /api/answers/{id}`` with ``{"round": r, "class": c}``: store one

@@ -36,7 +36,7 @@ class WebOracle:
             may.
     """
 
-    wants_hints = True
+    wants_guesses = True
 
     def __init__(self, host: str = '127.0.0.1', port: int = 8765,
                  token: Optional[str] = None,

@@ -1,4 +1,4 @@
-"""Building selectors, with the run's Stage-1 pool as a default."""
+"""Building selectors, with the run's Stage-1 candidate set as a default."""
 import inspect
 from typing import Optional
 
@@ -8,13 +8,13 @@ from mmseg_al.registry import TASK_UTILS
 def build_selector(cfg: dict, stage1: Optional[dict] = None):
     """Build the selector ``cfg`` from ``TASK_UTILS``.
 
-    ``stage1`` (the loop's ``train_cfg.stage1``) is the Stage-1 pool of
-    every selector that takes one and whose config sets none, so a config
-    defines its pool once and a child config overrides it once.
+    ``stage1`` (the loop's ``train_cfg.stage1``) is the Stage-1 candidate
+    set of every selector that takes one and whose config sets none, so a
+    config defines it once and a child config overrides it once.
 
     Args:
         cfg: selector config (``type`` registered in ``TASK_UTILS``).
-        stage1: default Stage-1 pool config.
+        stage1: default Stage-1 candidate-set config.
     """
     cfg = dict(cfg)
     selector_type = TASK_UTILS.get(cfg['type']) if isinstance(

@@ -1,6 +1,6 @@
 """Selectors: what the active-learning loop calls once per round.
 
-Each selector composes Stage 1 (:class:`LocalGlobalPool`) and/or Stage 2
+Each selector composes Stage 1 (:class:`LocalGlobalCandidates`) and/or Stage 2
 (:class:`ScoreRanking`) and returns, for a budget ``b``, exactly ``b``
 distinct unlabelled pixels (fewer, with a warning, only when the pool is
 exhausted), deterministically for a given context seed.
@@ -40,27 +40,28 @@ class BaseSelector(metaclass=ABCMeta):
 
 @TASK_UTILS.register_module()
 class TwoStageSelector(BaseSelector):
-    """Stage 1 builds a representative pool, Stage 2 ranks only that pool.
+    """Stage 1 builds a representative candidate set, Stage 2 ranks only
+    those candidates.
 
-    The pool keeps at least ``budget`` pixels (when Stage 1 has that many
-    local picks), so Stage 2 always has enough to choose from.
+    The candidates are at least ``budget`` pixels (when Stage 1 has that
+    many local picks), so Stage 2 always has enough to choose from.
 
     Args:
-        stage1 (dict): config of a :class:`LocalGlobalPool`.
+        stage1 (dict): config of a :class:`LocalGlobalCandidates`.
         stage2 (dict): config of a :class:`ScoreRanking`.
     """
 
     def __init__(self,
-                 stage1: dict = dict(type='LocalGlobalPool'),
+                 stage1: dict = dict(type='LocalGlobalCandidates'),
                  stage2: dict = dict(type='ScoreRanking')) -> None:
         self.stage1 = build_selector(stage1)
         self.stage2 = build_selector(stage2)
 
     def _select(self, context: SelectionContext, budget: int) -> Selection:
         self.stage2.check_context(context)
-        pool = self.stage1.build(context, min_size=budget)
-        pool_by_image = group_by_image(pool.image_index, pool.pixels)
-        return self.stage2.rank(context, pool_by_image.items(), budget)
+        candidates = self.stage1.build(context, min_size=budget)
+        by_image = group_by_image(candidates.image_index, candidates.pixels)
+        return self.stage2.rank(context, by_image.items(), budget)
 
 
 @TASK_UTILS.register_module()
@@ -73,7 +74,7 @@ class OneStageSelector(BaseSelector):
             of at most this many candidates per image (key
             ``('candidates', image_id)``) to bound cost; None = all.
         candidates (str): ``'fixed'`` (default, the authors' protocol) or
-            ``'per_round'``, as in :class:`LocalGlobalPool`; the same
+            ``'per_round'``, as in :class:`LocalGlobalCandidates`; the same
             setting ranks the same candidates as Stage 1 herds from.
     """
 
@@ -103,10 +104,11 @@ class HerdingSelector(BaseSelector):
     The cold start of round 0, and the "herding only" baseline.
 
     Args:
-        stage1 (dict): config of a :class:`LocalGlobalPool`.
+        stage1 (dict): config of a :class:`LocalGlobalCandidates`.
     """
 
-    def __init__(self, stage1: dict = dict(type='LocalGlobalPool')) -> None:
+    def __init__(self,
+                 stage1: dict = dict(type='LocalGlobalCandidates')) -> None:
         self.stage1 = build_selector(stage1)
 
     def _select(self, context: SelectionContext, budget: int) -> Selection:
@@ -133,7 +135,7 @@ class ScheduledSelector(BaseSelector):
         schedule (list[dict]): entries ``dict(until_round=int,
             selector=dict(...))``, ``until_round`` strictly increasing, the
             last one without ``until_round``.
-        stage1 (dict, optional): Stage-1 pool of the scheduled selectors
+        stage1 (dict, optional): Stage-1 candidates of the scheduled selectors
             that take one and set none (see :func:`build_selector`).
     """
 

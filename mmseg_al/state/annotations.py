@@ -7,8 +7,8 @@ train id the annotator fills in (``ignore_index``, 255 by default, marks a
 pixel the annotator calls void), ``round`` the active-learning round that
 asked for it and ``score`` the acquisition score that ranked it (empty when
 none). A query file written by the loop in round 1 or later may also give
-each row ``top3``, the model's three likeliest ``[class, probability]``
-pairs, shown to annotators as a hint (JSON only; readers ignore it).
+each row ``guesses``, the model's three likeliest ``[class, probability]``
+pairs, shown to annotators (JSON only; readers ignore it).
 Two plain formats are understood, chosen by the file extension:
 
 * ``.csv``: a header line, then one line per pixel; empty cell = no value.
@@ -37,13 +37,13 @@ from .problems import list_problems
 COLUMNS = ('image', 'x', 'y', 'class', 'round', 'score')
 REQUIRED_COLUMNS = ('image', 'x', 'y', 'class')
 PATH_COLUMN = 'path'
-HINT_KEY = 'top3'
+GUESSES_KEY = 'guesses'
 #: Problems listed in one error message; the rest are counted.
 MAX_REPORTED_PROBLEMS = 20
 
 ImageShapes = Mapping[str, Tuple[int, int]]
 #: The model's likeliest classes at a pixel: ``[(class, probability), ...]``.
-Hint = Sequence[Tuple[int, float]]
+Guesses = Sequence[Tuple[int, float]]
 _INTEGER = re.compile(r'[+-]?\d+')
 
 
@@ -134,7 +134,7 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
                       classes: Optional[Sequence[int]] = None,
                       scores: Optional[Sequence[float]] = None,
                       image_paths: Optional[Mapping[str, str]] = None,
-                      hints: Optional[Sequence[Hint]] = None) -> str:
+                      guesses: Optional[Sequence[Guesses]] = None) -> str:
     """Write one row per pixel, atomically, as CSV or JSON.
 
     Args:
@@ -147,20 +147,20 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
             annotator to fill.
         scores: score of each row (NaN or None = no score).
         image_paths: ``{image id: file path}``; adds a ``path`` column.
-        hints: the model's top guesses ``[(class, probability), ...]`` of
-            each row, written as ``top3`` (JSON files only).
+        guesses: the model's top guesses ``[(class, probability), ...]`` of
+            each row, written as ``guesses`` (JSON files only).
 
     Returns:
         The path written.
     """
     fmt = annotation_format(path)
-    if hints is not None and fmt != 'json':
-        raise ValueError(f'{os.fspath(path)}: hints are written to .json '
+    if guesses is not None and fmt != 'json':
+        raise ValueError(f'{os.fspath(path)}: guesses are written to .json '
                          'query files only')
     num_rows = len(image_ids)
     for name, column in (('pixels', pixels), ('rounds', rounds),
                          ('classes', classes), ('scores', scores),
-                         ('hints', hints)):
+                         ('guesses', guesses)):
         if column is not None and len(column) != num_rows:
             raise ValueError(f'{name} has {len(column)} entries for '
                              f'{num_rows} image ids')
@@ -182,8 +182,8 @@ def write_annotations(path: PathLike, image_ids: Sequence[str],
                 raise ValueError(f'image_paths has no file for image '
                                  f'{image_id!r}')
             row[PATH_COLUMN] = image_paths[image_id]
-        if hints is not None:
-            row[HINT_KEY] = [[int(c), float(p)] for c, p in hints[i]]
+        if guesses is not None:
+            row[GUESSES_KEY] = [[int(c), float(p)] for c, p in guesses[i]]
         rows.append(row)
     if fmt == 'json':
         atomic_write_json(path, rows)
@@ -199,7 +199,7 @@ def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
                   image_shapes: ImageShapes,
                   image_paths: Optional[Mapping[str, str]], round_idx: int,
                   scores: Optional[Sequence[float]] = None,
-                  hints: Optional[Sequence[Hint]] = None) -> str:
+                  guesses: Optional[Sequence[Guesses]] = None) -> str:
     """Write the pixels of one round for an annotator, ``class`` left empty.
 
     Args:
@@ -210,7 +210,7 @@ def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
             annotator knows which file to open), or None.
         round_idx: the round asking for these labels.
         scores: acquisition score of each query, or None.
-        hints: the model's top guesses of each query (JSON only), or None.
+        guesses: the model's top guesses of each query (JSON only), or None.
 
     Returns:
         The path written.
@@ -222,7 +222,7 @@ def write_queries(path: PathLike, queries: Sequence[Tuple[str, int]],
     pixels = [int(pixel) for _, pixel in queries]
     return write_annotations(path, image_ids, pixels, image_shapes,
                              [round_idx] * len(queries), scores=scores,
-                             image_paths=image_paths, hints=hints)
+                             image_paths=image_paths, guesses=guesses)
 
 
 def _not_utf8(path: str, exc: UnicodeDecodeError) -> AnnotationFileError:

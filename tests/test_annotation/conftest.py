@@ -19,7 +19,7 @@ class NamedPool(FakePool):
                     palette=[[70, 130, 180], [128, 64, 128], [0, 0, 142]])
 
 
-def make_round(work_dir, pool=None, hints=None) -> QueryRound:
+def make_round(work_dir, pool=None, guesses=None) -> QueryRound:
     """Write the query file of the fake round in ``work_dir``; its
     QueryRound."""
     pool = pool or NamedPool()
@@ -29,7 +29,7 @@ def make_round(work_dir, pool=None, hints=None) -> QueryRound:
                          num_classes=3)
     write_queries(queries.query_file, PAIRS,
                   dict(zip(pool.image_ids, pool.image_shapes)), None, ROUND,
-                  scores=[0.5, 0.25, 0.125, 1.0], hints=hints)
+                  scores=[0.5, 0.25, 0.125, 1.0], guesses=guesses)
     return queries
 
 

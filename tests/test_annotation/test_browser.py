@@ -79,7 +79,7 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
 
     info = serving_round(url, 1, run.is_alive)
     queries = info['queries']
-    assert all(len(q['top3']) == 3 for q in queries)
+    assert all(len(q['guesses']) == 3 for q in queries)
     pressed = [ground_truth(data_root, q['image'], q['x'], q['y'])
                for q in queries]
     pressed[-1] = info['ignore_index']  # "can't tell"
@@ -95,7 +95,7 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
             f'Query {then_query + 1} of {len(queries)}'))
 
     wait.until(lambda _: status_text().startswith('Query 1 of '))
-    assert browser.find_element('id', 'hints').text.startswith(
+    assert browser.find_element('id', 'guesses').text.startswith(
         'Model guesses: ')
     wrong = CLASS_KEYS[(pressed[0] + 1) % 6]
     press(wrong, 1)

@@ -66,7 +66,7 @@ def test_a_stopped_run_is_answered_with_the_tools(tmp_path, tiny_unet_cfg):
     serving.start()
     url = f'http://127.0.0.1:{port}/'
     info = serving_round(url, 1, serving.is_alive)
-    assert all(len(q['top3']) == 3 for q in info['queries'])
+    assert all(len(q['guesses']) == 3 for q in info['queries'])
     for query in info['queries']:
         cls = ground_truth(data_root, query['image'], query['x'], query['y'])
         assert httpx.put(f'{url}api/answers/{query["id"]}', json={

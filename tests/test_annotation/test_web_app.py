@@ -48,9 +48,9 @@ def test_a_round_answered_through_the_api_equals_file_oracle(tmp_path):
                             saved_state(tmp_path / 'b', by_hand, file_classes))
 
 
-def test_round_info_lists_classes_queries_and_hints(tmp_path):
-    hints = [[(1, 0.5), (0, 0.25), (2, 0.25)]] * 4
-    info = client_for(make_round(tmp_path, hints=hints)).get(
+def test_round_info_lists_classes_queries_and_guesses(tmp_path):
+    guesses = [[(1, 0.5), (0, 0.25), (2, 0.25)]] * 4
+    info = client_for(make_round(tmp_path, guesses=guesses)).get(
         '/api/round').json()
     assert info['round'] == ROUND and info['ignore_index'] == 255
     assert info['classes'] == [
@@ -58,8 +58,15 @@ def test_round_info_lists_classes_queries_and_hints(tmp_path):
         {'id': 1, 'name': 'road', 'color': '#804080'},
         {'id': 2, 'name': 'car', 'color': '#00008e'}]
     assert info['queries'][3] == {
-        'id': 3, 'image': 'train/0001.png', 'x': 4, 'y': 3, 'width': 5,
-        'height': 4, 'class': None, 'top3': [[1, 0.5], [0, 0.25], [2, 0.25]]}
+        'id': 3,
+        'image': 'train/0001.png',
+        'x': 4,
+        'y': 3,
+        'width': 5,
+        'height': 4,
+        'class': None,
+        'guesses': [[1, 0.5], [0, 0.25], [2, 0.25]]
+    }
 
 
 def test_images_are_served_by_id_from_the_round_only(tmp_path):

@@ -375,7 +375,7 @@ def ledm_config(kind: str, name: str) -> str:
 
 
 def assert_ledm_model(cfg, checkpoint, num_classes):
-    """LEDM's feature setting and ensemble of 10 (ALGORITHM.md, LEDM)."""
+    """LEDM's feature setting and ensemble of 10 (docs/method.md, LEDM)."""
     backbone, head = cfg.model.backbone, cfg.model.decode_head
     assert backbone.checkpoint == f'checkpoints/{checkpoint}'
     assert tuple(backbone.blocks) == (5, 6, 7, 8, 12)

@@ -240,7 +240,7 @@ model = dict(
     backbone=dict(depth=18, stem_channels=8, base_channels=8),
     decode_head=dict(in_channels=64, channels=16, dilations=(1, 2, 3, 4),
                      num_classes=6))
-stage1 = dict(type='LocalGlobalPool', picker=dict(type='MaxHerding'),
+stage1 = dict(type='LocalGlobalCandidates', picker=dict(type='MaxHerding'),
               candidates_per_image=64, local_budget=4)
 train_cfg = dict(
     rounds=2, budget=dict(per_image=None, pixels=5),

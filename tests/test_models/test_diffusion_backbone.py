@@ -8,7 +8,7 @@ from mmseg_al.models.backbones import DiffusionBackbone
 from mmseg_al.utils import torch_generator
 from .conftest import SIZE, random_images
 
-#: ALGORITHM.md: (sqrt abar_t, sqrt(1 - abar_t)) of the linear schedule.
+#: docs/method.md: (sqrt abar_t, sqrt(1 - abar_t)) of the linear schedule.
 REFERENCE_COEFFICIENTS = {
     50: (0.984861, 0.173345),
     150: (0.886503, 0.462723),

@@ -19,7 +19,7 @@ def test_preset_flags_follow_the_method(name, tiny_unet_cfg):
     checkpoint, dropout = PRESETS[name]
     backbone = load(name).backbone
     assert backbone.checkpoint == checkpoint
-    # ALGORITHM.md "Features": the tiny test UNet's architecture at full
+    # docs/method.md, "Features": the tiny test UNet's architecture at full
     # width (num_channels 256, 64 channels per attention head).
     assert dict(backbone.unet) == dict(
         tiny_unet_cfg, num_channels=256, num_head_channels=64,

@@ -15,7 +15,7 @@ from helpers.pixel_model import FakePool, PixelModel
 
 SELECTOR = dict(
     type='TwoStageSelector',
-    stage1=dict(type='LocalGlobalPool', candidates_per_image=12,
+    stage1=dict(type='LocalGlobalCandidates', candidates_per_image=12,
                 local_budget=3),
     stage2=dict(type='ScoreRanking', score='edald', num_draws=2))
 

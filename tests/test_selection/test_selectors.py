@@ -5,12 +5,12 @@ import torch
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import build_selector
 from mmseg_al.selection.pixel_requests import sample_candidates
-from mmseg_al.selection.pool import LocalGlobalPool
+from mmseg_al.selection.candidate_set import LocalGlobalCandidates
 from mmseg_al.selection.selectors import ScheduledSelector
 from .tensor_context import random_context, run_processes
 
 STAGE1 = dict(
-    type='LocalGlobalPool',
+    type='LocalGlobalCandidates',
     picker=dict(type='MaxHerding'),
     candidates_per_image=20,
     local_budget=4,
@@ -118,9 +118,8 @@ def test_herding_selector_is_stage1_to_the_budget():
     context = context_for(with_model=False)
     selection = TASK_UTILS.build(SELECTOR_CONFIGS['herding']).select(
         context, 6)
-    expected = LocalGlobalPool(**{k: v for k, v in STAGE1.items()
-                                  if k != 'type'}).build(context_for(),
-                                                         size=6)
+    stage1 = {k: v for k, v in STAGE1.items() if k != 'type'}
+    expected = LocalGlobalCandidates(**stage1).build(context_for(), size=6)
     assert pairs(selection) == pairs(expected)
     assert torch.equal(selection.scores, expected.scores)
 
@@ -228,7 +227,7 @@ def test_selectors_build_inside_an_mmseg_scope():
     with DefaultScope.overwrite_default_scope('mmseg'):
         selector = TASK_UTILS.build(
             dict(type='TwoStageSelector', stage1=STAGE1, stage2=STAGE2))
-    assert type(selector.stage1).__name__ == 'LocalGlobalPool'
+    assert type(selector.stage1).__name__ == 'LocalGlobalCandidates'
     assert type(selector.stage1.picker).__name__ == 'MaxHerding'
 
 

@@ -326,17 +326,17 @@ def test_rows_deleted_by_the_annotator_stay_unlabelled(tmp_path):
     assert store.labelled_image_ids() == ['train/a.png']
 
 
-def test_json_queries_carry_the_model_hints(tmp_path):
-    hints = [[(2, 0.5), (0, 0.25), (1, 0.125)]] * 3
+def test_json_queries_carry_the_model_guesses(tmp_path):
+    guesses = [[(2, 0.5), (0, 0.25), (1, 0.125)]] * 3
     path = write_queries(tmp_path / 'q.json', QUERIES, SHAPES, None, 3,
-                         hints=hints)
+                         guesses=guesses)
     rows = json.load(open(path))
-    assert [row['top3'] for row in rows] == [[[2, 0.5], [0, 0.25],
-                                              [1, 0.125]]] * 3
+    assert [row['guesses']
+            for row in rows] == [[[2, 0.5], [0, 0.25], [1, 0.125]]] * 3
     fill_json(path, [1, 2, 3])
     np.testing.assert_array_equal(
         read_annotations(path, SHAPES, 4, round_idx=3).classes, [1, 2, 3])
-    with pytest.raises(ValueError, match=r'q\.csv: hints are written to '
+    with pytest.raises(ValueError, match=r'q\.csv: guesses are written to '
                                          r'\.json query files only'):
         write_queries(tmp_path / 'q.csv', QUERIES, SHAPES, None, 3,
-                      hints=hints)
+                      guesses=guesses)

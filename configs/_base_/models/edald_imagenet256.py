@@ -1,6 +1,6 @@
 # Frozen guided-diffusion UNet (256x256_diffusion_uncond.pt) + LEDM pixel MLP.
 # Experiment configs set decode_head.num_classes; everything else is the
-# method's default (ALGORITHM.md "Features" and "Segmentation head").
+# method's default (docs/method.md, "Features" and "Segmentation head").
 model = dict(
     type='SparsePixelSegmentor',
     data_preprocessor=dict(

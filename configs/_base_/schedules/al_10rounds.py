@@ -1,6 +1,6 @@
 # The paper's active-learning schedule: 10 rounds of b = round(0.1 N) pixels
 # (N = pool images), herding cold start, two-stage eDALD afterwards, and the
-# LEDM pixel-head training of ALGORITHM.md ("Segmentation head"), redone
+# LEDM pixel-head training of docs/method.md ("Segmentation head"), redone
 # from scratch every round.
 train_cfg = dict(
     type='ActiveLearningLoop',
@@ -13,7 +13,7 @@ train_cfg = dict(
     # drawn once, at round 0, as in the authors' code ('per_round' redraws
     # them every round).
     stage1=dict(
-        type='LocalGlobalPool',
+        type='LocalGlobalCandidates',
         picker=dict(type='MaxHerding'),
         candidates_per_image=10000,
         candidates='fixed',

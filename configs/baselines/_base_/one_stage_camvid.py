@@ -3,7 +3,7 @@
 # seeded 10,000 candidates that Stage 1 draws from in the two-stage runs
 # (drawn once, at round 0), so both variants rank the same candidates.
 # Children set stage2.score.
-_base_ = ['../../edald/camvid.py']
+_base_ = ['../../edald/edald-2stage_adm256-t3b4_10r-b0.1n_camvid-256x256.py']
 train_cfg = dict(
     selector=dict(
         _delete_=True,

@@ -1,7 +1,7 @@
 // The mmseg-al web annotator: one queried pixel at a time, answered by key.
 'use strict';
 
-const CLASS_KEYS = '1234567890qwertyuiopasdfgjklzxcvbnm';  // 'h': hints
+const CLASS_KEYS = '1234567890qwertyuiopasdfgjklzxcvbnm';  // 'h': guesses
 const ZOOM = 9;       // screen pixels per image pixel in the crop
 const RADIUS = 15;    // crop half-width in image pixels
 const FULL_SIZE = 512;
@@ -49,10 +49,10 @@ function buildButtons() {
   $('undo').addEventListener('click', undo);
   $('back').addEventListener('click', () => show(state.current - 1));
   $('forward').addEventListener('click', () => show(state.current + 1));
-  $('show-hints').checked = localStorage.getItem('mmseg_al_hints') !== 'off';
-  $('show-hints').addEventListener('change', () => {
-    localStorage.setItem('mmseg_al_hints',
-                         $('show-hints').checked ? 'on' : 'off');
+  $('show-guesses').checked = localStorage.getItem('mmseg_al_guesses') !== 'off';
+  $('show-guesses').addEventListener('change', () => {
+    localStorage.setItem('mmseg_al_guesses',
+                         $('show-guesses').checked ? 'on' : 'off');
     render();
   });
 }
@@ -123,10 +123,10 @@ function render() {
   $('status').textContent =
     `Query ${state.current + 1} of ${total} · answer: ${className(query.class)}`;
   $('where').textContent = `${query.image} · pixel (x=${query.x}, y=${query.y})`;
-  const hints = query.top3 && $('show-hints').checked ?
-    'Model guesses: ' + query.top3.map(([c, p]) =>
+  const guesses = query.guesses && $('show-guesses').checked ?
+    'Model guesses: ' + query.guesses.map(([c, p]) =>
       `${className(c)} ${Math.round(100 * p)}%`).join(' · ') : '';
-  $('hints').textContent = hints;
+  $('guesses').textContent = guesses;
   document.querySelectorAll('button[data-cls]').forEach((b) => {
     b.classList.toggle('chosen', Number(b.dataset.cls) === query.class);
   });
@@ -203,7 +203,7 @@ document.addEventListener('keydown', (event) => {
   else if (event.key === 'Backspace') undo();
   else if (event.key === 'ArrowLeft') show(state.current - 1);
   else if (event.key === 'ArrowRight') show(state.current + 1);
-  else if (event.key === 'h' || event.key === 'H') $('show-hints').click();
+  else if (event.key === 'h' || event.key === 'H') $('show-guesses').click();
   else return;
   event.preventDefault();
 });

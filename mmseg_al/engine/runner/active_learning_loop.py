@@ -54,9 +54,9 @@ class ActiveLearningLoop(HeadLoop):
         budget: ``dict(per_image=f)`` or ``dict(pixels=n)``.
         cold_start: selector config for round 0 (no model yet).
         selector: selector config for rounds ``1..R-1``.
-        stage1: the Stage-1 pool config, given to every selector of the
-            loop that takes one and does not set its own; a child config
-            overrides the pool once, here.
+        stage1: the Stage-1 candidate-set config, given to every selector
+            of the loop that takes one and does not set its own; a child
+            config overrides it once, here.
         oracle: ``dict(type='GroundTruthOracle')``,
             ``dict(type='FileOracle')`` or ``dict(type='WebOracle')``.
         oracle_void: drop ground-truth void pixels from the candidates
@@ -271,7 +271,7 @@ class ActiveLearningLoop(HeadLoop):
                  round_idx: int, picked: RoundSelection) -> Optional[list]:
         """The model's top guesses at the picked pixels, for an oracle that
         shows them to a person (every rank extracts)."""
-        if round_idx == 0 or not getattr(self.oracle, 'wants_hints', False):
+        if round_idx == 0 or not getattr(self.oracle, 'wants_guesses', False):
             return None
         return top_guesses(self._context(store, cache, round_idx),
                            picked.image_ids, picked.pixels)
@@ -287,7 +287,7 @@ class ActiveLearningLoop(HeadLoop):
                       store.image_shapes,
                       dict(zip(self.pool.image_ids, self.pool.image_paths)),
                       pending.round_idx, scores=picked.scores.tolist(),
-                      hints=guesses)
+                      guesses=guesses)
 
     def _label(self, store: LabelStore, queries: QueryRound,
                scores: np.ndarray) -> None:

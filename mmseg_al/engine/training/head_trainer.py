@@ -45,7 +45,7 @@ from .batch_norm_calibration import calibrate_batch_norm
 
 @dataclass
 class HeadTrainingConfig:
-    """How the head is fitted each round (ALGORITHM.md "Segmentation head").
+    """How the head is fitted each round (docs/method.md, "Segmentation head").
 
     Args:
         max_epochs: head epochs: passes over the labelled pixels, each

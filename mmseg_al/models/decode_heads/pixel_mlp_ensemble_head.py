@@ -36,7 +36,7 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
 
     * ``predict='vote'`` (LEDM): the log of the (smoothed) vote shares of
       the members' argmax classes: the argmax is the majority vote, ties
-      to the lowest class, and acquisition scores and annotator hints see
+      to the lowest class, and acquisition scores and annotator guesses see
       a probability per class;
     * ``predict='mean_softmax'``: the log of the members' mean softmax.
 

@@ -1,11 +1,11 @@
-"""Stage 1: a representative candidate pool, local per image then global.
+"""Stage 1: a representative candidate set, local per image then global.
 
 Uncertainty alone, at a budget of 0.1 pixel per image, keeps choosing
-near-duplicates. Stage 1 first spreads picks over every image (local
-herding over a random subset of its unlabelled pixels), then keeps the
-picks that best cover the whole pool (global herding), both conditioned
-on the pixels already labelled so they fill the gaps left by earlier
-rounds.
+near-duplicates. Stage 1 first spreads picks over every image of the pool
+(local herding over a random subset of its unlabelled pixels), then keeps
+the picks that best cover them all (global herding), both conditioned on
+the pixels already labelled so they fill the gaps left by earlier rounds.
+Stage 2 ranks the resulting candidates.
 """
 import warnings
 from dataclasses import dataclass
@@ -56,7 +56,7 @@ class _LocalPicks:
 
 
 @TASK_UTILS.register_module()
-class LocalGlobalPool:
+class LocalGlobalCandidates:
     """Local-then-global herding over the clean features of a context.
 
     Local step, per image: a seeded random subset of at most
@@ -111,25 +111,26 @@ class LocalGlobalPool:
               context: SelectionContext,
               size: Optional[int] = None,
               min_size: int = 0) -> Selection:
-        """Run both steps and return the pool in global pick order.
+        """Run both steps and return the candidates in global pick order.
 
         Args:
             context: the selection context (only features are used, so this
                 works in round 0).
-            size: exact pool size wanted (e.g. the budget, for the cold
-                start); if the union of local picks is smaller, all of it
-                is returned with a warning. None = ``keep_ratio`` of it.
+            size: exact number of candidates wanted (e.g. the budget, for
+                the cold start); if the union of local picks is smaller, all
+                of it is returned with a warning. None = ``keep_ratio`` of
+                it.
             min_size: lower bound of the ``keep_ratio`` size, so that a
                 later ranking has at least a budget to choose from.
 
         Returns:
-            The pool; ``scores`` are the herding gains of the global step
+            The candidates; ``scores`` are the herding gains of the global step
             (NaN when the whole union is kept without herding).
         """
         union = context.collect(self._local_picks(context))
-        pool = None if union is None else self._global_picks(
+        candidates = None if union is None else self._global_picks(
             context, _LocalPicks.join(union), size, min_size)
-        return context.share(pool)
+        return context.share(candidates)
 
     def _global_picks(self, context: SelectionContext,
                       union: Optional[_LocalPicks], size: Optional[int],

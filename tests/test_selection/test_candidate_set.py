@@ -6,7 +6,7 @@ import torch
 
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection.herding import MaxHerding
-from mmseg_al.selection.pool import LocalGlobalPool
+from mmseg_al.selection.candidate_set import LocalGlobalCandidates
 from .tensor_context import random_context
 
 
@@ -25,10 +25,10 @@ class RecordingMaxHerding(MaxHerding):
         return super().select(points, budget, labelled, generator)
 
 
-def make_pool(**kwargs) -> LocalGlobalPool:
+def make_pool(**kwargs) -> LocalGlobalCandidates:
     RecordingMaxHerding.calls = []
     kwargs.setdefault('picker', dict(type='RecordingMaxHerding'))
-    return LocalGlobalPool(**kwargs)
+    return LocalGlobalCandidates(**kwargs)
 
 
 def as_pairs(selection) -> set:
