@@ -439,3 +439,21 @@ def test_ledm_toy_is_the_edald_toy_with_the_ensemble():
                                                  score='ensemble_mi')
     assert cfg.train_cfg.stage1 == edald.train_cfg.stage1
     assert cfg.custom_hooks == edald.custom_hooks
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_short_aliases_are_no_bases(path):
+    """A config inherits from ``_base_/`` files or from configs named in
+    mmseg's pattern (``method-..._schedule_dataset.py``), never from a
+    short alias such as ``configs/edald/camvid.py``, which exists only to
+    be run."""
+    tree = ast.parse(open(osp.join(REPO, path), encoding='utf-8').read())
+    bases = [ast.literal_eval(node.value) for node in tree.body
+             if isinstance(node, ast.Assign)
+             and any(getattr(t, 'id', None) == '_base_'
+                     for t in node.targets)]
+    for base in (b for value in bases for b in
+                 (value if isinstance(value, list) else [value])):
+        parts = osp.normpath(osp.join(osp.dirname(path), base)).split(osp.sep)
+        assert '_base_' in parts or '-' in parts[-1], (
+            f'{path} inherits from the short alias {base}')
