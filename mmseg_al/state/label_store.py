@@ -47,9 +47,15 @@ class StateFileError(RuntimeError):
     """A saved label state is missing, corrupt, or of another dataset."""
 
 
+def round_name(round_idx: int) -> str:
+    """``round_XX``: the name of round ``round_idx``'s files (its state,
+    its selection, its query file, its overlay folder)."""
+    return f'round_{round_idx:02d}'
+
+
 def round_file_name(round_idx: int) -> str:
     """File name of the state saved after round ``round_idx``."""
-    return f'round_{round_idx:02d}.npz'
+    return round_name(round_idx) + '.npz'
 
 
 def dataset_fingerprint(image_ids: Sequence[str],

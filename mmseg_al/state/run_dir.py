@@ -23,7 +23,7 @@ from typing import Any, List, Optional
 
 from .atomic_io import PathLike
 from .imported_query_files import ImportRecord
-from .label_store import LabelStore
+from .label_store import LabelStore, round_name
 from .metrics_log import MetricsLog
 from .pending_queries import PendingQueries
 from .run_file import RunFile
@@ -81,7 +81,7 @@ class RunDir:
 
     def queries(self, round_idx: int) -> PendingQueries:
         """Round ``round_idx``'s selection, query file and overlays."""
-        stem = self._path(self.QUERY_DIR, f'round_{round_idx:02d}')
+        stem = self._path(self.QUERY_DIR, round_name(round_idx))
         return PendingQueries(stem + '.npz', stem + '.json', stem, round_idx)
 
     def records(self) -> List[str]:
