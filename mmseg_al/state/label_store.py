@@ -26,7 +26,7 @@ from typing import (Any, Dict, List, Mapping, NamedTuple, Optional, Sequence,
 
 import numpy as np
 
-from .annotations import read_annotations, write_annotations
+from .annotations import write_annotations
 from .atomic_io import PathLike, atomic_write_bytes, atomic_write_json
 from .problems import list_problems
 
@@ -572,37 +572,6 @@ class LabelStore:
                                  columns['pixels'], self._shapes,
                                  columns['rounds'], columns['classes'],
                                  columns['scores'], image_paths)
-
-    def import_annotations(self, path: PathLike, round_idx: Optional[int],
-                           queries: Optional[Sequence[Tuple[str, int]]] = None
-                           ) -> int:
-        """Add the labels of a filled annotation file; all-or-nothing.
-
-        Args:
-            path: ``.json`` or ``.csv`` file (see
-                :mod:`mmseg_al.state.annotations`).
-            round_idx: the round these labels belong to (rows may leave
-                ``round`` empty, and may not name another round); None
-                takes each row's ``round`` (re-importing an export).
-            queries: the ``(image id, pixel)`` pairs that were asked; other
-                pixels are rejected. None accepts any pixel.
-
-        Returns:
-            The number of pixels added.
-
-        Raises:
-            AnnotationFileError: for bad rows (file and row numbers).
-            ValueError: for rows that clash with the store (e.g. a pixel
-                already labelled), naming the file.
-        """
-        rows = read_annotations(path, self._shapes, self.num_classes,
-                                self.ignore_index, round_idx, queries)
-        try:
-            self._add_columns(rows.image_ids, rows.pixels, rows.classes,
-                              rows.rounds, rows.scores)
-        except ValueError as exc:
-            raise ValueError(f'{os.fspath(path)}: {exc}') from exc
-        return len(rows)
 
 
 def _read_latest(path: str) -> Dict[str, Any]:

@@ -20,6 +20,17 @@ def new_store():
     return LabelStore(list(SHAPES), list(SHAPES.values()), num_classes=4)
 
 
+def add_rows(store, rows) -> int:
+    """Add read annotation rows to ``store``, round by round; their
+    count."""
+    for round_idx in np.unique(rows.rounds):
+        keep = rows.rounds == round_idx
+        store.add_many((np.asarray(rows.image_ids)[keep].tolist(),
+                        rows.pixels[keep], rows.classes[keep]),
+                       int(round_idx), scores=rows.scores[keep])
+    return len(rows)
+
+
 def read_csv(path):
     with open(path, newline='') as file:
         return list(csv.reader(file))
@@ -112,7 +123,7 @@ def test_filled_queries_are_read_back(tmp_path, ext, fill):
     np.testing.assert_array_equal(rows.scores, SCORES)
 
     store = new_store()
-    assert store.import_annotations(path, 3, queries=QUERIES) == 3
+    assert add_rows(store, rows) == 3
     np.testing.assert_array_equal(store.pixels('train/a.png'), [0, 19])
     np.testing.assert_array_equal(store.classes('train/a.png'), [0, 255])
     np.testing.assert_array_equal(store.rounds('train/b.png'), [3])
@@ -138,7 +149,7 @@ def test_export_import_round_trip_restores_the_store(tmp_path, ext):
     path = store.export(tmp_path / f'labels{ext}', image_paths=PATHS)
 
     restored = new_store()
-    assert restored.import_annotations(path, round_idx=None) == 3
+    assert add_rows(restored, read_annotations(path, SHAPES, 4)) == 3
     for image_id in SHAPES:
         for field in ('pixels', 'classes', 'rounds', 'scores'):
             np.testing.assert_array_equal(getattr(restored, field)(image_id),
@@ -184,12 +195,11 @@ BAD_CSV_ROWS = [
 def test_bad_csv_rows_are_named_by_file_and_line(tmp_path, row, message):
     path = tmp_path / 'answers.csv'
     write_csv(path, [HEADER, row])
-    store = new_store()
     with pytest.raises(AnnotationFileError,
                        match=re.escape(f'{path}: 1 bad row(s), nothing '
                                        f'imported:\n  {message}')):
-        store.import_annotations(path, 3, queries=[('train/a.png', 1)])
-    assert store.num_labelled == 0
+        read_annotations(path, SHAPES, 4, round_idx=3,
+                         queries=[('train/a.png', 1)])
 
 
 def test_duplicate_rows_name_both_lines_and_all_problems_are_listed(tmp_path):
@@ -290,20 +300,6 @@ def test_files_that_are_not_utf8_are_named(tmp_path, ext):
         'save it with the UTF-8 encoding')
 
 
-def test_import_clashing_with_labelled_pixels_names_the_file(tmp_path):
-    store = new_store()
-    store.add('train/a.png', [5], [1], round_idx=0)
-    path = tmp_path / 'answers.csv'
-    write_csv(path, [HEADER, ['train/b.png', '0', '0', '2', '', ''],
-                     ['train/a.png', '0', '1', '3', '', '']])
-    with pytest.raises(ValueError, match=re.escape(
-            f"{path}: 1 bad record(s), nothing was added:\n  image "
-            "'train/a.png' pixel 5 (x=0, y=1): already labelled")):
-        store.import_annotations(path, round_idx=1)
-    assert store.num_labelled == 1
-    assert store.labelled_image_ids() == ['train/a.png']
-
-
 def test_many_problems_are_capped_in_the_message(tmp_path):
     path = tmp_path / 'answers.csv'
     write_csv(path, [HEADER] + [['train/a.png', str(x), '0', '', '', '']
@@ -321,7 +317,8 @@ def test_rows_deleted_by_the_annotator_stay_unlabelled(tmp_path):
     rows[2][3] = '3'
     write_csv(path, [rows[0], rows[2]])  # only the second query answered
     store = new_store()
-    assert store.import_annotations(path, 1, queries=QUERIES) == 1
+    assert add_rows(store, read_annotations(path, SHAPES, 4, round_idx=1,
+                                            queries=QUERIES)) == 1
     np.testing.assert_array_equal(store.pixels('train/a.png'), [19])
     assert store.labelled_image_ids() == ['train/a.png']
 
