@@ -194,7 +194,8 @@ def test_paper_setting(name):
     assert (backbone.unet.diffusion_steps,
             backbone.unet.noise_schedule) == (1000, 'linear')
     assert dict(loop.head_training) == dict(
-        max_epochs=50, batch_size=64, patience=50, acc_threshold=0.95)
+        max_epochs=50, batch_size=64, patience=50, acc_threshold=0.95,
+        min_iters=0, bn_calibration_pixels=4800)
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == (
         'Adam', 1e-3, 1e-5)

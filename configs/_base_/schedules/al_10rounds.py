@@ -25,8 +25,14 @@ train_cfg = dict(
         stage2=dict(type='ScoreRanking', score='edald', num_draws=5)),
     oracle=dict(type='GroundTruthOracle'),
     oracle_void=False,
+    # bn_calibration_pixels: the head's BatchNorm statistics come from 4800
+    # pool pixels, not from the few labelled ones a selector chose; on the
+    # toy at b = 0.1 N this keeps the learning curve from collapsing
+    # (README, "Head training at tiny budgets"). min_iters stretches short
+    # head epochs; measured, it does not help, so it is off.
     head_training=dict(
-        max_epochs=50, batch_size=64, patience=50, acc_threshold=0.95),
+        max_epochs=50, batch_size=64, patience=50, acc_threshold=0.95,
+        min_iters=0, bn_calibration_pixels=4800),
     feature_batch_size=8,
     seed=None)
 val_cfg = dict(type='ValLoop')

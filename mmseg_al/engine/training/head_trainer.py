@@ -60,16 +60,16 @@ class HeadTrainingConfig:
             number of labels. 0 keeps plain passes.
         bn_calibration_pixels: after each fit, the BatchNorm running
             statistics are recomputed on the clean features of this many
-            pool pixels (a seeded sample, the same for the whole run)
-            instead of being left to the labelled batches; 0 keeps the
-            statistics of training.
+            pool pixels (a seeded sample spread over the pool's images, the
+            same for the whole run) instead of being left to the labelled
+            batches; 0 keeps the statistics of training.
     """
     max_epochs: int = 50
     batch_size: int = 64
     patience: int = 50
     acc_threshold: float = 0.95
     min_iters: int = 0
-    bn_calibration_pixels: int = 0
+    bn_calibration_pixels: int = 4800
 
     @property
     def iters_per_epoch(self) -> int:

@@ -15,7 +15,7 @@ from mmseg.utils import add_prefix
 from mmseg_al.engine import HeadTrainer, HeadTrainingConfig
 from mmseg_al.engine.training.head_trainer import RecentAccuracy, head_members
 from mmseg_al.engine.training.pixel_batches import labelled_pixel_loader
-from mmseg_al.models.decode_heads import PixelMLPEnsembleHead
+from mmseg_al.models.decode_heads import PixelMLPEnsembleHead, PixelMLPHead
 from helpers.pixel_model import PixelModel
 
 OPTIM = dict(type='OptimWrapper',
@@ -315,3 +315,69 @@ def test_a_fit_runs_at_least_min_iters_below_one_batch_of_labels():
                if name == 'before_train_iter']
     assert all(len(b['data_samples']) == 10 for b in batches)
     assert runner.param_schedulers[0].end == 5
+
+
+class MLPModel(BaseModel):
+    """A pixel-API model whose decode head is a PixelMLPHead."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.decode_head = PixelMLPHead(
+            in_channels=in_channels, num_classes=3, hidden_channels=(32, 16))
+
+    def pixel_logits(self, features, mc_dropout=False, generator=None):
+        return self.decode_head.forward_pixels(features)
+
+    def loss_pixels(self, features, labels):
+        return add_prefix(self.decode_head.loss_pixels(features, labels),
+                          'decode')
+
+    def reset_head(self):
+        self.decode_head.reset_parameters()
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        raise NotImplementedError('trained through loss_pixels only')
+
+
+def skewed_images(seed):
+    """600 pixels of "images" whose classes occur 75 / 20 / 5 % of the
+    time, and a class-skewed labelled set of 12 / 3 / 1 of them."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.randn(3, 16, generator=gen)
+    classes = torch.multinomial(torch.tensor([0.75, 0.2, 0.05]), 600, True,
+                                generator=gen)
+    pixels = F.normalize(centres[classes] + 3.0 +
+                         0.6 * torch.randn(600, 16, generator=gen), dim=1)
+    labelled = torch.cat([(classes == c).nonzero()[:n, 0]
+                          for c, n in enumerate((12, 3, 1))])
+    return pixels, classes, labelled
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_a_skewed_handful_of_labels_still_predicts_every_labelled_class(
+        seed):
+    """With BatchNorm statistics of the images' pixels, a head fitted on
+    16 labels (12 / 3 / 1) predicts each of the three classes somewhere on
+    its images; with those of the labelled batch alone it may not."""
+    init_default_scope('mmseg')
+    pixels, classes, labelled = skewed_images(seed)
+    predicted = {}
+    for calibrated in (False, True):
+        settings = HeadTrainingConfig(
+            bn_calibration_pixels=len(pixels) if calibrated else 0)
+        model = MLPModel(pixels.shape[1])
+        loader = labelled_pixel_loader(pixels[labelled], classes[labelled],
+                                       settings, seed, 0)
+        runner = RecordingRunner(
+            dict(type='OptimWrapper',
+                 optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5)),
+            dict(type='CosineAnnealingLR', T_max=50, eta_min=1e-6,
+                 by_epoch=True), loader)
+        runner.model = model
+        HeadTrainer(runner, settings, seed).fit(
+            model, loader, 0, pixels if calibrated else None)
+        predicted[calibrated] = set(
+            model.pixel_logits(pixels).argmax(1).tolist())
+    assert predicted[True] == {0, 1, 2}
+    if seed in (2, 3):  # where the labelled batch's statistics fail
+        assert predicted[False] != {0, 1, 2}
