@@ -268,6 +268,7 @@ def plot(path: str, rows: List[dict], all_runs: Dict[str, List[dict]]
 def main(argv=None) -> None:
     args = parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
+    args.config = osp.abspath(args.config)
     os.makedirs(args.work_dir, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = [(m, s) for m in args.methods
