@@ -22,11 +22,17 @@ toy UNet checkpoint is made before the first timed run, so wall times
 measure the active-learning loop alone.
 
     python benchmarks/bench_toy.py            # 3 seeds, 10 rounds
-    python benchmarks/bench_toy.py --quick    # 1 seed, 4 rounds
+    python benchmarks/bench_toy.py --quick    # random and two-stage, 1 seed
 
-``--quick`` also runs the two-stage job again beside two CPU hogs (2-thread
-torch jobs, as other experiments on a shared machine) and prints its
-slowdown against the run alone, measured in the same invocation::
+Every line also gives the run's UNet passes (images through the backbone,
+summed over the rounds of ``metrics.json``). ``--quick`` runs random and
+two-stage eDALD (10 rounds, seed 0), prints their ratio::
+
+    {"case": "two-stage_vs_random", "wall_ratio": ..., "passes_ratio": ...}
+
+and runs the two-stage job again beside two CPU hogs (2-thread torch jobs,
+as other experiments on a shared machine) and prints its slowdown against
+the run alone, measured in the same invocation::
 
     {"case": "beside_cpu_hogs", "method": "edald_two-stage", "hogs": 2,
      "wall_s_alone": ..., "wall_s_beside_hogs": ..., "slowdown": ...,
@@ -95,11 +101,11 @@ while True:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true',
-                        help='1 seed and 4 rounds')
+                        help='random and two-stage eDALD, 1 seed')
     parser.add_argument('--seeds', type=int, nargs='+', default=None)
     parser.add_argument('--rounds', type=int, default=None)
     parser.add_argument('--methods', nargs='+', choices=sorted(METHODS),
-                        default=list(METHODS))
+                        default=None)
     parser.add_argument('--work-dir', default=None,
                         help='keep the runs here (default: a temp dir)')
     return parser.parse_args()
@@ -149,7 +155,8 @@ def run_once(method: str, seed: int, rounds: int, work_root: str,
         entries = json.load(f)['rounds']
     return dict(mIoU=entries[-1]['mIoU'],
                 pixels=entries[-1]['labelled_pixels'], rounds=len(entries),
-                wall=wall)
+                wall=wall, passes=sum(sum(e.get('unet_passes', {}).values())
+                                      for e in entries))
 
 
 def beside_cpu_hogs(method: str, seed: int, rounds: int, work_root: str,
@@ -184,24 +191,37 @@ def summary(method: str, seeds: List[int], runs: List[Dict]) -> Dict:
         final_mIoU_std=round(std(mious), 2),
         wall_s_mean=round(statistics.mean(walls), 1),
         wall_s_std=round(std(walls), 1),
+        unet_passes_mean=round(statistics.mean(r['passes'] for r in runs)),
         final_mIoU=[round(m, 2) for m in mious])
 
 
 def main() -> None:
     args = parse_args()
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
-    rounds = args.rounds or (4 if args.quick else 10)
+    rounds = args.rounds or 10
+    methods = args.methods or (['random', 'edald_two-stage'] if args.quick
+                               else list(METHODS))
     os.chdir(REPO)  # the toy config's data and checkpoint paths
     ensure_toy_checkpoint()
     work_root = args.work_dir or tempfile.mkdtemp(prefix='bench_toy-')
     os.makedirs(work_root, exist_ok=True)
-    for method in args.methods:
+    rows = {}
+    for method in methods:
         runs = [run_once(method, seed, rounds, work_root) for seed in seeds]
-        print(json.dumps(summary(method, seeds, runs)), flush=True)
+        rows[method] = summary(method, seeds, runs)
+        print(json.dumps(rows[method]), flush=True)
         if args.quick and method == 'edald_two-stage':
             print(json.dumps(beside_cpu_hogs(method, seeds[0], rounds,
                                              work_root, runs[0])),
                   flush=True)
+    if {'random', 'edald_two-stage'} <= set(rows):
+        two, one = rows['edald_two-stage'], rows['random']
+        print(json.dumps(dict(
+            case='two-stage_vs_random',
+            wall_ratio=round(two['wall_s_mean'] / one['wall_s_mean'], 2),
+            passes_ratio=round(
+                two['unet_passes_mean'] / max(one['unet_passes_mean'], 1),
+                2))), flush=True)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,9 @@ evaluation sizes: UNet passes (one pass = the ``T`` timesteps of one
 image), candidate feature memory, the Stage-1 union, and the global herding
 kernel and its parts under the config's ``max_memory`` (under
 :data:`HERDING_MEMORY` where it is ``'auto'``, which sizes it from the
-machine's free memory). Times multiply the passes by
+machine's free memory). A second table gives the passes of a round when
+the run keeps its features (``train_cfg.feature_memory``) and the memory
+each kept set needs. Times multiply the passes by
 ``--seconds-per-pass``, by default 0.045 s: measured on one NVIDIA H200
 (imagenet_256 UNet, T = 3, fp32, batch 8). Measure your GPU with
 ``benchmarks/bench_gpu.py`` (``features_<precision>`` lines,
@@ -18,7 +20,7 @@ import argparse
 import math
 import os.path as osp
 from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -52,11 +54,24 @@ class RunCost:
         budget: pixels per round ``b``.
         block: images per request, the unit dealt to ranks.
         rounds: rounds of the run.
-        round_passes: UNet passes of a selecting round (``r >= 1``): Stage
-            1 (one clean pass per image), Stage 2 (``M + 1`` draws per
-            image of its pool, at most every image), the new labels' clean
-            features (at most ``min(b, N)`` images) and the evaluation.
-        run_passes: all passes of the run (round 0 has Stage 1 only).
+        round_passes: UNet passes of a selecting round (``r >= 1``) when
+            the features are not kept: Stage 1 (one clean pass per image),
+            Stage 2 (``M + 1`` draws per image of its pool, at most every
+            image), the new labels' clean features (the blocks of at most
+            ``min(b, N)`` images) and the evaluation.
+        run_passes: all passes of the run (round 0 has Stage 1 only, and
+            the BatchNorm calibration sample once).
+        label_passes: the new labels' passes in a round.
+        calibration: whether the calibration sample has a pass of its
+            own (every pool image, once per run).
+        kept_round_passes: the passes of a round when the features are
+            kept: the noise draws (``noise_draws='per_round'``; with
+            ``'per_run'`` only round 1 has them).
+        kept_run_passes: all passes of such a run, with per-round and with
+            per-run draws.
+        kept_gb: memory of the kept clean features (fixed candidates and
+            calibration sample), of the kept noise draws (``per_run``), and
+            of the kept evaluation maps.
         candidate_mb: clean candidate features of one image (MB).
         request_gb: one request: a block of ``feature_batch_size`` images.
         union: Stage-1 union ``K x N``; kept: what global herding keeps.
@@ -71,6 +86,11 @@ class RunCost:
     rounds: int
     round_passes: int
     run_passes: int
+    label_passes: int
+    calibration: bool
+    kept_round_passes: int
+    kept_run_passes: Tuple[int, int]
+    kept_gb: Tuple[float, float, float]
     selection_passes_per_image: int
     candidate_mb: float
     request_gb: float
@@ -81,20 +101,24 @@ class RunCost:
     parts: int
     part_kernel_gb: float
 
-    def passes_per_rank(self, gpus: int, selecting: bool = True) -> int:
-        """Passes of the busiest rank in one round: blocks of images are
-        dealt in turn, the evaluation split evenly."""
+    def images_per_rank(self, gpus: int) -> int:
+        """Pool images of the busiest rank: blocks are dealt in turn."""
         blocks = math.ceil(self.pool / self.block)
-        images = min(self.pool, math.ceil(blocks / gpus) * self.block)
+        return min(self.pool, math.ceil(blocks / gpus) * self.block)
+
+    def passes_per_rank(self, gpus: int, selecting: bool = True) -> int:
+        """Passes of the busiest rank in one round (the evaluation is
+        split evenly)."""
         per_image = self.selection_passes_per_image if selecting else 1
-        labels = math.ceil(min(self.budget, self.pool) / gpus)
-        return (images * per_image + labels +
+        labels = math.ceil(self.label_passes / gpus)
+        return (self.images_per_rank(gpus) * per_image + labels +
                 math.ceil(self.evaluation / gpus))
 
     def run_passes_per_rank(self, gpus: int) -> int:
-        """Passes of the busiest rank over the run (round 0: Stage 1
-        only)."""
-        return (self.passes_per_rank(gpus, selecting=False) +
+        """Passes of the busiest rank over the run (round 0: Stage 1 only,
+        and the calibration sample once)."""
+        calibration = self.images_per_rank(gpus) * self.calibration
+        return (self.passes_per_rank(gpus, selecting=False) + calibration +
                 (self.rounds - 1) * self.passes_per_rank(gpus))
 
 
@@ -108,15 +132,26 @@ def run_cost(config: str, pool: int, evaluation: int) -> RunCost:
     if score not in ('edald', 'ebald', 'dald', 'bald'):
         raise ValueError(f'{config}: the cost model knows draw-based '
                          f'scores, not {score!r}')
-    with torch.device('meta'):
-        dim = DiffusionBackbone(unet=dict(cfg.model.backbone.unet),
-                                steps=cfg.model.backbone.steps,
-                                blocks=cfg.model.backbone.blocks).feature_dim
+    with torch.device('meta'):  # shapes only, no weights
+        backbone = DiffusionBackbone(unet=dict(cfg.model.backbone.unet),
+                                     steps=cfg.model.backbone.steps,
+                                     blocks=cfg.model.backbone.blocks)
+        maps = backbone._read_out(torch.zeros(1, 3, 256, 256), 0)
+    dim = backbone.feature_dim
+    map_bytes = len(cfg.model.backbone.steps) * sum(
+        m.numel() for m in maps) * 4
     budget = resolve_budget(loop.budget, pool)
-    per_image = 1 + draws + (score in ('edald', 'ebald'))
-    labels = min(budget, pool)
+    noise_draws = draws + (score in ('edald', 'ebald'))
+    if score in ('bald', 'ebald'):  # MC dropout: no noise draw
+        noise_draws = 0
+    per_image = 1 + noise_draws
+    block = loop.feature_batch_size
+    labels = min(pool, block * min(budget, pool))
+    calibration = loop.head_training.get('bn_calibration_pixels', 0)
     round_passes = pool * per_image + labels + evaluation
-    first_round = pool + labels + evaluation
+    first_round = pool + labels + evaluation + (pool if calibration else 0)
+    kept_round = pool * noise_draws
+    kept_pixels = pool * stage1.candidates_per_image + calibration
     union = stage1.local_budget * pool
     memory = herding.max_memory or parse_memory(HERDING_MEMORY)
     parts = herding.parts_within(union, memory)
@@ -128,6 +163,14 @@ def run_cost(config: str, pool: int, evaluation: int) -> RunCost:
         rounds=loop.rounds,
         round_passes=round_passes,
         run_passes=first_round + (loop.rounds - 1) * round_passes,
+        label_passes=labels,
+        calibration=bool(calibration),
+        kept_round_passes=kept_round,
+        kept_run_passes=(pool + evaluation + (loop.rounds - 1) * kept_round,
+                         pool + evaluation + kept_round),
+        kept_gb=(kept_pixels * dim * 4 / 1e9,
+                 kept_pixels * dim * 4 * noise_draws / 1e9,
+                 evaluation * map_bytes / 1e9),
         selection_passes_per_image=per_image,
         candidate_mb=candidate_bytes / 1e6,
         request_gb=loop.feature_batch_size * candidate_bytes / 1e9,
@@ -168,6 +211,25 @@ def table(seconds_per_pass: float, gpus: List[int]) -> Iterator[str]:
         yield '| ' + ' | '.join(row) + ' |'
 
 
+def kept_table() -> Iterator[str]:
+    """The Markdown table of a run that keeps its features."""
+    header = ['dataset', 'passes / round, not kept',
+              'passes / round, kept (per-round draws)',
+              'passes / run, kept (per-round draws)',
+              'passes / run, kept (per-run draws)', 'clean features',
+              '+ noise draws (per-run)', '+ evaluation maps']
+    yield '| ' + ' | '.join(header) + ' |'
+    yield '|' + '---|' * len(header)
+    for name, (config, pool, evaluation) in DATASETS.items():
+        cost = run_cost(config, pool, evaluation)
+        clean, draws, maps = cost.kept_gb
+        row = [name, f'{cost.round_passes:,}',
+               f'{cost.kept_round_passes:,}',
+               *(f'{passes:,}' for passes in cost.kept_run_passes),
+               f'{clean:.1f} GB', f'{draws:.1f} GB', f'{maps:.1f} GB']
+        yield '| ' + ' | '.join(row) + ' |'
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds-per-pass', type=float,
@@ -177,6 +239,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--gpus', type=int, nargs='+', default=[1, 8])
     args = parser.parse_args(argv)
     for line in table(args.seconds_per_pass, args.gpus):
+        print(line)
+    print()
+    for line in kept_table():
         print(line)
 
 

@@ -4,7 +4,8 @@ Format::
 
     {"rounds": [{"round": r, "labelled_pixels": n, "mIoU": percent,
                  "per_class_IoU": {class: percent or null},
-                 "seconds": {phase: s}}, ...]}
+                 "seconds": {phase: s},
+                 "unet_passes": {purpose: images}}, ...]}
 
 Entry ``r`` describes the head trained on the labels of rounds ``0..r``.
 """
@@ -55,8 +56,10 @@ class MetricsLog:
 
     def record(self, round_idx: int, labelled_pixels: int, miou: float,
                per_class_iou: Dict[str, float],
-               seconds: Dict[str, float]) -> dict:
-        """Add (or replace) the entry of ``round_idx``."""
+               seconds: Dict[str, float],
+               passes: Optional[Dict[str, int]] = None) -> dict:
+        """Add (or replace) the entry of ``round_idx``; ``passes``: the
+        images run through the backbone for it, by purpose."""
         entry = {
             'round': round_idx,
             'labelled_pixels': int(labelled_pixels),
@@ -66,6 +69,7 @@ class MetricsLog:
                 for name, value in per_class_iou.items()
             },
             'seconds': {k: round(float(v), 3) for k, v in seconds.items()},
+            'unet_passes': {k: int(v) for k, v in (passes or {}).items()},
         }
         self.entries = [e for e in self.entries if e['round'] != round_idx]
         self.entries.append(entry)

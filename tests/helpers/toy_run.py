@@ -56,3 +56,10 @@ def write_toy_config(path, data_root, unet, extra: str = '') -> str:
     with open(path, 'w', encoding='utf-8') as file:
         file.write(text)
     return str(path)
+
+
+def outcomes(rounds):
+    """``metrics.json`` entries without what a run spent on them (seconds,
+    UNet passes), which a resumed or sharded run does not repeat."""
+    return [{k: v for k, v in entry.items()
+             if k not in ('seconds', 'unet_passes')} for entry in rounds]

@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mmseg_al.engine import FeatureCache, PoolFeatures, PoolSelectionContext
+from mmseg_al.engine import PoolFeatures, PoolSelectionContext
 from mmseg_al.engine.training.head_trainer import broadcast_trained_state
 from mmseg_al.selection import build_selector
 from mmseg_al.state import LabelStore
@@ -29,8 +29,9 @@ def run(batch_size=2):
     store = LabelStore(pool.image_ids, pool.image_shapes, model.num_classes)
     store.add('train/0001.png', [3, 7], [2, 0], round_idx=0)
     store.add('train/0003.png', [5], [1], round_idx=0)
-    features = PoolFeatures(pool, model, FeatureCache(), 1, batch_size)
-    context = PoolSelectionContext(features, store, seed=0, has_model=True)
+    features = PoolFeatures(pool, model, batch_size)
+    context = PoolSelectionContext(features, store, 1, seed=0,
+                                   has_model=True)
     labelled = features.labelled(store)
     selection = build_selector(SELECTOR).select(context, 4)
     picks = (selection.image_index, selection.pixels, selection.scores)

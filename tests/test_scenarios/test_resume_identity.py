@@ -1,5 +1,5 @@
 """A run killed at any point and resumed equals an uninterrupted run, bit
-for bit: labelled state, queries and metrics (timings aside).
+for bit: labelled state, queries and metrics (costs aside).
 
 The killed runs are subprocesses that really die (SIGKILL, see kill_at.py);
 they run single-threaded like the in-process runs (tests/test_engine's
@@ -18,7 +18,7 @@ import pytest
 
 from mmseg_al.state import RunDir
 
-from helpers.toy_run import REPO, al_train_main, write_toy_config
+from helpers.toy_run import REPO, al_train_main, outcomes, write_toy_config
 
 KILL_AT = osp.join(osp.dirname(osp.abspath(__file__)), 'kill_at.py')
 ROUNDS = 3
@@ -34,7 +34,7 @@ def run_killed(argv, point, round_idx):
 
 def outputs(work_dir):
     """What a run must reproduce: every state and selection array, the
-    query files and the metrics without timings."""
+    query files and the metrics without their costs (timings, passes)."""
     found = {}
     for folder in ('al_state', 'queries'):
         for name in sorted(os.listdir(osp.join(work_dir, folder))):
@@ -47,8 +47,7 @@ def outputs(work_dir):
                 with open(path, encoding='utf-8') as file:
                     found[f'{folder}/{name}'] = file.read()
     with open(osp.join(work_dir, 'metrics.json'), encoding='utf-8') as file:
-        found['metrics'] = [{k: v for k, v in e.items() if k != 'seconds'}
-                            for e in json.load(file)['rounds']]
+        found['metrics'] = outcomes(json.load(file)['rounds'])
     return found
 
 

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from helpers.toy_run import REPO, al_train_main, write_toy_config
+from helpers.toy_run import REPO, al_train_main, outcomes, write_toy_config
 
 #: Kills one rank in its first head-training step of a round, once (the
 #: round's labels are saved, its head and evaluation are not done).
@@ -68,9 +68,7 @@ def outcome(work_dir, rounds=2):
         states.append({key: data[key].tolist() for key in data.files})
     with open(osp.join(work_dir, 'metrics.json'), encoding='utf-8') as file:
         rounds = json.load(file)['rounds']
-    metrics = [{k: v for k, v in entry.items() if k != 'seconds'}
-               for entry in rounds]
-    return states, metrics
+    return states, outcomes(rounds)
 
 
 @pytest.fixture

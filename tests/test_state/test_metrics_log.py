@@ -10,14 +10,16 @@ def test_record_load_and_truncate(tmp_path):
     log = RunDir(tmp_path).metrics
     for r in range(3):
         log.record(r, 5 * (r + 1), 10.0 + r + 0.004,
-                   {'sky': 20.0, 'road': math.nan}, {'train': 1.23456})
+                   {'sky': 20.0, 'road': math.nan}, {'train': 1.23456},
+                   {'draws': 12, 'evaluation': 2.0})
     log.save()
     with open(tmp_path / 'metrics.json') as file:
         saved = json.load(file)
     assert saved['rounds'][1] == {
         'round': 1, 'labelled_pixels': 10, 'mIoU': 11.0,
         'per_class_IoU': {'sky': 20.0, 'road': None},
-        'seconds': {'train': 1.235}}
+        'seconds': {'train': 1.235},
+        'unet_passes': {'draws': 12, 'evaluation': 2}}
     # labels saved only up to round 1: round 2's entry is recomputed
     resumed = RunDir(tmp_path).metrics.load(last_round=1)
     assert [e['round'] for e in resumed.entries] == [0, 1]

@@ -19,22 +19,26 @@ class PoolSelectionContext(SelectionContext):
     """:class:`SelectionContext` over :class:`PoolFeatures` and a model.
 
     Args:
-        features: the pool's features for this round (its dataset, model
-            and blocks of images per rank).
+        features: the run's pool features (its dataset, model and blocks
+            of images per rank).
         store: the ``LabelStore`` of the run.
+        round_idx: the round being selected for (0 = cold start).
         seed: the run's seed.
         has_model: whether the head has been trained (False in round 0).
         oracle_void: drop ground-truth void pixels from the candidates.
             This uses knowledge a real annotator does not give, so it is off
             unless a config asks for it.
         ignore_index: the void label.
+        purpose: what the clean features are for, in the backbone pass
+            counts (``PoolFeatures.passes``).
     """
 
-    def __init__(self, features: PoolFeatures, store, seed: int,
-                 has_model: bool, oracle_void: bool = False,
-                 ignore_index: int = 255) -> None:
+    def __init__(self, features: PoolFeatures, store, round_idx: int,
+                 seed: int, has_model: bool, oracle_void: bool = False,
+                 ignore_index: int = 255,
+                 purpose: str = 'candidates') -> None:
         super().__init__(features.image_ids, features.model.num_classes,
-                         features.round_idx, seed)
+                         round_idx, seed)
         self.blocks = features.blocks
         self.pool_features = features
         self.model = features.model
@@ -42,6 +46,7 @@ class PoolSelectionContext(SelectionContext):
         self._has_model = has_model
         self.oracle_void = oracle_void
         self.ignore_index = ignore_index
+        self.purpose = purpose
         self._void: Dict[int, torch.Tensor] = {}
         # (request key, its clean features): the last request served
         self._last_clean: Optional[Tuple[tuple, Dict]] = None
@@ -82,7 +87,8 @@ class PoolSelectionContext(SelectionContext):
 
     def features(self, request: PixelRequest,
                  draw: Optional[int] = None) -> Dict[int, torch.Tensor]:
-        return self.pool_features.features(request, draw)
+        return self.pool_features.features(request, draw, self.round_idx,
+                                           self.purpose)
 
     def _check_model(self) -> None:
         if not self.has_model:

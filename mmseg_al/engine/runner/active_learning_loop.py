@@ -12,11 +12,13 @@ matters is on disk after every step (the labels, the pending selection of
 a round, the metrics; see :class:`~mmseg_al.state.RunDir`), so a resumed
 run repeats exactly the choices of an uninterrupted one.
 """
+import functools
 import os
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
+import torch
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmseg.registry import LOOPS
 
@@ -24,15 +26,42 @@ from mmseg_al.annotation import PoolImages, QueryRound
 from mmseg_al.annotation.model_guesses import top_guesses
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
+from mmseg_al.selection.kernels import parse_memory
+from mmseg_al.selection.pixel_requests import sample_candidates
+from mmseg_al.selection.ranking import STOCHASTIC_SCORES
 from mmseg_al.state import LabelStore, write_queries
 from mmseg_al.state.pending_queries import PendingQueries, RoundSelection
 from mmseg_al.state.run_file import resolve_budget, run_settings
-from ..features.feature_cache import FeatureCache
 from ..features.pool_features import PoolFeatures
 from ..features.pool_selection_context import PoolSelectionContext
 from ..training.head_trainer import HeadTrainingResult, head_members
 from ..training.pixel_batches import labelled_pixel_loader
 from .head_loop import HeadLoop
+
+
+def _kept_pixels(offered: PoolSelectionContext, limit: int,
+                 calibration: Dict[int, torch.Tensor],
+                 image: int) -> torch.Tensor:
+    """An image's fixed candidates and its calibration pixels: the pixels
+    whose features a run keeps once their block has run."""
+    fixed = sample_candidates(offered, image, limit, 'fixed')
+    if image not in calibration:
+        return fixed
+    return torch.unique(torch.cat([fixed, calibration[image]]))
+
+
+#: How the noise draws of Stage 2 relate across rounds.
+NOISE_DRAWS = ('per_round', 'per_run')
+
+
+def _num_draws(selector) -> int:
+    """Noise draws the selector's Stage 2 asks for (M, and draw 0 for an
+    entropy-augmented score); 0 for scores without noise draws."""
+    stage2 = getattr(selector, 'stage2', None)
+    score = getattr(stage2, 'score', None)
+    if STOCHASTIC_SCORES.get(score, True):  # none, or MC dropout
+        return 0
+    return stage2.num_draws + (score == 'edald')
 
 
 @LOOPS.register_module()
@@ -61,6 +90,15 @@ class ActiveLearningLoop(HeadLoop):
             ``dict(type='FileOracle')`` or ``dict(type='WebOracle')``.
         oracle_void: drop ground-truth void pixels from the candidates
             (uses knowledge a real annotator does not give; off by default).
+        noise_draws: ``'per_round'`` (a noise draw keyed by (seed, round,
+            image, draw): new draws every round) or ``'per_run'`` (keyed by
+            (seed, image, draw): the same M draws every round, so their
+            features are computed once, like the clean ones).
+        feature_memory: bytes (e.g. ``'2GB'``) the run may keep features
+            in: the fixed candidates' clean features (and with
+            ``noise_draws='per_run'`` their draws') when they all fit,
+            then the evaluation images' backbone maps; what does not fit
+            is recomputed every round.
     """
 
     def __init__(self, runner, dataloader, rounds: int = 10,
@@ -72,9 +110,18 @@ class ActiveLearningLoop(HeadLoop):
                  oracle_void: bool = False,
                  head_training: Optional[dict] = None,
                  feature_batch_size: int = 8,
+                 noise_draws: str = 'per_round',
+                 feature_memory: Union[int, str] = '2GB',
                  seed: Optional[int] = None) -> None:
         super().__init__(runner, dataloader, head_training,
                          feature_batch_size, seed)
+        if noise_draws not in NOISE_DRAWS:
+            raise ValueError(f'train_cfg.noise_draws must be one of '
+                             f'{NOISE_DRAWS}, got {noise_draws!r}')
+        self.noise_draws = noise_draws
+        self.feature_memory = parse_memory(feature_memory,
+                                           'train_cfg.feature_memory')
+        self.stage1 = dict(stage1 or {})
         if not isinstance(rounds, int) or isinstance(rounds, bool) or \
                 rounds < 1:
             raise ValueError('train_cfg.rounds must be an integer >= 1, got '
@@ -102,7 +149,7 @@ class ActiveLearningLoop(HeadLoop):
         model.seed_noise(self.seed)
         store, last_saved = self._restore_state(model.num_classes)
         self.metrics = self.run_dir.evaluated(last_round=last_saved)
-        cache = FeatureCache()
+        self.features = self._pool_features()
         trained_round: Optional[int] = None
         runner.call_hook('before_train')
         for round_idx in range(self.rounds):
@@ -113,12 +160,12 @@ class ActiveLearningLoop(HeadLoop):
             seconds: Dict[str, float] = {}
             if round_idx > last_saved:
                 needs_head = round_idx > 0 and trained_round != round_idx - 1
-                self._acquire(store, cache, round_idx, seconds, needs_head)
+                self._acquire(store, round_idx, seconds, needs_head)
                 last_saved = round_idx
             # a round recomputed on resume (its metrics entry was lost)
             # trains on its own labels, not on those of later rounds
             labels = store.up_to_round(round_idx)
-            self._train(labels, cache, round_idx, seconds)
+            self._train(labels, round_idx, seconds)
             trained_round = round_idx
             self._evaluate(labels.num_labelled, seconds)
             runner.call_hook('after_train_epoch')
@@ -150,24 +197,59 @@ class ActiveLearningLoop(HeadLoop):
             f'pixels) in {self.work_dir}')
         return store, latest
 
-    def _features(self, cache: FeatureCache,
-                  round_idx: int) -> PoolFeatures:
-        return PoolFeatures(self.pool, self.model, cache, round_idx,
-                            self.feature_batch_size)
+    def _pool_features(self) -> PoolFeatures:
+        """The run's pool features, keeping the fixed candidates' (and the
+        per-run draws') when they fit ``feature_memory``; the rest of the
+        budget goes to the evaluation images' backbone maps."""
+        features = PoolFeatures(self.pool, self.model,
+                                self.feature_batch_size,
+                                per_run_draws=self.noise_draws == 'per_run')
+        limit = self.stage1.get('candidates_per_image')
+        logger, left = self.runner.logger, self.feature_memory
+        if self.stage1.get('candidates', 'fixed') == 'fixed' and limit:
+            kinds = 1 + (_num_draws(self.selector)
+                         if features.per_run_draws else 0)
+            calibration = self._calibration_request()
+            pixels = len(self.pool.image_ids) * limit + sum(
+                p.numel() for p in calibration.values())
+            need = pixels * kinds * self.model.feature_dim * 4
+            what = (f'{limit} fixed candidates x '
+                    f'{len(self.pool.image_ids)} images and the '
+                    f'calibration sample, {kinds} kind(s) (clean'
+                    f'{" and noise draws" if kinds > 1 else ""}): '
+                    f'{need / 2**20:.0f} MB')
+            if need <= left:
+                offered = PoolSelectionContext(
+                    features, LabelStore(self.pool.image_ids,
+                                         self.pool.image_shapes,
+                                         self.model.num_classes),
+                    0, self.seed, has_model=False,
+                    oracle_void=self.oracle_void)
+                features.candidates = functools.partial(
+                    _kept_pixels, offered, limit, calibration)
+                left -= need
+                logger.info(f'Features kept for the run: {what}')
+            else:
+                logger.info(f'Features not kept ({what} > feature_memory '
+                            f'{self.feature_memory / 2**20:.0f} MB): the '
+                            'candidates are extracted again every round')
+        if hasattr(self.model, 'keep_dense_maps'):
+            self.model.keep_dense_maps(left)
+        return features
 
-    def _context(self, store: LabelStore, cache: FeatureCache,
-                 round_idx: int) -> PoolSelectionContext:
+    def _context(self, store: LabelStore, round_idx: int,
+                 purpose: str = 'candidates') -> PoolSelectionContext:
         return PoolSelectionContext(
-            self._features(cache, round_idx), store, self.seed,
-            has_model=round_idx > 0, oracle_void=self.oracle_void)
+            self.features, store, round_idx, self.seed,
+            has_model=round_idx > 0, oracle_void=self.oracle_void,
+            purpose=purpose)
 
-    def _train(self, store: LabelStore, cache: FeatureCache, round_idx: int,
+    def _train(self, store: LabelStore, round_idx: int,
                seconds: Optional[Dict[str, float]] = None
                ) -> HeadTrainingResult:
         """Fit a fresh head on the labels of rounds ``0..round_idx``."""
         start = time.perf_counter()
-        pool_features = self._features(cache, round_idx)
-        features, labels = pool_features.labelled(store)
+        features, labels = self.features.labelled(store)
         # annotator-void pixels carry no class: leave them out of the
         # batches (and of the batch-norm statistics)
         usable = labels != store.ignore_index
@@ -178,7 +260,7 @@ class ActiveLearningLoop(HeadLoop):
         result = self.head_trainer.fit(self.model, self.dataloader,
                                        round_idx,
                                        self._calibration_features(
-                                           pool_features))
+                                           self.features))
         logger = self.runner.logger
         if result.iterations == 0:
             logger.warning(
@@ -195,9 +277,8 @@ class ActiveLearningLoop(HeadLoop):
             seconds['train'] = time.perf_counter() - start
         return result
 
-    def _acquire(self, store: LabelStore, cache: FeatureCache,
-                 round_idx: int, seconds: Dict[str, float],
-                 needs_head: bool) -> None:
+    def _acquire(self, store: LabelStore, round_idx: int,
+                 seconds: Dict[str, float], needs_head: bool) -> None:
         """Select the round's pixels (or take the selection saved before an
         interruption), have the oracle label them, and save the labels.
 
@@ -208,11 +289,11 @@ class ActiveLearningLoop(HeadLoop):
         picked = self._saved_selection(store, pending)
         if picked is None:
             if needs_head:
-                self._train(store, cache, round_idx - 1)
+                self._train(store, round_idx - 1)
             start = time.perf_counter()
-            picked = self._select(store, cache, round_idx)
+            picked = self._select(store, round_idx)
             seconds['select'] = time.perf_counter() - start
-            guesses = self._guesses(store, cache, round_idx, picked)
+            guesses = self._guesses(store, round_idx, picked)
             if is_main_process():
                 self._write_queries(store, pending, picked, guesses)
             barrier()
@@ -242,11 +323,11 @@ class ActiveLearningLoop(HeadLoop):
             barrier()
         return picked
 
-    def _select(self, store: LabelStore, cache: FeatureCache,
+    def _select(self, store: LabelStore,
                 round_idx: int) -> RoundSelection:
         """The round's ``b`` pixels, the main rank's choice on every rank."""
         selector = self.cold_start if round_idx == 0 else self.selector
-        context = self._context(store, cache, round_idx)
+        context = self._context(store, round_idx)
         self.model.eval()
         selection: Selection = selector.select(context, self.budget)
         if len(selection) < self.budget:
@@ -267,13 +348,13 @@ class ActiveLearningLoop(HeadLoop):
         broadcast_object_list(picked, src=0)
         return picked[0]
 
-    def _guesses(self, store: LabelStore, cache: FeatureCache,
-                 round_idx: int, picked: RoundSelection) -> Optional[list]:
+    def _guesses(self, store: LabelStore, round_idx: int,
+                 picked: RoundSelection) -> Optional[list]:
         """The model's top guesses at the picked pixels, for an oracle that
         shows them to a person (every rank extracts)."""
         if round_idx == 0 or not getattr(self.oracle, 'wants_guesses', False):
             return None
-        return top_guesses(self._context(store, cache, round_idx),
+        return top_guesses(self._context(store, round_idx, 'guesses'),
                            picked.image_ids, picked.pixels)
 
     def _write_queries(self, store: LabelStore, pending: PendingQueries,

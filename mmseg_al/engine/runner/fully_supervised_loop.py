@@ -5,7 +5,6 @@ from typing import Optional
 from mmengine.dist import get_world_size
 from mmseg.registry import LOOPS
 
-from ..features.feature_cache import FeatureCache
 from ..features.pool_features import PoolFeatures
 from ..training.ground_truth_pixels import (check_images_per_group,
                                             ground_truth_pixel_loader)
@@ -68,17 +67,17 @@ class FullySupervisedLoop(HeadLoop):
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
         start = time.perf_counter()
-        features = PoolFeatures(self.pool, model, FeatureCache(), 0,
-                                self.feature_batch_size)
+        self.features = PoolFeatures(self.pool, model,
+                                     self.feature_batch_size)
         self.dataloader = ground_truth_pixel_loader(
-            features, self.images_per_group,
+            self.features, self.images_per_group,
             self.head_trainer.settings.batch_size, self.seed,
             head_members(model))
         pixels = len(self.dataloader.dataset)
         try:
             result = self.head_trainer.fit(
                 model, self.dataloader, 0,
-                self._calibration_features(features))
+                self._calibration_features(self.features))
         finally:  # the last group's features, before the dense evaluation
             self.dataloader.dataset.release()
         runner.logger.info(

@@ -96,16 +96,21 @@ class HeadLoop(BaseLoop):
                              'the config needs val_dataloader, val_cfg and '
                              'val_evaluator')
 
-    def _calibration_features(self, features) -> Optional[Tensor]:
-        """The clean features of the run's BatchNorm calibration sample
-        (``head_training.bn_calibration_pixels``; None when 0), extracted
-        on first use and kept: they are the same in every round."""
+    def _calibration_request(self) -> Dict[int, Tensor]:
+        """``{image: pixels}`` of the run's BatchNorm calibration sample
+        (``head_training.bn_calibration_pixels``; empty when 0)."""
         count = self.head_trainer.settings.bn_calibration_pixels
-        if count and self._calibration is None:
-            request = calibration_pixels(
-                self.pool.image_ids, self.pool.image_shapes, count, self.seed)
+        return calibration_pixels(self.pool.image_ids, self.pool.image_shapes,
+                                  count, self.seed) if count else {}
+
+    def _calibration_features(self, features) -> Optional[Tensor]:
+        """The clean features of the calibration sample (None without
+        one), extracted on first use and kept: they are the same in every
+        round."""
+        request = self._calibration_request()
+        if request and self._calibration is None:
             self._calibration = torch.cat(list(
-                features.gathered(request).values()))
+                features.gathered(request, 'calibration').values()))
         return self._calibration
 
     def _evaluate(self, labelled_pixels: int,
@@ -126,10 +131,22 @@ class HeadLoop(BaseLoop):
                      for key, value in results.items()
                      if key.startswith(CLASS_IOU_PREFIX)}
         self.metrics.record(self.epoch, labelled_pixels, results['mIoU'],
-                            per_class, seconds)
+                            per_class, seconds, self._passes())
         if is_main_process():
             self.metrics.save()
         hub.update_info('al/learning_curve', list(self.metrics.entries))
+
+    def _passes(self) -> Dict[str, int]:
+        """UNet passes (images through the backbone) since the last
+        evaluation, by purpose, including that evaluation's."""
+        passes = dict(self.features.passes)
+        self.features.passes.clear()
+        evaluation = getattr(self.model, 'dense_passes', None)
+        passes['evaluation'] = len(self.runner.val_loop.dataloader.dataset) \
+            if evaluation is None else evaluation
+        if evaluation is not None:
+            self.model.dense_passes = 0
+        return passes
 
     def _log_curve(self) -> None:
         """The run's table of labelled pixels and mIoU, at its end."""

@@ -90,7 +90,7 @@ class GroundTruthPixels(Dataset):
     """The features and classes of every non-void ground-truth pixel.
 
     Indexed by :class:`ImageGroupSampler`'s keys; a key of a new group
-    extracts that group's features (``features.features``, the run's
+    extracts that group's features (``features.stream``, the run's
     clean features) after dropping the previous group's. ``metainfo`` is
     the pool's (checkpoints record it as their ``dataset_meta``).
 
@@ -147,7 +147,7 @@ class GroundTruthPixels(Dataset):
         start, step = 0, self.pool_features.feature_batch_size
         for first in range(0, len(group), step):
             chunk = group[first:first + step]
-            extracted = self.pool_features.features(
+            extracted = self.pool_features.stream(
                 {i: request[i] for i in chunk})
             for image in chunk:
                 rows = extracted.pop(image)

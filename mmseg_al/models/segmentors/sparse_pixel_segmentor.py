@@ -8,7 +8,7 @@ active-learning loop caches). Prediction goes through mmseg's usual path, so
 IoUMetric and SegLocalVisualizer work unchanged.
 """
 import copy
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,32 @@ class SparsePixelSegmentor(EncoderDecoder):
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        #: Images whose clean maps the dense forward computed (not kept).
+        self.dense_passes = 0
+        self._kept_maps: Optional[Dict[tuple, List[Tensor]]] = None
+        self._kept_budget = 0
+
+    def keep_dense_maps(self, max_bytes: int) -> None:
+        """Keep the backbone maps of densely predicted batches, up to
+        ``max_bytes``: with the backbone frozen and its clean noise keyed
+        by image id, a batch's maps are the same at every evaluation of a
+        run (the val loader repeats its batches), so only the head runs
+        again. Later batches past the budget are recomputed."""
+        self._kept_maps, self._kept_budget = {}, int(max_bytes)
+
+    def _clean_maps(self, inputs: Tensor,
+                    image_ids: Sequence[str]) -> List[Tensor]:
+        key = (tuple(image_ids), tuple(inputs.shape))
+        if self._kept_maps is not None and key in self._kept_maps:
+            return self._kept_maps[key]
+        maps = self.extract_feat(inputs, image_ids)
+        self.dense_passes += len(image_ids)
+        if self._kept_maps is not None:
+            size = sum(m.numel() * m.element_size() for m in maps)
+            if size <= self._kept_budget:
+                self._kept_maps[key] = maps
+                self._kept_budget -= size
+        return maps
 
     def _init_decode_head(self, decode_head: dict) -> None:
         decode_head = copy.deepcopy(decode_head)
@@ -189,7 +215,7 @@ class SparsePixelSegmentor(EncoderDecoder):
     # ---------------------------------------------------------- predict --
     def _dense_logits(self, inputs: Tensor, image_ids: Sequence[str]
                       ) -> Tensor:
-        maps = self.extract_feat(inputs, image_ids)
+        maps = self._clean_maps(inputs, image_ids)
         return self.decode_head.forward(
             maps, tuple(inputs.shape[-2:]), normalize=self.backbone.normalize)
 

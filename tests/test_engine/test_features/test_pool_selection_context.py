@@ -2,20 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_al.engine import FeatureCache, PoolFeatures, PoolSelectionContext
+from mmseg_al.engine import PoolFeatures, PoolSelectionContext
 from mmseg_al.state import LabelStore
 from helpers.pixel_model import FakePool, PixelModel, rgb_at
 
 
-def make_context(round_idx=1, oracle_void=False, batch=2, cache=None,
-                 model=None):
+def make_context(round_idx=1, oracle_void=False, batch=2, model=None):
     pool, model = FakePool(), model or PixelModel()
     store = LabelStore(pool.image_ids, pool.image_shapes, model.num_classes)
     store.add('train/0001.png', [3, 7], [2, 255], round_idx=0)
-    features = PoolFeatures(pool, model,
-                            FeatureCache() if cache is None else cache,
-                            round_idx, feature_batch_size=batch)
-    context = PoolSelectionContext(features, store, seed=5,
+    features = PoolFeatures(pool, model, feature_batch_size=batch)
+    context = PoolSelectionContext(features, store, round_idx, seed=5,
                                    has_model=round_idx > 0,
                                    oracle_void=oracle_void)
     return context, pool, model
@@ -88,7 +85,7 @@ def test_member_log_probs_of_an_ensemble_on_the_clean_features():
     request = {0: torch.arange(6), 2: torch.tensor([1, 4])}
     members = context.member_log_probs(request)
     calls = len(model.backbone_calls)
-    assert calls == 1  # one backbone call for the two images
+    assert calls == 2  # the blocks of images 0 and 2
     for image, pixels in request.items():
         expected = (rgb_at(pool, image, pixels) @ model.members).log_softmax(
             -1)

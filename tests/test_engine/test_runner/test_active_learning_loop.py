@@ -18,7 +18,7 @@ from mmseg_al.models.decode_heads import PixelMLPHead
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import TwoStageSelector
 from mmseg_al.state import RunDir
-from helpers.toy_run import al_train_main, write_toy_config
+from helpers.toy_run import al_train_main, outcomes, write_toy_config
 
 
 def read_json(path):
@@ -33,11 +33,6 @@ def labelled_state(work_dir, round_idx):
     return {key: data[key].tolist() for key in data.files}
 
 
-def without_timing(metrics):
-    return [{k: v for k, v in e.items() if k != 'seconds'}
-            for e in metrics['rounds']]
-
-
 def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
                                                    monkeypatch):
     cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
@@ -50,13 +45,19 @@ def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
     assert [e['labelled_pixels'] for e in metrics['rounds']] == [5, 10]
     for entry in metrics['rounds']:
         assert set(entry) == {'round', 'labelled_pixels', 'mIoU',
-                              'per_class_IoU', 'seconds'}
+                              'per_class_IoU', 'seconds', 'unet_passes'}
         assert 0 <= entry['mIoU'] <= 100
         assert list(entry['per_class_IoU']) == [
             'sky', 'road', 'building', 'vegetation', 'vehicle', 'person']
         present = [v for v in entry['per_class_IoU'].values() if v is not None]
         assert entry['mIoU'] == pytest.approx(np.mean(present), abs=0.01)
         assert {'train', 'evaluate', 'select'} <= set(entry['seconds'])
+    # 4 pool images in blocks of 3 and 1, 2 evaluation images: round 0
+    # runs every block once (candidates, kept with the calibration sample,
+    # so the labels and the calibration need no pass), round 1 only its 3
+    # noise draws; the evaluation maps are kept after round 0
+    assert [e['unet_passes'] for e in metrics['rounds']] == [
+        {'candidates': 4, 'evaluation': 2}, {'draws': 12, 'evaluation': 0}]
     for name in ('al_state/round_00.npz', 'al_state/round_01.npz',
                  'al_state/latest.json', 'queries/round_00.json',
                  'queries/round_01.json', 'curve.png'):
@@ -98,8 +99,8 @@ def test_run_outputs_and_resume_after_interruption(tmp_path, tiny_unet_cfg,
 
     assert labelled_state(resumed, 1) == state
     assert labelled_state(resumed, 0) == labelled_state(full, 0)
-    assert without_timing(read_json(osp.join(resumed, 'metrics.json'))) == \
-        without_timing(metrics)
+    assert outcomes(read_json(osp.join(resumed, 'metrics.json'))['rounds']) \
+        == outcomes(metrics['rounds'])
     # another seed would choose other pixels: refused, files untouched
     with pytest.raises(ValueError, match='resume with --seed 0'):
         al_train_main([cfg, '--work-dir', resumed, '--resume', '--seed', '5'])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_al.engine import FeatureCache, PoolFeatures
+from mmseg_al.engine import PoolFeatures
 from mmseg_al.engine.training.ground_truth_pixels import (
     ImageGroupSampler, check_images_per_group, ground_truth_pixel_loader)
 from mmseg_al.engine.training.pixel_batches import batch_indices
@@ -19,8 +19,7 @@ def streamed(num_images=5, images_per_group=2, batch_size=8, members=1,
              feature_batch_size=2):
     pool, model = FakePool(num_images=num_images), PixelModel()
     pool.labels[3] = 255  # an image without any usable pixel
-    features = PoolFeatures(pool, model, FeatureCache(), 0,
-                            feature_batch_size)
+    features = PoolFeatures(pool, model, feature_batch_size)
     loader = ground_truth_pixel_loader(features, images_per_group,
                                        batch_size, seed=7,
                                        num_members=members)
