@@ -108,3 +108,35 @@ def test_lost_metrics_are_recomputed_on_the_labels_of_their_round(
     os.rename(osp.join(work, 'metrics.json'), osp.join(tmp_path, 'old.json'))
     assert al_train_main([cfg, '--work-dir', work, '--resume']) == 0
     assert outputs(work) == expected
+
+
+def passes(work_dir):
+    """The UNet passes of every round of a run."""
+    with open(osp.join(work_dir, 'metrics.json'), encoding='utf-8') as file:
+        return [e['unet_passes'] for e in json.load(file)['rounds']]
+
+
+def test_kept_features_change_nothing_but_the_passes(tmp_path, reference):
+    """Features kept for the run (the default, within feature_memory) or
+    extracted again every round (a budget nothing fits in): the same
+    labels, queries and metrics, bit for bit; only the passes differ. With
+    per-run noise draws, the draws' features are kept too."""
+    cfg, full, expected = reference
+    work = str(tmp_path / 'recomputed')
+    assert al_train_main([cfg, '--work-dir', work, '--cfg-options',
+                          'train_cfg.feature_memory=1KB']) == 0
+    assert outputs(work) == expected
+    kept, recomputed = passes(full), passes(work)
+    # 8 images in blocks of 3: every round runs all 3 blocks for Stage 1,
+    # then the blocks of its new labels, unless the features are kept
+    assert [p.get('candidates', 0) for p in kept] == [8, 0, 0]
+    assert [p.get('candidates', 0) for p in recomputed] == [8, 8, 8]
+    assert sum(p.get('labelled', 0) for p in kept) == 0
+    assert all(p.get('labelled', 0) > 0 for p in recomputed)
+    assert [p['evaluation'] for p in kept] == [2, 0, 0]
+    assert [p['evaluation'] for p in recomputed] == [2, 2, 2]
+    per_run = str(tmp_path / 'per_run')
+    assert al_train_main([cfg, '--work-dir', per_run, '--cfg-options',
+                          'train_cfg.noise_draws=per_run']) == 0
+    draws = [p.get('draws', 0) for p in passes(per_run)]
+    assert draws[0] == 0 and draws[1] > 0 and draws[2] == 0
