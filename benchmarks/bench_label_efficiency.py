@@ -1,5 +1,13 @@
 """Label efficiency: methods x seeds on a toy config, with paired CIs.
 
+The default config is the toy in the paper's regime (N = 300 pool images,
+b = 0.1 N = 30 pixels a round, M = 5 draws, 10 rounds). A method is that
+config plus a few lines (:data:`METHODS`): the selectors compared in the
+paper, LEDM-AL and the fully supervised reference (LEDM's ensemble on
+every pool pixel, one head epoch), and one-change ablations of two-stage
+eDALD (the released code's score, M = 2, per-round draws, per-round or
+more candidates, no early stop, longer or DDeP pretraining).
+
 Runs each (method, seed) through ``tools/al_train.py`` in a subprocess and
 prints one JSON line per method::
 
@@ -23,18 +31,24 @@ prints one JSON line per method::
 - ``min_classes_hit``: the fewest classes with IoU > 0 of any round of any
   seed once ``--min-pixels`` (30) pixels are labelled.
 
+``--reference METHOD`` also pairs every method with ``METHOD``
+(``diff_to_reference``, e.g. the ablations with ``edald_two-stage``);
 ``--baseline-dir DIR`` pairs every method with the same method's runs in
-``DIR`` instead (e.g. another head recipe, given with ``--cfg-options``)
-and reports ``diff_to_baseline`` with its CI.
+``DIR`` (e.g. another head recipe, given with ``--cfg-options``) and
+reports ``diff_to_baseline`` with its CI.
 
 Finished runs in ``--work-dir`` are reused (a run is finished when its
 ``metrics.json`` has every round), so an interrupted benchmark continues
 where it stopped and new methods can be added to a finished one.
 
-    python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le
-    python benchmarks/bench_label_efficiency.py --methods random \\
-        edald_two-stage --seeds 0 1 2 3 4 --cfg-options \\
-        train_cfg.head_training.min_iters=0 --work-dir work_dirs/le_old
+    python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le \\
+        --methods random herding entropy_two-stage margin_two-stage \\
+        edald_one-stage edald_two-stage edald_two-stage_cbda \\
+        ledm-al_two-stage fully-supervised \\
+        --plot docs/images/label_efficiency.png
+    python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le \\
+        --methods edald_two-stage edald-released_two-stage \\
+        --reference edald_two-stage
 """
 import argparse
 import json
@@ -50,19 +64,20 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOY_01N = osp.join(REPO, 'configs', 'edald',
-                   'edald-2stage_adm64-t2b4_10r-b0.1n_toy-scenes-64x64.py')
-LEDM_TOY = osp.join(REPO, 'configs', 'ledm', 'toy.py')
-LEDM_FULL_TOY = osp.join(REPO, 'configs', 'ledm',
-                         'ledm-full_adm64-t2b4_all-px_toy-scenes-64x64.py')
+#: The toy in the paper's regime: N = 300, b = 0.1 N, M = 5, 10 rounds.
+TOY_PAPER_REGIME = osp.join(
+    REPO, 'configs', 'edald',
+    'edald-2stage_adm64-t2b4-m5_10r-b0.1n_toy-scenes-300img-64x64.py')
 
 
-def _one_stage(score: str, draws: str = '') -> str:
+def _one_stage(score: str) -> str:
+    """Stage 2 alone, over the same fixed candidates Stage 1 herds from."""
     return f"""
 train_cfg = dict(selector=dict(
     _delete_=True, type='OneStageSelector',
-    stage2=dict(type='ScoreRanking', score='{score}'{draws}),
-    candidates_per_image=300))
+    stage2=dict(type='ScoreRanking', score='{score}',
+                num_draws={{{{_base_.train_cfg.selector.stage2.num_draws}}}}),
+    candidates_per_image={{{{_base_.train_cfg.stage1.candidates_per_image}}}}))
 """
 
 
@@ -70,6 +85,28 @@ def _two_stage(score: str) -> str:
     return f"""
 train_cfg = dict(selector=dict(stage2=dict(
     _delete_=True, type='ScoreRanking', score='{score}')))
+"""
+
+
+#: LEDM's model on the benchmark's UNet: an ensemble of 10 pixel MLPs
+#: (majority vote) on one fixed noise.
+LEDM = """
+model = dict(
+    backbone=dict(noise_seed=0),
+    decode_head=dict(type='PixelMLPEnsembleHead', num_models=10,
+                     predict='vote'))
+"""
+
+
+def _pretraining(name: str, **hook) -> str:
+    """The benchmark's config with another pretraining of its UNet, saved
+    to its own checkpoint."""
+    options = ''.join(f', {k}={v!r}' for k, v in hook.items())
+    return f"""
+checkpoint = 'checkpoints/toy_scenes_300_{name}.pt'
+model = dict(backbone=dict(checkpoint=checkpoint))
+custom_hooks = [dict(type='DiffusionPretrainHook', checkpoint=checkpoint,
+                     batch_size=4, lr=1e-3{options})]
 """
 
 
@@ -81,28 +118,51 @@ train_cfg = dict(selector=dict(_delete_=True, type='HerdingSelector'))
 """,
     'entropy_two-stage': _two_stage('entropy'),
     'margin_two-stage': _two_stage('margin'),
-    'edald_one-stage': _one_stage('edald', ', num_draws=2'),
+    'edald_one-stage': _one_stage('edald'),
     'edald_two-stage': '',
     'edald_two-stage_cbda': """
 train_cfg = dict(selector=dict(
     stage2=dict(class_balance=dict(mode='cbda', epsilon=0.1))))
 """,
-    'ledm-al_two-stage': '',
-    'fully-supervised': '',
-}
-#: The config of each method whose config is not the benchmark's.
-METHOD_CONFIGS: Dict[str, str] = {
-    'ledm-al_two-stage': LEDM_TOY,
-    'fully-supervised': LEDM_FULL_TOY,
+    'ledm-al_two-stage': LEDM + """
+train_cfg = dict(selector=dict(stage2=dict(
+    _delete_=True, type='ScoreRanking', score='ensemble_mi')))
+""",
+    'fully-supervised': LEDM + """
+train_cfg = dict(
+    _delete_=True, type='FullySupervisedLoop', images_per_group=30,
+    head_training=dict(max_epochs=1), feature_batch_size=8, seed=None)
+""",
+    # ablations of two-stage eDALD, each one change
+    'edald-released_two-stage': _two_stage('edald_released'),
+    'edald_two-stage_m2': """
+train_cfg = dict(selector=dict(stage2=dict(num_draws=2)))
+""",
+    'edald_two-stage_per-round-draws': """
+train_cfg = dict(noise_draws='per_round')
+""",
+    'edald_two-stage_per-round-candidates': """
+train_cfg = dict(stage1=dict(candidates='per_round'))
+""",
+    'edald_two-stage_1000-candidates': """
+train_cfg = dict(stage1=dict(candidates_per_image=1000))
+""",
+    'edald_two-stage_no-early-stop': """
+train_cfg = dict(head_training=dict(patience=10**9))
+""",
+    'edald_two-stage_pretrain-600': _pretraining(
+        'ddpm600', iterations=600, max_timestep=400),
+    'edald_two-stage_ddep': _pretraining(
+        'ddep', iterations=600, timestep=100, freeze_encoder=True),
 }
 FULL = 'fully-supervised'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config', default=TOY_01N,
+    parser.add_argument('--config', default=TOY_PAPER_REGIME,
                         help='the config of the methods (default: the toy '
-                        'at b = 0.1 N)')
+                        'in the paper\'s regime)')
     parser.add_argument('--methods', nargs='+', choices=sorted(METHODS),
                         default=['random', 'edald_two-stage'])
     parser.add_argument('--seeds', type=int, nargs='+',
@@ -112,6 +172,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='KEY=VALUE overrides for every run')
     parser.add_argument('--work-dir', default='work_dirs/label_efficiency')
     parser.add_argument('--baseline-dir', default=None)
+    parser.add_argument('--reference', default=None, choices=sorted(METHODS),
+                        help='also pair every method with this one '
+                        '(diff_to_reference)')
     parser.add_argument('--full-miou', type=float, default=None)
     parser.add_argument('--min-pixels', type=int, default=30)
     parser.add_argument('--jobs', type=int, default=1,
@@ -151,7 +214,7 @@ def run_once(method: str, seed: int, args: argparse.Namespace,
     if found is None:
         config = osp.join(args.work_dir, f'{name}.py')
         with open(config, 'w', encoding='utf-8') as file:
-            base = METHOD_CONFIGS.get(method, args.config)
+            base = args.config
             file.write(f'_base_ = [{base!r}]\n' + METHODS[method])
         options = list(args.cfg_options)
         if method != FULL and args.rounds:
@@ -296,6 +359,9 @@ def main(argv=None) -> None:
                     (full - statistics.mean(
                         r['curve'][-1]['mIoU'] for r in all_runs['random'])),
                     3)
+        if args.reference in all_runs and method != args.reference:
+            add_pairing(row, all_runs[method], all_runs[args.reference],
+                        'to_reference')
         if args.baseline_dir:
             baseline = [finished_run(args.baseline_dir, method, s,
                                      args.rounds) for s in args.seeds]

@@ -1,18 +1,50 @@
-"""Benchmark scripts that need hardware this machine may lack."""
+"""Benchmark scripts: the GPU one skips without CUDA; the label-efficiency
+figures follow their formulas."""
 import importlib.util
 import json
 import os.path as osp
 
+import pytest
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def test_bench_gpu_skips_with_a_message_without_cuda(monkeypatch, capsys):
+def load_bench(name):
     spec = importlib.util.spec_from_file_location(
-        'bench_gpu', osp.join(REPO, 'benchmarks', 'bench_gpu.py'))
-    bench_gpu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_gpu)
+        name, osp.join(REPO, 'benchmarks', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_gpu_skips_with_a_message_without_cuda(monkeypatch, capsys):
+    bench_gpu = load_bench('bench_gpu')
     monkeypatch.setattr(bench_gpu.torch.cuda, 'is_available', lambda: False)
     assert bench_gpu.main([]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out) == dict(case='skipped', reason='no CUDA device')
     assert 'no CUDA device, nothing measured' in err
+
+
+def test_label_efficiency_figures_from_their_formulas():
+    bench = load_bench('bench_label_efficiency')
+    curve = [dict(labelled_pixels=p, mIoU=m,
+                  per_class_IoU=dict(a=m, b=0.0, c=None))
+             for p, m in ((10, 20.0), (20, 30.0), (30, 25.0), (40, 40.0))]
+    # trapezoids: (25 + 27.5 + 32.5) * 10 / 30
+    assert bench.auc(curve) == pytest.approx(85 / 3)
+    assert bench.worst_drop([20.0, 30.0, 25.0, 40.0]) == 5.0
+    assert bench.worst_drop([1.0, 2.0]) == 0.0
+    low, high = bench.paired_ci([1.0, 1.0, 1.0, 1.0, 1.0])
+    assert low == high == 1.0
+    low, high = bench.paired_ci([-1.0, 0.0, 1.0, 2.0, 3.0])
+    assert -1.0 <= low < 1.0 < high <= 3.0
+    run = dict(curve=curve, wall=10.0)
+    other = dict(curve=[dict(e, mIoU=e['mIoU'] - 2) for e in curve],
+                 wall=20.0)
+    row = bench.summarise('m', [0], [run], min_pixels=30)
+    assert row['final_mIoU_mean'] == 40.0 and row['worst_drop'] == 5.0
+    assert row['min_classes_hit'] == 1  # class a only, once 30 px
+    bench.add_pairing(row, [run], [other], 'to_random')
+    assert row['diff_to_random'] == 2.0
+    assert row['diff_auc_to_random'] == pytest.approx(2.0)

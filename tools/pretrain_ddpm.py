@@ -31,6 +31,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--lr', type=float, default=2e-4)
     parser.add_argument('--max-timestep', type=int, default=None,
                         help='train on timesteps [0, N) only (default: all)')
+    parser.add_argument('--timestep', type=int, default=None,
+                        help='train at this one timestep (DDeP)')
+    parser.add_argument('--freeze-encoder', action='store_true',
+                        help="train the UNet's decoder only (DDeP)")
     parser.add_argument('--seed', type=int, default=0)
     add_dict_to_argparser(parser, model_and_diffusion_defaults())
     return parser.parse_args()
@@ -42,7 +46,8 @@ def main() -> None:
     result = pretrain_denoiser(
         list_images(args.image_dir), args.out, unet=unet,
         iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-        max_timestep=args.max_timestep, seed=args.seed)
+        max_timestep=args.max_timestep, timestep=args.timestep,
+        freeze_encoder=args.freeze_encoder, seed=args.seed)
     print(json.dumps(dict(
         out=result.out_file, iterations=len(result.losses),
         eval_mse_before=round(result.eval_loss_before, 5),

@@ -8,7 +8,11 @@ here instead. The result is a plain ``state_dict`` that
 
 The objective is guided-diffusion's own ``GaussianDiffusion.training_losses``
 (epsilon MSE, plus the variational term when ``learn_sigma`` is on), with
-timesteps drawn uniformly from ``[0, max_timestep)``.
+timesteps drawn uniformly from ``[0, max_timestep)``. DDeP (Brempong et
+al., denoising pretraining for segmentation) instead trains at one fixed
+noise level (``timestep``), optionally with the encoder frozen
+(``freeze_encoder``): only the decoder, whose blocks give the features,
+learns.
 """
 import os
 import os.path as osp
@@ -94,11 +98,18 @@ class DenoisingPretrainer:
         max_timestep (int, optional): train on timesteps ``[0, max_timestep)``
             only, e.g. to concentrate a short budget on the low-noise steps
             the features are read at. None = all diffusion steps.
+        timestep (int, optional): train at this one timestep (DDeP's fixed
+            noise level) instead.
+        freeze_encoder (bool): train the decoder (output blocks and ``out``)
+            only, the encoder (time embedding, input and middle blocks)
+            keeping its initial weights.
         seed (int): keys every random draw (batches, timesteps, noise, init).
     """
 
     def __init__(self, unet: Optional[Dict] = None, lr: float = 2e-4,
-                 max_timestep: Optional[int] = None, seed: int = 0) -> None:
+                 max_timestep: Optional[int] = None,
+                 timestep: Optional[int] = None,
+                 freeze_encoder: bool = False, seed: int = 0) -> None:
         self.flags = DiffusionBackbone._resolve_flags(unet or {})
         self.seed = seed
         with torch.random.fork_rng():
@@ -110,7 +121,16 @@ class DenoisingPretrainer:
         if not 0 < self.max_timestep <= self.num_timesteps:
             raise ValueError(f'max_timestep must be in [1, '
                              f'{self.num_timesteps}], got {max_timestep}')
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr)
+        if timestep is not None and not 0 <= timestep < self.num_timesteps:
+            raise ValueError(f'timestep must be in [0, {self.num_timesteps})'
+                             f', got {timestep}')
+        self.timestep = timestep
+        if freeze_encoder:
+            for part in (self.model.time_embed, self.model.input_blocks,
+                         self.model.middle_block):
+                part.requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.model.parameters() if p.requires_grad], lr=lr)
 
     @property
     def image_size(self) -> int:
@@ -120,6 +140,8 @@ class DenoisingPretrainer:
                              ) -> Tuple[torch.Tensor, torch.Tensor]:
         gen = torch_generator(self.seed, 'pretrain', *keys)
         t = torch.randint(0, self.max_timestep, (x0.shape[0], ), generator=gen)
+        if self.timestep is not None:
+            t = torch.full_like(t, self.timestep)
         noise = torch.randn(x0.shape, generator=gen)
         return noise, t
 
@@ -197,6 +219,8 @@ def pretrain_denoiser(image_paths: Sequence[str], out_file: str,
                       unet: Optional[Dict] = None, iterations: int = 1000,
                       batch_size: int = 16, lr: float = 2e-4,
                       max_timestep: Optional[int] = None,
+                      timestep: Optional[int] = None,
+                      freeze_encoder: bool = False,
                       seed: int = 0) -> PretrainResult:
     """Pretrain a UNet on ``image_paths`` and save its state dict.
 
@@ -208,11 +232,13 @@ def pretrain_denoiser(image_paths: Sequence[str], out_file: str,
         iterations: optimisation steps.
         batch_size: images per step.
         lr: AdamW learning rate.
-        max_timestep: see :class:`DenoisingPretrainer`.
+        max_timestep, timestep, freeze_encoder: see
+            :class:`DenoisingPretrainer`.
         seed: keys every random draw.
     """
     trainer = DenoisingPretrainer(unet, lr=lr, max_timestep=max_timestep,
-                                  seed=seed)
+                                  timestep=timestep,
+                                  freeze_encoder=freeze_encoder, seed=seed)
     losses, before, after = trainer.fit(image_paths, iterations, batch_size)
     save_state_dict(trainer.model, out_file)
     return PretrainResult(out_file, losses, before, after)

@@ -20,7 +20,8 @@ from .context import Selection, SelectionContext
 from .pixel_requests import ImagePixels, empty_selection, image_pixel_order
 from .scores import (balanced_entropy, check_power_args, ensemble_e,
                      entropy, entropy_augmented_mi, least_confidence,
-                     margin, mutual_information, power_keys, vote_entropy)
+                     margin, mutual_information, power_keys, released_edald,
+                     vote_entropy)
 
 #: Scores of the clean prediction.
 CLEAN_SCORES = dict(
@@ -28,7 +29,8 @@ CLEAN_SCORES = dict(
 #: Scores of stochastic predictions, and whether they are MC-dropout passes
 #: (True) or diffusion noise draws (False).
 STOCHASTIC_SCORES = dict(
-    bald=True, ebald=True, dald=False, edald=False, balentacq=False)
+    bald=True, ebald=True, dald=False, edald=False, balentacq=False,
+    edald_released=False)
 #: Scores of the members of an ensemble head (committee scores).
 COMMITTEE_SCORES = dict(
     vote_entropy=vote_entropy, ensemble_mi=mutual_information,
@@ -90,7 +92,10 @@ class ScoreRanking:
     ``'least_confidence'`` on the clean prediction; ``'bald'`` (MI over
     MC-dropout passes ``1..M``), ``'dald'`` (MI over noise draws ``1..M``),
     ``'ebald'`` / ``'edald'`` (the same plus the entropy of the independent
-    pass / draw ``0``), ``'balentacq'`` (over noise draws ``1..M``);
+    pass / draw ``0``), ``'balentacq'`` (over noise draws ``1..M``),
+    ``'edald_released'`` (what the authors' released code computes for
+    eDALD: :func:`~mmseg_al.selection.scores.released_edald` over the
+    clean prediction and draws ``2..M``, not the paper's formula);
     committee scores over the members of an ensemble head (clean
     features): ``'vote_entropy'``, ``'ensemble_mi'`` (LEDM's uncertainty),
     ``'ensemble_e'`` (ensemble MI + entropy of the mean prediction).
@@ -257,10 +262,14 @@ class ScoreRanking:
                           request: Dict[int, Tensor]) -> Tensor:
         """BALD/DALD-type scores from draws ``1..M`` (and draw 0)."""
         mc_dropout = STOCHASTIC_SCORES[self.score]
+        released = self.score == 'edald_released'
         draws = torch.stack([
             _log_probs(context, request, draw, mc_dropout)
-            for draw in range(1, self.num_draws + 1)
+            for draw in range(1 + released, self.num_draws + 1)
         ])
+        if released:  # the code's first draw is the clean prediction
+            clean = _log_probs(context, request)
+            return released_edald(torch.cat([clean[None], draws]), clean)
         if self.score in ('ebald', 'edald'):
             return entropy_augmented_mi(
                 draws, _log_probs(context, request, 0, mc_dropout))

@@ -100,6 +100,40 @@ def entropy_augmented_mi(draw_log_probs: Tensor,
             entropy(independent_log_probs))
 
 
+#: The released code's guard inside every logarithm.
+RELEASED_LOG_EPS = 1e-8
+
+
+def released_edald(draw_log_probs: Tensor, clean_log_probs: Tensor
+                   ) -> Tensor:
+    """The score the authors' released code computes for eDALD, which is
+    not the paper's Eq. 8 (kept to measure the difference, not as the
+    method).
+
+    Its disagreement term is the mutual-information formula fed with
+    probabilities where log-probabilities belong: with ``q_m = exp(p_m)``
+    (elementwise, not normalised) and ``h(x) = -sum_c x_c log(x_c + 1e-8)``,
+    it is ``max(h(mean_m q_m) - mean_m h(q_m), 1e-9)``. Its entropy term is
+    ``h(p)`` of the clean prediction, and its first draw is the clean
+    prediction too (the code reuses the training noise).
+
+    Args:
+        draw_log_probs: ``[M, n, C]`` log-probabilities of the draws the
+            code's term runs over (the clean prediction first).
+        clean_log_probs: ``[n, C]`` the clean prediction.
+
+    Returns:
+        ``[n]`` scores, dtype of the input.
+    """
+    def h(x: Tensor) -> Tensor:
+        return -(x * torch.log(x + RELEASED_LOG_EPS)).sum(-1)
+
+    q = draw_log_probs.double().exp().exp()
+    disagreement = (h(q.mean(0)) - h(q).mean(0)).clamp_min(1e-9)
+    score = disagreement + h(clean_log_probs.double().exp())
+    return score.to(draw_log_probs.dtype)
+
+
 def vote_entropy(member_log_probs: Tensor) -> Tensor:
     """Entropy of the committee's vote histogram.
 

@@ -121,3 +121,27 @@ def test_cli_writes_a_checkpoint(tmp_path):
     assert '"iterations": 2' in proc.stdout
     state = torch.load(out, weights_only=True)
     assert state['out.2.weight'].shape[0] == 3  # learn_sigma False
+
+
+def test_ddep_trains_at_one_noise_level_with_the_encoder_frozen():
+    trainer = DenoisingPretrainer(MICRO_UNET, timestep=37,
+                                  freeze_encoder=True, seed=0)
+    _, t = trainer._noise_and_timesteps(torch.zeros(4, 3, 32, 32), 'k')
+    assert t.tolist() == [37] * 4
+    encoder = {id(p) for part in (trainer.model.time_embed,
+                                  trainer.model.input_blocks,
+                                  trainer.model.middle_block)
+               for p in part.parameters()}
+    trained = [p for group in trainer.optimizer.param_groups
+               for p in group['params']]
+    assert trained and not encoder & {id(p) for p in trained}
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    x0 = torch.rand(2, 3, 32, 32) * 2 - 1
+    trainer.loss(x0, 'step')['loss'].backward()
+    trainer.optimizer.step()
+    after = trainer.model.state_dict()
+    assert torch.equal(before['input_blocks.0.0.weight'],
+                       after['input_blocks.0.0.weight'])
+    assert not torch.equal(before['out.2.weight'], after['out.2.weight'])
+    with pytest.raises(ValueError, match='timestep must be in'):
+        DenoisingPretrainer(MICRO_UNET, timestep=1000)

@@ -262,3 +262,26 @@ def test_power_keys_reject_bad_arguments(kwargs, message):
 def test_power_keys_reject_negative_scores():
     with pytest.raises(ValueError, match='non-negative'):
         power_keys(torch.tensor([0.5, -0.1]))
+
+
+def test_released_edald_is_its_formula_on_a_hand_example():
+    """Two draws of two classes: the released code's "MI" runs on
+    exp(p), not on p; its entropy term is the clean prediction's."""
+    from mmseg_al.selection.scores import released_edald
+    clean = torch.tensor([[0.8, 0.2]], dtype=torch.float64)
+    other = torch.tensor([[0.4, 0.6]], dtype=torch.float64)
+    draws = torch.stack([clean, other]).log()
+
+    def h(x):
+        return -sum(v * math.log(v + 1e-8) for v in x)
+
+    q1 = [math.exp(0.8), math.exp(0.2)]
+    q2 = [math.exp(0.4), math.exp(0.6)]
+    mean = [(a + b) / 2 for a, b in zip(q1, q2)]
+    expected = h(mean) - (h(q1) + h(q2)) / 2 + h([0.8, 0.2])
+    assert expected == pytest.approx(0.06628 + 0.50040, abs=1e-5)
+    got = released_edald(draws, clean.log())
+    assert got.item() == pytest.approx(expected, rel=1e-9)
+    # the "MI" of agreeing draws is floored at 1e-9, not 0
+    same = released_edald(torch.stack([clean, clean]).log(), clean.log())
+    assert same.item() == pytest.approx(1e-9 + h([0.8, 0.2]), rel=1e-9)

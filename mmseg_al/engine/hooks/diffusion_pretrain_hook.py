@@ -35,6 +35,8 @@ class DiffusionPretrainHook(Hook):
         batch_size (int): images per step.
         lr (float): AdamW learning rate.
         max_timestep (int, optional): train on timesteps ``[0, N)`` only.
+        timestep (int, optional): train at this one timestep (DDeP).
+        freeze_encoder (bool): train the UNet's decoder only (DDeP).
         seed (int): keys every random draw of the pretraining.
     """
 
@@ -42,12 +44,16 @@ class DiffusionPretrainHook(Hook):
 
     def __init__(self, checkpoint: str, iterations: int = 1000,
                  batch_size: int = 16, lr: float = 2e-4,
-                 max_timestep: Optional[int] = None, seed: int = 0) -> None:
+                 max_timestep: Optional[int] = None,
+                 timestep: Optional[int] = None,
+                 freeze_encoder: bool = False, seed: int = 0) -> None:
         self.checkpoint = checkpoint
         self.iterations = iterations
         self.batch_size = batch_size
         self.lr = lr
         self.max_timestep = max_timestep
+        self.timestep = timestep
+        self.freeze_encoder = freeze_encoder
         self.seed = seed
 
     def _backbone(self, runner) -> DiffusionBackbone:
@@ -88,7 +94,9 @@ class DiffusionPretrainHook(Hook):
             result = pretrain_denoiser(
                 image_paths, self.checkpoint, unet=backbone.unet_flags,
                 iterations=self.iterations, batch_size=self.batch_size,
-                lr=self.lr, max_timestep=self.max_timestep, seed=self.seed)
+                lr=self.lr, max_timestep=self.max_timestep,
+                timestep=self.timestep, freeze_encoder=self.freeze_encoder,
+                seed=self.seed)
             runner.logger.info(
                 f'Saved {self.checkpoint}: denoising MSE '
                 f'{result.eval_loss_before:.4f} -> '

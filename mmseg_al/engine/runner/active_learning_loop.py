@@ -61,7 +61,8 @@ def _num_draws(selector) -> int:
     score = getattr(stage2, 'score', None)
     if STOCHASTIC_SCORES.get(score, True):  # none, or MC dropout
         return 0
-    return stage2.num_draws + (score == 'edald')
+    return stage2.num_draws + (score == 'edald') - (
+        score == 'edald_released')
 
 
 @LOOPS.register_module()
