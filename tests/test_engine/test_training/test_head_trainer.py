@@ -239,16 +239,14 @@ def test_missing_optim_wrapper_is_named():
         HeadTrainer(runner, HeadTrainingConfig(), seed=0)
 
 
-class EnsembleModel(BaseModel):
-    """A point-API model whose decode head is a PixelMLPEnsembleHead."""
+class HeadModel(BaseModel):
+    """The pixel API over a decode head alone (features are given)."""
 
-    def __init__(self, num_models=3):
+    def __init__(self, decode_head):
         super().__init__()
-        self.decode_head = PixelMLPEnsembleHead(
-            in_channels=3, num_classes=3, num_models=num_models,
-            hidden_channels=(8, 8))
+        self.decode_head = decode_head
 
-    def pixel_logits(self, features):
+    def pixel_logits(self, features, mc_dropout=False, generator=None):
         return self.decode_head.forward_pixels(features)
 
     def loss_pixels(self, features, labels):
@@ -268,7 +266,9 @@ def test_ensemble_members_train_on_their_own_shuffles_and_vote_right():
     settings = HeadTrainingConfig(max_epochs=15, batch_size=8, patience=50)
     states, results = [], []
     for _ in range(2):
-        model = EnsembleModel()
+        model = HeadModel(PixelMLPEnsembleHead(
+            in_channels=3, num_classes=3, num_models=3,
+            hidden_channels=(8, 8)))
         loader = labelled_pixel_loader(features, labels, settings, 3, 1,
                                        num_members=head_members(model))
         runner = RecordingRunner(OPTIM, COSINE, loader)
@@ -317,28 +317,6 @@ def test_a_fit_runs_at_least_min_iters_below_one_batch_of_labels():
     assert runner.param_schedulers[0].end == 5
 
 
-class MLPModel(BaseModel):
-    """A pixel-API model whose decode head is a PixelMLPHead."""
-
-    def __init__(self, in_channels):
-        super().__init__()
-        self.decode_head = PixelMLPHead(
-            in_channels=in_channels, num_classes=3, hidden_channels=(32, 16))
-
-    def pixel_logits(self, features, mc_dropout=False, generator=None):
-        return self.decode_head.forward_pixels(features)
-
-    def loss_pixels(self, features, labels):
-        return add_prefix(self.decode_head.loss_pixels(features, labels),
-                          'decode')
-
-    def reset_head(self):
-        self.decode_head.reset_parameters()
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        raise NotImplementedError('trained through loss_pixels only')
-
-
 def skewed_images(seed):
     """600 pixels of "images" whose classes occur 75 / 20 / 5 % of the
     time, and a class-skewed labelled set of 12 / 3 / 1 of them."""
@@ -365,7 +343,9 @@ def test_a_skewed_handful_of_labels_still_predicts_every_labelled_class(
     for calibrated in (False, True):
         settings = HeadTrainingConfig(
             bn_calibration_pixels=len(pixels) if calibrated else 0)
-        model = MLPModel(pixels.shape[1])
+        model = HeadModel(PixelMLPHead(in_channels=pixels.shape[1],
+                                       num_classes=3,
+                                       hidden_channels=(32, 16)))
         loader = labelled_pixel_loader(pixels[labelled], classes[labelled],
                                        settings, seed, 0)
         runner = RecordingRunner(
