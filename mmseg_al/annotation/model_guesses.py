@@ -1,9 +1,11 @@
 """The model's likeliest classes at queried pixels, shown to annotators.
 
 The predictions exist only in memory while the loop runs, so they are
-computed right after a round's selection, from the current head's clean
-log-probabilities, and written into the query file (``guesses``). A person
-may then answer later, from another process, and still see them.
+taken right after a round's selection and written into the query file
+(``guesses``): the prediction the acquisition score computed for each
+pick when it computed one (``Selection.log_probs``: no backbone pass),
+else the current head's clean prediction. A person may then answer later,
+from another process, and still see them.
 """
 from typing import Dict, List, Sequence, Tuple
 
@@ -16,10 +18,20 @@ from mmseg_al.selection.context import SelectionContext
 NUM_GUESSES = 3
 
 
+def guesses_of(log_probs: torch.Tensor, k: int = NUM_GUESSES
+               ) -> List[List[Tuple[int, float]]]:
+    """The ``k`` likeliest ``(class, probability)`` of each row of
+    ``log_probs`` ``[n, C]``, by decreasing probability."""
+    probs, classes = log_probs.exp().topk(min(k, log_probs.shape[1]), dim=1)
+    return [[(int(c), float(p)) for c, p in zip(cs, ps)]
+            for cs, ps in zip(classes.tolist(), probs.tolist())]
+
+
 def top_guesses(context: SelectionContext, image_ids: Sequence[str],
                 pixels: np.ndarray, k: int = NUM_GUESSES
                 ) -> List[List[Tuple[int, float]]]:
-    """The ``k`` likeliest ``(class, probability)`` of each query.
+    """The ``k`` likeliest ``(class, probability)`` of each query, from
+    the model's clean prediction.
 
     Args:
         context: the round's selection context (with a trained head).
@@ -39,8 +51,6 @@ def top_guesses(context: SelectionContext, image_ids: Sequence[str],
         {image: pixels[queries] for image, queries in rows.items()})
     guesses: List[List[Tuple[int, float]]] = [[] for _ in image_ids]
     for image, queries in rows.items():
-        probs, classes = log_probs[image].exp().topk(
-            min(k, log_probs[image].shape[1]), dim=1)
-        for query, p, c in zip(queries, probs.tolist(), classes.tolist()):
-            guesses[query] = [(int(ci), float(pi)) for ci, pi in zip(c, p)]
+        for query, found in zip(queries, guesses_of(log_probs[image], k)):
+            guesses[query] = found
     return guesses

@@ -31,10 +31,15 @@ class Selection:
         pixels (Tensor): ``[b]`` int64 flat pixel index within that image.
         scores (Tensor): ``[b]`` float, the score that ranked each pick
             (acquisition score, herding gain, or NaN where none applies).
+        log_probs (Tensor, optional): ``[b, C]`` the model's prediction at
+            each pick that the score computed anyway (the clean one, or the
+            mean over the draws or members it used), shown to annotators
+            without another backbone pass; None where it computed none.
     """
     image_index: torch.Tensor
     pixels: torch.Tensor
     scores: torch.Tensor
+    log_probs: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         return int(self.image_index.numel())

@@ -20,8 +20,8 @@ from .context import Selection, SelectionContext
 from .pixel_requests import ImagePixels, empty_selection, image_pixel_order
 from .scores import (balanced_entropy, check_power_args, ensemble_e,
                      entropy, entropy_augmented_mi, least_confidence,
-                     margin, mutual_information, power_keys, released_edald,
-                     vote_entropy)
+                     margin, mean_log_probs, mutual_information, power_keys,
+                     released_edald, vote_entropy)
 
 #: Scores of the clean prediction.
 CLEAN_SCORES = dict(
@@ -53,8 +53,8 @@ class _TopB:
         self.kept: Optional[Tuple[Tensor, ...]] = None
 
     def update(self, keys: Tensor, scores: Tensor, image_index: Tensor,
-               pixels: Tensor) -> None:
-        new = (keys, scores, image_index, pixels)
+               pixels: Tensor, log_probs: Tensor) -> None:
+        new = (keys, scores, image_index, pixels, log_probs)
         if self.kept is not None:
             new = tuple(torch.cat(pair) for pair in zip(self.kept, new))
         order = torch.sort(
@@ -63,11 +63,11 @@ class _TopB:
         self.kept = tuple(values[order] for values in new)
 
     def by_image(self) -> Dict[int, Tuple[Tensor, ...]]:
-        """The kept ``(keys, scores, image_index, pixels)`` of each image,
-        in ascending pixel order."""
+        """The kept ``(keys, scores, image_index, pixels, log_probs)`` of
+        each image, in ascending pixel order."""
         if self.kept is None:
             return {}
-        _, _, image_index, pixels = self.kept
+        _, _, image_index, pixels, _ = self.kept
         order = image_pixel_order(image_index, pixels)
         images, counts = torch.unique_consecutive(image_index[order],
                                                   return_counts=True)
@@ -79,8 +79,9 @@ class _TopB:
     def selection(self) -> Selection:
         if self.kept is None:
             return empty_selection()
-        _, scores, image_index, pixels = self.kept
-        return Selection(image_index, pixels, scores.float())
+        _, scores, image_index, pixels, log_probs = self.kept
+        known = None if log_probs.isnan().any() else log_probs.float()
+        return Selection(image_index, pixels, scores.float(), known)
 
 
 @TASK_UTILS.register_module()
@@ -197,14 +198,19 @@ class ScoreRanking:
             counts = [request[image].numel() for image in images]
             image_index = torch.repeat_interleave(
                 torch.tensor(images), torch.tensor(counts))
-            scores, clean = self._score(context, request, image_index)
+            scores, clean, predicted = self._score(context, request,
+                                                   image_index)
             if self.class_balance is not None:
                 scores = self.class_balance.reweight(
                     scores, clean.argmax(-1), class_counts,
                     self.descending, budget)
             keys = self._power_keys(context, scores, images, counts)
+            if predicted is None:
+                predicted = scores.new_full(
+                    (len(scores), context.num_classes), float('nan'))
             best.update(keys, scores, image_index,
-                        torch.cat([request[image] for image in images]))
+                        torch.cat([request[image] for image in images]),
+                        predicted)
         kept = context.collect(best.by_image())
         selection = None
         if kept is not None:
@@ -220,19 +226,21 @@ class ScoreRanking:
         return context.share(selection)
 
     def _score(self, context: SelectionContext, request: Dict[int, Tensor],
-               image_index: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+               image_index: Tensor
+               ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
         """``[n]`` scores of a request (larger = more uncertain, except
-        margin without power) and the clean log-probabilities if the score
-        or class balance used them.
+        margin without power), the clean log-probabilities if the score or
+        class balance used them, and the prediction the score computed
+        (see ``Selection.log_probs``; None for none).
 
         Args:
             context: the selection context.
             request: ``{image: pixels}``.
             image_index: ``[n]`` image of each requested pixel.
         """
-        clean = None
+        clean = predicted = None
         if self.score in CLEAN_SCORES or self.class_balance is not None:
-            clean = _log_probs(context, request)
+            clean = predicted = _log_probs(context, request)
         if self.score == 'random':
             scores = torch.cat([
                 torch.rand(pixels.numel(), generator=context.generator(
@@ -245,10 +253,12 @@ class ScoreRanking:
                 scores = 1 - scores
         elif self.score in COMMITTEE_SCORES:
             members = context.member_log_probs(request)
-            scores = COMMITTEE_SCORES[self.score](
-                torch.cat([members[image] for image in request], 1).cpu())
+            members = torch.cat([members[image] for image in request],
+                                1).cpu()
+            scores = COMMITTEE_SCORES[self.score](members)
+            predicted = mean_log_probs(members)
         else:
-            scores = self._stochastic_score(context, request)
+            scores, predicted = self._stochastic_score(context, request)
         bad = ~torch.isfinite(scores)
         if bad.any():
             first = image_index[bad][0]
@@ -256,11 +266,13 @@ class ScoreRanking:
                 f"score '{self.score}' gave {int(bad.sum())} NaN/inf values "
                 f"(first on image '{context.image_ids[first]}'); check the "
                 "model's log-probabilities for NaN")
-        return scores, clean
+        return scores, clean, predicted
 
     def _stochastic_score(self, context: SelectionContext,
-                          request: Dict[int, Tensor]) -> Tensor:
-        """BALD/DALD-type scores from draws ``1..M`` (and draw 0)."""
+                          request: Dict[int, Tensor]
+                          ) -> Tuple[Tensor, Tensor]:
+        """BALD/DALD-type scores from draws ``1..M`` (and draw 0), and the
+        mean prediction over the draws they used."""
         mc_dropout = STOCHASTIC_SCORES[self.score]
         released = self.score == 'edald_released'
         draws = torch.stack([
@@ -269,13 +281,15 @@ class ScoreRanking:
         ])
         if released:  # the code's first draw is the clean prediction
             clean = _log_probs(context, request)
-            return released_edald(torch.cat([clean[None], draws]), clean)
+            draws = torch.cat([clean[None], draws])
+            return released_edald(draws, clean), mean_log_probs(draws)
         if self.score in ('ebald', 'edald'):
-            return entropy_augmented_mi(
-                draws, _log_probs(context, request, 0, mc_dropout))
-        if self.score == 'balentacq':
-            return balanced_entropy(draws)
-        return mutual_information(draws)
+            extra = _log_probs(context, request, 0, mc_dropout)
+            return (entropy_augmented_mi(draws, extra),
+                    mean_log_probs(torch.cat([draws, extra[None]])))
+        scores = balanced_entropy(draws) if self.score == 'balentacq' \
+            else mutual_information(draws)
+        return scores, mean_log_probs(draws)
 
     def _power_keys(self, context: SelectionContext, scores: Tensor,
                     images: List[int], counts: List[int]) -> Tensor:

@@ -323,3 +323,25 @@ def test_power_first_pick_frequency_follows_score_power():
             first_rank[index], first_pixel[index] = position, pixel
     frequency = torch.bincount(first_pixel, minlength=4).double() / trials
     assert torch.allclose(frequency, expected, atol=0.045)  # ~3 sigma
+
+
+def test_a_selection_carries_the_prediction_its_score_made():
+    """eDALD's picks come with the mean of the draws it scored them on,
+    entropy's with the clean prediction, random's with none: a person is
+    shown them without another backbone pass."""
+    context = random_context(num_images=2, side=4)
+    pool = all_candidates(context)
+    edald = ScoreRanking('edald', num_draws=NUM_DRAWS).rank(context, pool, 5)
+    for row, (image, pixel) in enumerate(zip(edald.image_index.tolist(),
+                                             edald.pixels.tolist())):
+        pixels = torch.tensor([pixel])
+        used = draws(context, image, pixels, range(NUM_DRAWS + 1), False)
+        expected = torch.logsumexp(used, 0) - math.log(NUM_DRAWS + 1)
+        torch.testing.assert_close(edald.log_probs[row], expected[0])
+    clean = ScoreRanking('entropy').rank(context, pool, 5)
+    for row, (image, pixel) in enumerate(zip(clean.image_index.tolist(),
+                                             clean.pixels.tolist())):
+        torch.testing.assert_close(
+            clean.log_probs[row],
+            context.log_probs({image: torch.tensor([pixel])})[image][0])
+    assert ScoreRanking('random').rank(context, pool, 5).log_probs is None

@@ -23,7 +23,7 @@ from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmseg.registry import LOOPS
 
 from mmseg_al.annotation import PoolImages, QueryRound
-from mmseg_al.annotation.model_guesses import top_guesses
+from mmseg_al.annotation.model_guesses import guesses_of, top_guesses
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
 from mmseg_al.selection.kernels import parse_memory
@@ -292,9 +292,9 @@ class ActiveLearningLoop(HeadLoop):
             if needs_head:
                 self._train(store, round_idx - 1)
             start = time.perf_counter()
-            picked = self._select(store, round_idx)
+            picked, predicted = self._select(store, round_idx)
             seconds['select'] = time.perf_counter() - start
-            guesses = self._guesses(store, round_idx, picked)
+            guesses = self._guesses(store, round_idx, picked, predicted)
             if is_main_process():
                 self._write_queries(store, pending, picked, guesses)
             barrier()
@@ -324,9 +324,10 @@ class ActiveLearningLoop(HeadLoop):
             barrier()
         return picked
 
-    def _select(self, store: LabelStore,
-                round_idx: int) -> RoundSelection:
-        """The round's ``b`` pixels, the main rank's choice on every rank."""
+    def _select(self, store: LabelStore, round_idx: int
+                ) -> Tuple[RoundSelection, Optional[torch.Tensor]]:
+        """The round's ``b`` pixels, the main rank's choice on every rank,
+        and the prediction the selector computed at them (or None)."""
         selector = self.cold_start if round_idx == 0 else self.selector
         context = self._context(store, round_idx)
         self.model.eval()
@@ -343,18 +344,24 @@ class ActiveLearningLoop(HeadLoop):
         picked = [RoundSelection(
             [self.pool.image_ids[i] for i in selection.image_index.tolist()],
             selection.pixels.cpu().numpy().astype(np.int64),
-            selection.scores.detach().cpu().double().numpy())]
+            selection.scores.detach().cpu().double().numpy()),
+            None if selection.log_probs is None else
+            selection.log_probs.detach().cpu()]
         # ranks select alike, but only up to non-deterministic kernels:
         # label exactly the main rank's choice everywhere
         broadcast_object_list(picked, src=0)
-        return picked[0]
+        return picked[0], picked[1]
 
     def _guesses(self, store: LabelStore, round_idx: int,
-                 picked: RoundSelection) -> Optional[list]:
+                 picked: RoundSelection,
+                 predicted: Optional[torch.Tensor]) -> Optional[list]:
         """The model's top guesses at the picked pixels, for an oracle that
-        shows them to a person (every rank extracts)."""
+        shows them to a person: the selector's own prediction when it made
+        one, else the clean prediction (every rank extracts)."""
         if round_idx == 0 or not getattr(self.oracle, 'wants_guesses', False):
             return None
+        if predicted is not None:
+            return guesses_of(predicted)
         return top_guesses(self._context(store, round_idx, 'guesses'),
                            picked.image_ids, picked.pixels)
 
