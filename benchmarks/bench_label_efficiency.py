@@ -330,6 +330,9 @@ def plot(path: str, rows: List[dict], all_runs: Dict[str, List[dict]]
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.reference and args.reference not in args.methods:
+        raise SystemExit(f'--reference {args.reference} must be one of '
+                         f'--methods {args.methods}')
     args.work_dir = osp.abspath(args.work_dir)
     args.config = osp.abspath(args.config)
     os.makedirs(args.work_dir, exist_ok=True)

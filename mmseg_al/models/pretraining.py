@@ -102,7 +102,8 @@ class DenoisingPretrainer:
             noise level) instead.
         freeze_encoder (bool): train the decoder (output blocks and ``out``)
             only, the encoder (time embedding, input and middle blocks)
-            keeping its initial weights.
+            keeping its initial weights: here the random ones of a UNet
+            trained from scratch (DDeP freezes a pretrained encoder).
         seed (int): keys every random draw (batches, timesteps, noise, init).
     """
 
@@ -124,6 +125,9 @@ class DenoisingPretrainer:
         if timestep is not None and not 0 <= timestep < self.num_timesteps:
             raise ValueError(f'timestep must be in [0, {self.num_timesteps})'
                              f', got {timestep}')
+        if timestep is not None and max_timestep is not None:
+            raise ValueError('give timestep (one noise level) or max_timestep'
+                             ' (a range), not both')
         self.timestep = timestep
         if freeze_encoder:
             for part in (self.model.time_embed, self.model.input_blocks,

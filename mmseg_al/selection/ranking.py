@@ -256,7 +256,8 @@ class ScoreRanking:
             members = torch.cat([members[image] for image in request],
                                 1).cpu()
             scores = COMMITTEE_SCORES[self.score](members)
-            predicted = mean_log_probs(members)
+            # the ensemble's own prediction (its vote, say), not the mean
+            predicted = _log_probs(context, request)
         else:
             scores, predicted = self._stochastic_score(context, request)
         bad = ~torch.isfinite(scores)

@@ -18,8 +18,9 @@ from .atomic_io import atomic_write_json
 
 FORMAT_VERSION = 2
 #: Settings a resumed run may change freely: the number of rounds (more
-#: rounds after the recorded ones).
-FREE_KEYS = ('train_cfg.rounds', )
+#: rounds after the recorded ones) and the memory for kept features (which
+#: changes what is recomputed, never a result).
+FREE_KEYS = ('train_cfg.rounds', 'train_cfg.feature_memory')
 #: Changed keys listed in one message; the rest are counted.
 MAX_LISTED = 20
 

@@ -1,4 +1,4 @@
-"""Small stand-ins for the pool dataset and a point-API segmentor.
+"""Small stand-ins for the pool dataset and a pixel-API segmentor.
 
 The segmentor's "backbone" returns the preprocessed RGB values at a pixel
 (plus ``0.01 * (draw + 1)`` for stochastic draw ``draw``), so expected

@@ -1,4 +1,4 @@
-"""DecodeHeadPixelModel: the point API over a DeepLabV3-style mmseg model."""
+"""DecodeHeadPixelModel: the pixel API over a DeepLabV3-style mmseg model."""
 import json
 
 import pytest

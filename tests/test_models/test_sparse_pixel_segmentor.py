@@ -1,4 +1,4 @@
-"""SparsePixelSegmentor: point API, labelled-pixel loss, predict."""
+"""SparsePixelSegmentor: pixel API, labelled-pixel loss, predict."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -234,3 +234,32 @@ def test_ensemble_loss_pixels_train_every_member_on_its_batch(
     torch.testing.assert_close(losses['decode.loss_ce'], expected)
     losses['decode.loss_ce'].backward()
     assert all(member.fc1.weight.grad is not None for member in members)
+
+
+def test_kept_dense_maps_serve_the_same_batch_again(model, monkeypatch):
+    """Evaluation batches seen before reuse their backbone maps (only the
+    head runs again); another file, flip or size is a new batch; past the
+    budget nothing more is kept."""
+    model.eval()
+    raw = [torch.full((3, SIZE, SIZE), 7, dtype=torch.uint8)]
+
+    def predict(**metainfo):
+        samples = [sample({}, img_path='/data/a.png', **metainfo)]
+        return model.test_step(dict(inputs=raw, data_samples=samples))[0]
+
+    calls = []
+    extract = model.extract_feat
+    monkeypatch.setattr(model, 'extract_feat', lambda *args, **kw: (
+        calls.append(1), extract(*args, **kw))[1])
+    first = predict()
+    model.keep_dense_maps(2**30)
+    predict()
+    again = predict()
+    assert len(calls) == 2 and model.dense_passes == 2
+    assert torch.equal(first.seg_logits.data, again.seg_logits.data)
+    predict(flip=True, flip_direction='horizontal')  # another view
+    assert len(calls) == 3
+    model.keep_dense_maps(0)  # nothing fits
+    predict()
+    predict()
+    assert len(calls) == 5 and model.dense_passes == 5

@@ -51,9 +51,9 @@ def outputs(work_dir):
     return found
 
 
-#: 8 pool images and 5 pixels a round: each round labels pixels in images
-#: not labelled before, so backbone batches (3 images) differ between an
-#: uninterrupted run and a resumed one.
+#: 8 pool images in blocks of 3 and 5 pixels a round: each round labels
+#: pixels in images not labelled before, so a resumed run extracts the
+#: labelled pixels' blocks that an uninterrupted one had kept.
 EIGHT_IMAGES = f"""
 toy = dict(toy, num_train=8)
 train_dataloader = dict(dataset=dict(dataset=toy))

@@ -24,12 +24,6 @@ class FeatureCache:
     def __len__(self) -> int:
         return sum(pixels.numel() for pixels, _ in self._entries.values())
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the cached rows."""
-        return sum(rows.numel() * rows.element_size()
-                   for _, rows in self._entries.values())
-
     def lookup(self, image_id: str, pixels: torch.Tensor,
                draw: Optional[int] = None
                ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -217,7 +217,10 @@ class PoolFeatures:
             self.passes[purpose] += len(members)
             for i, feats in zip(members, rows):
                 if keep:
-                    self.cache.put(self.image_ids[i], points[i], feats, draw)
+                    kept = self._kept_of(i, request.get(i), purpose)
+                    at = torch.searchsorted(points[i], kept)
+                    self.cache.put(self.image_ids[i], kept,
+                                   feats[at.to(feats.device)], draw)
                 if i in request:
                     at = torch.searchsorted(points[i], request[i])
                     out[i] = feats[at.to(feats.device)]
@@ -230,6 +233,20 @@ class PoolFeatures:
         parts = [] if requested is None else [requested]
         if keep and self.candidates is not None:
             parts.append(self.candidates(image))
+        if not parts:
+            return torch.zeros(0, dtype=torch.long)
+        return torch.unique(torch.cat(parts))
+
+    def _kept_of(self, image: int, requested: Optional[torch.Tensor],
+                 purpose: str) -> torch.Tensor:
+        """Sorted pixels of ``image`` the run keeps: its candidates (when
+        it keeps them) and requested labelled pixels; a request for other
+        pixels (a whole image, say) is served but not kept."""
+        parts = []
+        if self.candidates is not None:
+            parts.append(self.candidates(image))
+        if purpose == 'labelled' and requested is not None:
+            parts.append(requested)
         if not parts:
             return torch.zeros(0, dtype=torch.long)
         return torch.unique(torch.cat(parts))

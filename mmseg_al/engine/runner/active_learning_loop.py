@@ -56,7 +56,11 @@ NOISE_DRAWS = ('per_round', 'per_run')
 
 def _num_draws(selector) -> int:
     """Noise draws the selector's Stage 2 asks for (M, and draw 0 for an
-    entropy-augmented score); 0 for scores without noise draws."""
+    entropy-augmented score; the most of a schedule's selectors); 0 for
+    scores without noise draws."""
+    schedule = getattr(selector, 'schedule', None)
+    if schedule is not None:
+        return max(_num_draws(scheduled) for _, scheduled in schedule)
     stage2 = getattr(selector, 'stage2', None)
     score = getattr(stage2, 'score', None)
     if STOCHASTIC_SCORES.get(score, True):  # none, or MC dropout
@@ -211,12 +215,14 @@ class ActiveLearningLoop(HeadLoop):
             kinds = 1 + (_num_draws(self.selector)
                          if features.per_run_draws else 0)
             calibration = self._calibration_request()
-            pixels = len(self.pool.image_ids) * limit + sum(
-                p.numel() for p in calibration.values())
+            owned = [i for i in range(len(self.pool.image_ids))
+                     if features.blocks.owns(i)]
+            pixels = len(owned) * limit + sum(
+                calibration[i].numel() for i in owned if i in calibration)
             need = pixels * kinds * self.model.feature_dim * 4
-            what = (f'{limit} fixed candidates x '
-                    f'{len(self.pool.image_ids)} images and the '
-                    f'calibration sample, {kinds} kind(s) (clean'
+            what = (f'{limit} fixed candidates x {len(owned)} images (this '
+                    "rank's) and the calibration sample, "
+                    f'{kinds} kind(s) (clean'
                     f'{" and noise draws" if kinds > 1 else ""}): '
                     f'{need / 2**20:.0f} MB')
             if need <= left:
@@ -226,8 +232,9 @@ class ActiveLearningLoop(HeadLoop):
                                          self.model.num_classes),
                     0, self.seed, has_model=False,
                     oracle_void=self.oracle_void)
-                features.candidates = functools.partial(
-                    _kept_pixels, offered, limit, calibration)
+                features.candidates = functools.lru_cache(maxsize=None)(
+                    functools.partial(_kept_pixels, offered, limit,
+                                      calibration))
                 left -= need
                 logger.info(f'Features kept for the run: {what}')
             else:

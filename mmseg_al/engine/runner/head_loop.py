@@ -21,7 +21,8 @@ from torch import Tensor
 from mmseg_al.evaluation.per_class_iou_metric import CLASS_IOU_PREFIX
 from mmseg_al.state.run_dir import RunDir
 
-from ..training.batch_norm_calibration import calibration_pixels
+from ..training.batch_norm_calibration import (calibration_pixels,
+                                               head_batch_norms)
 from ..training.head_trainer import HeadTrainer, HeadTrainingConfig
 from .protocols import PixelModel, PixelPool, check_protocol
 
@@ -60,6 +61,7 @@ class HeadLoop(BaseLoop):
             runner, HeadTrainingConfig(**(head_training or {})), self.seed)
         self._epoch = 0
         self._calibration: Optional[Tensor] = None
+        self._calibration_pixels: Optional[Dict[int, Tensor]] = None
         self.run_dir = RunDir(runner.work_dir)
         #: The evaluated heads so far (``metrics.json``).
         self.metrics = self.run_dir.metrics
@@ -98,19 +100,22 @@ class HeadLoop(BaseLoop):
 
     def _calibration_request(self) -> Dict[int, Tensor]:
         """``{image: pixels}`` of the run's BatchNorm calibration sample
-        (``head_training.bn_calibration_pixels``; empty when 0)."""
-        count = self.head_trainer.settings.bn_calibration_pixels
-        return calibration_pixels(self.pool.image_ids, self.pool.image_shapes,
-                                  count, self.seed) if count else {}
+        (``head_training.bn_calibration_pixels``; empty when 0 or when the
+        head has no BatchNorm), drawn once."""
+        if self._calibration_pixels is None:
+            count = self.head_trainer.settings.bn_calibration_pixels
+            self._calibration_pixels = calibration_pixels(
+                self.pool.image_ids, self.pool.image_shapes, count,
+                self.seed) if count and head_batch_norms(self.model) else {}
+        return self._calibration_pixels
 
     def _calibration_features(self, features) -> Optional[Tensor]:
         """The clean features of the calibration sample (None without
         one), extracted on first use and kept: they are the same in every
         round."""
-        request = self._calibration_request()
-        if request and self._calibration is None:
-            self._calibration = torch.cat(list(
-                features.gathered(request, 'calibration').values()))
+        if self._calibration is None and self._calibration_request():
+            self._calibration = torch.cat(list(features.gathered(
+                self._calibration_request(), 'calibration').values()))
         return self._calibration
 
     def _evaluate(self, labelled_pixels: int,

@@ -7,7 +7,7 @@ LEDM avoid this by running every pixel of the training images through the
 MLP; here the statistics are recomputed after the fit on a fixed, seeded
 sample of pool pixels (their clean features, extracted once per run).
 """
-from typing import Dict
+from typing import Dict, List
 
 import torch
 from torch import Tensor
@@ -32,10 +32,19 @@ def calibration_pixels(image_ids, image_shapes, count: int,
     return sample
 
 
+def head_batch_norms(model) -> List[_BatchNorm]:
+    """The BatchNorm layers of ``model``'s decode head that keep running
+    statistics (none: nothing to calibrate)."""
+    head = getattr(model, 'decode_head', model)
+    return [m for m in head.modules()
+            if isinstance(m, _BatchNorm) and m.track_running_stats]
+
+
 @torch.no_grad()
 def calibrate_batch_norm(model, features: Tensor) -> None:
-    """Set each BatchNorm that ``model.pixel_logits`` runs to the mean and
-    unbiased variance of its inputs on ``features`` ``[n, D]``.
+    """Set each BatchNorm of the decode head that ``model.pixel_logits``
+    runs to the mean and unbiased variance of its inputs on ``features``
+    ``[n, D]`` (the frozen backbone's layers are never touched).
 
     One eval-mode pass: each layer takes its statistics just before it
     normalises, so a later layer sees inputs normalised with the new
@@ -47,9 +56,8 @@ def calibrate_batch_norm(model, features: Tensor) -> None:
         module.running_mean.copy_(x.mean(dims))
         module.running_var.copy_(x.var(dims))
 
-    norms = [m for m in model.modules()
-             if isinstance(m, _BatchNorm) and m.track_running_stats]
-    handles = [m.register_forward_pre_hook(set_statistics) for m in norms]
+    handles = [m.register_forward_pre_hook(set_statistics)
+               for m in head_batch_norms(model)]
     was_training = model.training
     model.eval()
     try:
@@ -60,4 +68,4 @@ def calibrate_batch_norm(model, features: Tensor) -> None:
         model.train(was_training)
 
 
-__all__ = ['calibrate_batch_norm', 'calibration_pixels']
+__all__ = ['calibrate_batch_norm', 'calibration_pixels', 'head_batch_norms']

@@ -86,6 +86,9 @@ class HeadTrainingConfig:
                     or value < least:
                 raise ValueError(f'train_cfg.head_training.{name} must be an '
                                  f'integer >= {least}, got {value!r}')
+        if self.bn_calibration_pixels == 1:  # a variance needs two
+            raise ValueError('train_cfg.head_training.bn_calibration_pixels '
+                             'must be 0 (off) or at least 2, got 1')
 
 
 @dataclass

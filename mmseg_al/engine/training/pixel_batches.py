@@ -95,6 +95,8 @@ class PixelBatchSampler(Sampler):
         return iter(batches[:len(self)])
 
     def __len__(self) -> int:
+        if self.num == 0:
+            return 0
         return max(num_batches(self.num, self.batch_size), self.min_batches)
 
 

@@ -26,7 +26,7 @@ from ..decode_heads.pixel_losses import pixel_losses
 
 @MODELS.register_module()
 class DecodeHeadPixelModel(EncoderDecoder):
-    """An mmseg ``EncoderDecoder`` with the point API of the AL loop.
+    """An mmseg ``EncoderDecoder`` with the pixel API of the AL loop.
 
     Same constructor as ``EncoderDecoder`` (``backbone``, ``decode_head``,
     ``neck``, ``data_preprocessor``, ``pretrained``, ...). Everything but the
@@ -34,7 +34,7 @@ class DecodeHeadPixelModel(EncoderDecoder):
     ``predict`` is mmseg's usual dense path; ``num_classes`` is the
     attribute ``EncoderDecoder`` sets from the head.
 
-    The noise arguments of the point API (``draw``, ``round_idx``) are
+    The noise arguments of the pixel API (``draw``, ``round_idx``) are
     accepted for interface compatibility and ignored: the features of a
     non-diffusion backbone are deterministic, so every draw equals the
     clean feature and stochasticity comes from MC dropout in

@@ -70,12 +70,16 @@ class SparsePixelSegmentor(EncoderDecoder):
         ``max_bytes``: with the backbone frozen and its clean noise keyed
         by image id, a batch's maps are the same at every evaluation of a
         run (the val loader repeats its batches), so only the head runs
-        again. Later batches past the budget are recomputed."""
+        again. A batch is known by its images' files, flips and size;
+        batches past the budget are recomputed."""
         self._kept_maps, self._kept_budget = {}, int(max_bytes)
 
-    def _clean_maps(self, inputs: Tensor,
-                    image_ids: Sequence[str]) -> List[Tensor]:
-        key = (tuple(image_ids), tuple(inputs.shape))
+    def _clean_maps(self, inputs: Tensor, image_ids: Sequence[str],
+                    metas: Sequence[dict]) -> List[Tensor]:
+        key = (tuple(inputs.shape), tuple(
+            (meta.get('img_path'), image_id, meta.get('flip'),
+             meta.get('flip_direction'))
+            for image_id, meta in zip(image_ids, metas)))
         if self._kept_maps is not None and key in self._kept_maps:
             return self._kept_maps[key]
         maps = self.extract_feat(inputs, image_ids)
@@ -213,9 +217,10 @@ class SparsePixelSegmentor(EncoderDecoder):
             " or dict(type='FullySupervisedLoop'), not on image batches.")
 
     # ---------------------------------------------------------- predict --
-    def _dense_logits(self, inputs: Tensor, image_ids: Sequence[str]
-                      ) -> Tensor:
-        maps = self._clean_maps(inputs, image_ids)
+    def _dense_logits(self, inputs: Tensor,
+                      metas: Sequence[dict]) -> Tensor:
+        maps = self._clean_maps(inputs,
+                                [image_id_of(meta) for meta in metas], metas)
         return self.decode_head.forward(
             maps, tuple(inputs.shape[-2:]), normalize=self.backbone.normalize)
 
@@ -223,8 +228,7 @@ class SparsePixelSegmentor(EncoderDecoder):
                       batch_img_metas: List[dict]) -> Tensor:
         """Dense logits (clean noise keyed by image id), resized by mmseg's
         ``predict_by_feat``."""
-        logits = self._dense_logits(
-            inputs, [image_id_of(meta) for meta in batch_img_metas])
+        logits = self._dense_logits(inputs, batch_img_metas)
         return self.decode_head.predict_by_feat(logits, batch_img_metas)
 
     def _forward(self, inputs: Tensor,
@@ -234,5 +238,5 @@ class SparsePixelSegmentor(EncoderDecoder):
             raise ValueError(
                 'SparsePixelSegmentor needs data_samples (with image ids) '
                 'in tensor mode: the diffusion noise is keyed by image id.')
-        return self._dense_logits(
-            inputs, [image_id_of(s.metainfo) for s in data_samples])
+        return self._dense_logits(inputs,
+                                  [s.metainfo for s in data_samples])

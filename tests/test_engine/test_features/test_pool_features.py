@@ -78,13 +78,16 @@ def test_per_run_draws_are_round_0_draws_kept_for_the_run():
 
 
 def test_a_feature_does_not_depend_on_its_request():
-    """The same pixel, requested with other images or alone, before or
-    after other requests: bit for bit the same feature."""
-    features, _, _, _ = make_features(batch=3, num_images=5)
+    """The same pixel, requested with other images or alone: its block of
+    3 images runs whole either way, so the batch a feature comes from (and
+    with a real backbone its last bits) is the same."""
+    features, _, _, model = make_features(batch=3, num_images=5)
     together = features.features({0: torch.tensor([3]), 4: torch.tensor([1]),
                                   1: torch.tensor([2])})
-    fresh, _, _, _ = make_features(batch=3, num_images=5)
+    fresh, _, _, alone_model = make_features(batch=3, num_images=5)
     alone = fresh.features({1: torch.tensor([2])})
+    block = ['train/0000.png', 'train/0001.png', 'train/0002.png']
+    assert model.backbone_calls[0] == alone_model.backbone_calls[0] == block
     assert torch.equal(alone[1], together[1])
 
 

@@ -18,7 +18,7 @@ def test_bn_calibration_sets_pool_statistics_layer_by_layer():
     for param in head.parameters():  # a "trained" head
         param.data = torch.randn(param.shape, generator=gen)
     head.train()
-    model = SimpleNamespace(modules=head.modules, eval=head.eval,
+    model = SimpleNamespace(decode_head=head, eval=head.eval,
                             train=head.train, training=True,
                             pixel_logits=SparsePixelSegmentor.pixel_logits
                             .__get__(SimpleNamespace(decode_head=head)))
