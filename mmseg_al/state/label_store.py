@@ -1,16 +1,22 @@
 """The labelled pixels of every image: the state a run must never lose.
 
 A :class:`LabelStore` records, per image, which pixels have been labelled,
-with which class, in which round and with which acquisition score. It
+with which class, in which round and with which acquisition score. A pixel
+is either a click (a pixel the annotator was asked about; the budget counts
+these) or an expanded pixel (a click's class spread over its region by
+:mod:`~mmseg_al.annotation.region_expansion`), which carries the
+``expanded`` flag and its ``source``, the click it comes from. The store
 refuses any batch that contains a bad record (unknown image, pixel outside
-the image, pixel labelled before or twice in the batch, invalid class) as a
-whole, so bad input never corrupts what is already labelled.
+the image, pixel labelled before or twice in the batch, invalid class,
+expanded pixel without its click) as a whole, so bad input never corrupts
+what is already labelled.
 
 After every round the store is saved in the run's state folder
 (``RunDir.state_dir``) as ``round_XX.npz`` (plain arrays, no pickles) plus
 ``latest.json`` (round, dataset fingerprint, file name, counts), each
-written atomically. Every
-round's file is kept, so an earlier round can always be reloaded.
+written atomically; files of format 1 (before expansion) hold clicks only
+and still load. Every round's file is kept, so an earlier round can always
+be reloaded.
 """
 import copy
 import hashlib
@@ -31,7 +37,7 @@ from .atomic_io import PathLike, atomic_write_bytes, atomic_write_json
 from .problems import list_problems
 
 LATEST_FILE = 'latest.json'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Bad records listed in one error message; the rest are counted.
 MAX_REPORTED_RECORDS = 10
 _ROUND_FILE = re.compile(r'round_(\d+)\.npz')
@@ -89,10 +95,13 @@ class _ImageLabels(NamedTuple):
     classes: np.ndarray  # int64
     rounds: np.ndarray  # int64
     scores: np.ndarray  # float64, NaN = no score
+    sources: np.ndarray  # int64, the click a label comes from (a click: own)
+    expanded: np.ndarray  # bool, True = an expanded pixel, not a click
 
 
 _NO_LABELS = _ImageLabels(*(np.empty(0, dtype=d) for d in
-                            (np.int64, np.int64, np.int64, np.float64)))
+                            (np.int64, np.int64, np.int64, np.float64,
+                             np.int64, np.bool_)))
 
 
 class LabelStore:
@@ -184,6 +193,16 @@ class LabelStore:
         """Acquisition score of each pixel of :meth:`pixels` (NaN = none)."""
         return self._get(image_id).scores.copy()
 
+    def sources(self, image_id: str) -> np.ndarray:
+        """The click each pixel of :meth:`pixels` takes its label from: the
+        pixel itself for a click, its click for an expanded pixel."""
+        return self._get(image_id).sources.copy()
+
+    def expanded(self, image_id: str) -> np.ndarray:
+        """Flag of each pixel of :meth:`pixels`: True for an expanded
+        pixel, False for a click."""
+        return self._get(image_id).expanded.copy()
+
     def labelled_image_ids(self) -> List[str]:
         """Images with at least one labelled pixel, in dataset order."""
         return [i for i in self._image_ids if i in self._labels]
@@ -191,29 +210,51 @@ class LabelStore:
     def up_to_round(self, round_idx: int) -> 'LabelStore':
         """A copy holding the labels of rounds ``0..round_idx`` only: what
         the head of round ``round_idx`` was trained on."""
+        return self.selected({image_id: labels.rounds <= round_idx
+                              for image_id, labels in self._labels.items()})
+
+    def selected(self, keep: Mapping[str, np.ndarray]) -> 'LabelStore':
+        """A copy holding, of each image named in ``keep``, the labels
+        whose entry of its boolean mask (aligned with :meth:`pixels`) is
+        True; images not named keep nothing."""
         subset = copy.copy(self)
         subset._labels = {}
-        for image_id, labels in self._labels.items():
-            keep = labels.rounds <= round_idx
-            if keep.any():
-                subset._labels[image_id] = _ImageLabels(*(a[keep]
-                                                          for a in labels))
+        for image_id, mask in keep.items():
+            mask = np.asarray(mask, dtype=bool)
+            if mask.any():
+                subset._labels[image_id] = _ImageLabels(
+                    *(a[mask] for a in self._get(image_id)))
         return subset
 
-    def label_map(self, image_id: str) -> np.ndarray:
-        """``[H, W]`` int64 map: the class at labelled pixels, else
-        ``ignore_index`` (e.g. to train another mmseg model on the labels
-        as sparse label maps)."""
+    def label_map(self, image_id: str,
+                  clicks_only: bool = False) -> np.ndarray:
+        """``[H, W]`` int64 map: the class at labelled pixels (clicks and
+        expanded pixels, or the clicks alone), else ``ignore_index``
+        (e.g. to train another mmseg model on the labels as sparse label
+        maps)."""
         labels = self._get(image_id)
+        keep = ~labels.expanded if clicks_only else slice(None)
         label_map = np.full(self._shapes[image_id], self.ignore_index,
                             dtype=np.int64)
-        label_map.reshape(-1)[labels.pixels] = labels.classes
+        label_map.reshape(-1)[labels.pixels[keep]] = labels.classes[keep]
         return label_map
 
     @property
     def num_labelled(self) -> int:
-        """Number of labelled pixels, void-marked ones included."""
+        """Number of labelled pixels (clicks and expanded pixels),
+        void-marked ones included."""
         return sum(len(labels.pixels) for labels in self._labels.values())
+
+    @property
+    def num_clicks(self) -> int:
+        """Number of clicks: the labelled pixels the budget counts."""
+        return self.num_labelled - self.num_expanded
+
+    @property
+    def num_expanded(self) -> int:
+        """Number of expanded pixels (labelled through a click's region)."""
+        return sum(int(labels.expanded.sum())
+                   for labels in self._labels.values())
 
     def class_counts(self) -> np.ndarray:
         """``[num_classes]`` int64 labelled pixels per class (void-marked
@@ -227,7 +268,7 @@ class LabelStore:
     # -------------------------------------------------------------------- add
     def add(self, image_id: str, pixels: ArrayLike, classes: ArrayLike,
             round_idx: int, scores: Optional[ArrayLike] = None) -> None:
-        """Label ``pixels`` of one image; all-or-nothing (see
+        """Label ``pixels`` of one image as clicks; all-or-nothing (see
         :meth:`add_many`).
 
         Args:
@@ -244,7 +285,7 @@ class LabelStore:
 
     def add_many(self, records: Records, round_idx: int,
                  scores: Optional[ArrayLike] = None) -> None:
-        """Label pixels of many images at once; all-or-nothing.
+        """Label pixels of many images at once as clicks; all-or-nothing.
 
         Args:
             records: rows ``[(image_id, pixel, class), ...]``, or columns
@@ -264,6 +305,41 @@ class LabelStore:
         rounds = np.full(len(image_ids), int(round_idx), dtype=np.int64)
         self._add_columns(image_ids, pixels, classes, rounds, scores)
 
+    def add_expanded(self, image_ids: Sequence[str], pixels: ArrayLike,
+                     sources: ArrayLike, round_idx: int) -> None:
+        """Label pixels with the class of their click: pixel ``pixels[k]``
+        of ``image_ids[k]`` takes the class of the click ``sources[k]`` of
+        the same image, labelled in round ``round_idx``; all-or-nothing.
+
+        Raises:
+            ValueError: naming every bad record, as :meth:`add_many`
+                does, and every source that is not a click of its image
+                labelled in ``round_idx`` with a class. The store is then
+                unchanged.
+        """
+        image_ids = [str(i) for i in image_ids]
+        sources = _int_array(sources, 'sources')
+        classes = np.full(len(sources), self.ignore_index, dtype=np.int64)
+        problems = []
+        for k, (image_id, source) in enumerate(zip(image_ids, sources)):
+            labels = self._labels.get(image_id, _NO_LABELS)
+            at = int(np.searchsorted(labels.pixels, source))
+            if at == len(labels.pixels) or labels.pixels[at] != source or \
+                    labels.expanded[at] or labels.rounds[at] != round_idx \
+                    or labels.classes[at] == self.ignore_index:
+                problems.append(f'image {image_id!r} source {source}: not a '
+                                f'click with a class labelled in round '
+                                f'{round_idx}')
+            else:
+                classes[k] = labels.classes[at]
+        if problems:
+            raise ValueError(list_problems(
+                f'{len(problems)} bad source(s), nothing was added:',
+                problems, MAX_REPORTED_RECORDS))
+        self._add_columns(image_ids, pixels, classes,
+                          np.full(len(sources), int(round_idx)), None,
+                          sources, np.ones(len(sources), dtype=bool))
+
     @staticmethod
     def _columns(records: Records
                  ) -> Tuple[List[str], ArrayLike, ArrayLike]:
@@ -282,15 +358,22 @@ class LabelStore:
 
     def _add_columns(self, image_ids: List[str], pixels: ArrayLike,
                      classes: ArrayLike, rounds: np.ndarray,
-                     scores: Optional[ArrayLike]) -> None:
-        """Validate everything, then merge (the only mutation point)."""
+                     scores: Optional[ArrayLike],
+                     sources: Optional[ArrayLike] = None,
+                     expanded: Optional[ArrayLike] = None) -> None:
+        """Validate everything, then merge (the only mutation point);
+        ``sources`` and ``expanded`` None: clicks."""
         pixels = _int_array(pixels, 'pixels')
         classes = _int_array(classes, 'classes')
         rounds = _int_array(rounds, 'rounds')
         scores = np.full(len(image_ids), np.nan) if scores is None else \
             np.atleast_1d(np.asarray(scores, dtype=np.float64))
+        sources = pixels if sources is None else _int_array(sources,
+                                                            'sources')
+        expanded = np.zeros(len(pixels), dtype=bool) if expanded is None \
+            else np.atleast_1d(np.asarray(expanded)).astype(bool)
         lengths = {len(image_ids), len(pixels), len(classes), len(rounds),
-                   len(scores)}
+                   len(scores), len(sources), len(expanded)}
         if len(lengths) != 1:
             raise ValueError(
                 f'records are misaligned: {len(image_ids)} image ids, '
@@ -300,13 +383,21 @@ class LabelStore:
             raise ValueError(f'round {rounds.min()} is negative')
         groups = self._checked_groups(image_ids, pixels, classes,
                                       'nothing was added')
+        new = {}
         for image_id, index in groups.items():
             old = self._get(image_id)
             merged = _ImageLabels(*(np.concatenate([a, b[index]]) for a, b in
                                     zip(old, (pixels, classes, rounds,
-                                              scores))))
+                                              scores, sources, expanded))))
             order = np.argsort(merged.pixels, kind='stable')
-            self._labels[image_id] = _ImageLabels(*(a[order] for a in merged))
+            new[image_id] = _ImageLabels(*(a[order] for a in merged))
+        problems = [p for image_id, labels in new.items()
+                    for p in _source_problems(image_id, labels)]
+        if problems:
+            raise ValueError(list_problems(
+                f'{len(problems)} bad source(s), nothing was added:',
+                problems, MAX_REPORTED_RECORDS))
+        self._labels.update(new)
 
     def check_unlabelled(self, image_ids: Sequence[str],
                          pixels: ArrayLike) -> None:
@@ -415,6 +506,8 @@ class LabelStore:
             'num_classes': self.num_classes,
             'ignore_index': self.ignore_index,
             'num_labelled': self.num_labelled,
+            'num_clicks': self.num_clicks,
+            'num_expanded': self.num_expanded,
             'num_void': num_void,
             'num_labelled_images': len(self._labels),
             'class_counts': self.class_counts().tolist(),
@@ -536,7 +629,8 @@ class LabelStore:
         try:
             store._add_columns(arrays['image_ids'].tolist(),
                                arrays['pixels'], arrays['classes'],
-                               arrays['rounds'], arrays['scores'])
+                               arrays['rounds'], arrays['scores'],
+                               arrays.get('sources'), arrays.get('expanded'))
         except (ValueError, TypeError) as exc:
             raise StateFileError(f'{path} holds invalid records: {exc}'
                                  ) from exc
@@ -557,8 +651,9 @@ class LabelStore:
     # --------------------------------------------------------- export/import
     def export(self, path: PathLike,
                image_paths: Optional[Mapping[str, str]] = None) -> str:
-        """Write every labelled pixel as a ``.json`` or ``.csv`` annotation
-        file (columns image, x, y, class, round, score[, path]).
+        """Write every click as a ``.json`` or ``.csv`` annotation file
+        (columns image, x, y, class, round, score[, path]); expanded
+        pixels are in the label maps (:meth:`label_map`), not here.
 
         Args:
             path: target file; the extension picks the format.
@@ -568,10 +663,33 @@ class LabelStore:
             The path written.
         """
         columns = self._flat_columns()
-        return write_annotations(path, columns['image_ids'].tolist(),
-                                 columns['pixels'], self._shapes,
-                                 columns['rounds'], columns['classes'],
-                                 columns['scores'], image_paths)
+        clicks = ~columns['expanded']
+        return write_annotations(path, columns['image_ids'][clicks].tolist(),
+                                 columns['pixels'][clicks], self._shapes,
+                                 columns['rounds'][clicks],
+                                 columns['classes'][clicks],
+                                 columns['scores'][clicks], image_paths)
+
+
+def _source_problems(image_id: str, labels: _ImageLabels) -> List[str]:
+    """Problems of an image's labels as a whole: a click must be its own
+    source; an expanded pixel's source must be a click of the same round
+    and class."""
+    clicks = ~labels.expanded
+    problems = [f'image {image_id!r} pixel {p}: a click whose source is '
+                f'{s}, not itself' for p, s in
+                zip(labels.pixels[clicks], labels.sources[clicks])
+                if p != s]
+    sources = labels.sources[labels.expanded]
+    at = np.minimum(np.searchsorted(labels.pixels, sources),
+                    len(labels.pixels) - 1)
+    ok = (labels.pixels[at] == sources) & clicks[at] & \
+        (labels.rounds[at] == labels.rounds[labels.expanded]) & \
+        (labels.classes[at] == labels.classes[labels.expanded])
+    problems += [f'image {image_id!r} pixel {p}: expanded from {s}, which '
+                 'is no click of its round and class' for p, s in
+                 zip(labels.pixels[labels.expanded][~ok], sources[~ok])]
+    return problems
 
 
 def _read_latest(path: str) -> Dict[str, Any]:
@@ -618,6 +736,8 @@ def _check_summary(path: str, latest: Mapping[str, Any], num_records: int,
 
 _NPZ_ARRAYS = ('image_ids', 'pixels', 'classes', 'rounds', 'scores', 'round',
                'fingerprint', 'num_images', 'num_classes')
+#: Arrays of format 2 (absent in format 1: every record a click).
+_EXPANSION_ARRAYS = ('sources', 'expanded')
 
 
 def _read_npz(path: str, state_dir: str,
@@ -631,12 +751,14 @@ def _read_npz(path: str, state_dir: str,
             if missing:
                 raise StateFileError(f'{path} lacks the array(s) {missing}; '
                                      f'it is not a label state file; {hint}')
-            arrays = {k: data[k] for k in _NPZ_ARRAYS}
+            arrays = {k: data[k] for k in _NPZ_ARRAYS + _EXPANSION_ARRAYS
+                      if k in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile,
             zlib.error) as exc:
         raise StateFileError(f'{path} is truncated or corrupt ({exc}); '
                              f'{hint}') from exc
-    columns = [arrays[k] for k in _NPZ_ARRAYS[:5]]
+    columns = [arrays[k] for k in _NPZ_ARRAYS[:5] + _EXPANSION_ARRAYS
+               if k in arrays]
     if any(c.ndim != 1 or len(c) != len(columns[0]) for c in columns) or \
             any(arrays[k].ndim != 0 for k in _NPZ_ARRAYS[5:]):
         raise StateFileError(f'{path} is corrupt: its record arrays are not '

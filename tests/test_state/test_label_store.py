@@ -206,9 +206,10 @@ def test_latest_json_describes_the_saved_round(store, tmp_path):
     store.save(tmp_path / 'al_state', round_idx=1)
     latest = json.loads((tmp_path / 'al_state' / 'latest.json').read_text())
     assert latest == {
-        'format_version': 1, 'round': 1, 'file': 'round_01.npz',
+        'format_version': 2, 'round': 1, 'file': 'round_01.npz',
         'fingerprint': store.fingerprint, 'num_images': 3, 'num_classes': 4,
-        'ignore_index': 255, 'num_labelled': 5, 'num_void': 1,
+        'ignore_index': 255, 'num_labelled': 5, 'num_clicks': 5,
+        'num_expanded': 0, 'num_void': 1,
         'num_labelled_images': 2, 'class_counts': [0, 2, 1, 1],
         'sha256': hashlib.sha256(
             (tmp_path / 'al_state' / 'round_01.npz').read_bytes()
@@ -509,3 +510,114 @@ def test_round_files_without_latest_json_are_not_a_fresh_run(store,
     LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES,
                     round_idx=1).save(tmp_path / 'al_state', 1)
     assert LabelStore.latest_round(tmp_path / 'al_state') == 1
+
+
+# ---------------------------------------------------------- expanded pixels
+@pytest.fixture
+def expanded_store():
+    """Round 0: clicks a:3 (class 1) and a:19 (class 2), b:7 void; pixels
+    4 and 8 of a expanded from 3, 18 from 19."""
+    s = new_store()
+    s.add_many([('train/b.png', 7, 255), ('train/a.png', 19, 2),
+                ('train/a.png', 3, 1)], round_idx=0, scores=[0.5, 0.25, 0.75])
+    s.add_expanded(['train/a.png'] * 3, [4, 8, 18], [3, 3, 19], round_idx=0)
+    return s
+
+
+def test_expanded_pixels_point_to_their_click_and_are_flagged(
+        expanded_store):
+    s = expanded_store
+    np.testing.assert_array_equal(s.pixels('train/a.png'), [3, 4, 8, 18, 19])
+    np.testing.assert_array_equal(s.classes('train/a.png'), [1, 1, 1, 2, 2])
+    np.testing.assert_array_equal(s.sources('train/a.png'), [3, 3, 3, 19, 19])
+    np.testing.assert_array_equal(s.expanded('train/a.png'),
+                                  [False, True, True, True, False])
+    np.testing.assert_array_equal(s.scores('train/a.png'),
+                                  [0.75, np.nan, np.nan, np.nan, 0.25])
+    assert (s.num_labelled, s.num_clicks, s.num_expanded) == (6, 3, 3)
+    np.testing.assert_array_equal(s.class_counts(), [0, 3, 2, 0])
+    clicks = np.full(20, 255)
+    clicks[[3, 19]] = [1, 2]
+    np.testing.assert_array_equal(
+        s.label_map('train/a.png', clicks_only=True).reshape(-1), clicks)
+    clicks[[4, 8, 18]] = [1, 1, 2]
+    np.testing.assert_array_equal(s.label_map('train/a.png').reshape(-1),
+                                  clicks)
+
+
+@pytest.mark.parametrize('image_id, pixel, source, round_idx, problem', [
+    ('train/a.png', 5, 4, 0, 'source 4: not a click'),  # expanded, no click
+    ('train/a.png', 5, 0, 0, 'source 0: not a click'),  # not labelled
+    ('train/a.png', 5, 3, 1, 'source 3: not a click'),  # another round
+    ('train/b.png', 0, 7, 0, 'source 7: not a click'),  # void click
+    ('train/a.png', 19, 3, 0, 'already labelled'),  # the other click
+    ('train/a.png', 8, 3, 0, 'already labelled'),  # expanded before
+])
+def test_bad_expanded_pixels_are_refused_whole(expanded_store, image_id,
+                                               pixel, source, round_idx,
+                                               problem):
+    before = snapshot(expanded_store)
+    with pytest.raises(ValueError, match=problem):
+        expanded_store.add_expanded(['train/a.png', image_id], [9, pixel],
+                                    [3, source], round_idx)
+    assert_same(snapshot(expanded_store), before)
+
+
+def test_expanded_pixels_round_trip_and_state_lists_both_counts(
+        expanded_store, tmp_path):
+    expanded_store.save(tmp_path, round_idx=0)
+    loaded = LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES)
+    for name in ('pixels', 'classes', 'rounds', 'scores', 'sources',
+                 'expanded'):
+        for image_id in IDS:
+            a, b = (getattr(s, name)(image_id)
+                    for s in (loaded, expanded_store))
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+    latest = json.loads((tmp_path / 'latest.json').read_text())
+    assert (latest['num_labelled'], latest['num_clicks'],
+            latest['num_expanded']) == (6, 3, 3)
+
+
+def test_a_state_file_of_format_1_loads_as_clicks(store, tmp_path):
+    store.save(tmp_path, round_idx=1)
+    path = tmp_path / 'round_01.npz'
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files
+                  if k not in ('sources', 'expanded')}
+    arrays['format_version'] = np.int64(1)
+    np.savez_compressed(path, **arrays)
+    (tmp_path / 'latest.json').unlink()
+    loaded = LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES, round_idx=1)
+    assert_same(snapshot(loaded), snapshot(store))
+    np.testing.assert_array_equal(loaded.sources('train/a.png'),
+                                  [0, 3, 10, 19])
+    assert not loaded.expanded('train/a.png').any()
+
+
+def test_a_state_file_whose_expanded_pixel_lost_its_click_is_refused(
+        expanded_store, tmp_path):
+    expanded_store.save(tmp_path, round_idx=0)
+    path = tmp_path / 'round_00.npz'
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays['sources'][arrays['pixels'] == 8] = 5
+    np.savez_compressed(path, **arrays)
+    (tmp_path / 'latest.json').unlink()
+    with pytest.raises(StateFileError, match='pixel 8: expanded from 5'):
+        LabelStore.load(tmp_path, IDS, SHAPES, NUM_CLASSES, round_idx=0)
+
+
+def test_export_writes_the_clicks_only(expanded_store, tmp_path):
+    expanded_store.export(tmp_path / 'labels.json')
+    rows = json.loads((tmp_path / 'labels.json').read_text())
+    rows = rows['annotations'] if isinstance(rows, dict) else rows
+    assert sorted((r['image'], r['x'], r['y']) for r in rows) == [
+        ('train/a.png', 3, 0), ('train/a.png', 4, 3), ('train/b.png', 1, 2)]
+
+
+def test_selected_keeps_the_masked_labels(expanded_store):
+    clicks = expanded_store.selected(
+        {i: ~expanded_store.expanded(i) for i in IDS})
+    assert (clicks.num_clicks, clicks.num_expanded) == (3, 0)
+    np.testing.assert_array_equal(clicks.pixels('train/a.png'), [3, 19])
