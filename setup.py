@@ -39,6 +39,8 @@ setup(
         'numpy',
         'numba>=0.60',
         'scipy',
+        # the superpixels of region expansion
+        'scikit-image',
         'opencv-python-headless',
         'tqdm',
         'matplotlib',

@@ -7,10 +7,13 @@ imported only when a server is built.
 """
 from .oracles import AnnotationRequired, FileOracle, GroundTruthOracle
 from .query_round import PoolImages, QueryRound, read_answers
+from .region_expansion import (RegionExpansion, SuperpixelExpansion,
+                               expand_clicks)
 from .round_answers import AnswerError, RoundAnswers
 from .web_oracle import WebOracle
 
 __all__ = [
     'AnnotationRequired', 'AnswerError', 'FileOracle', 'GroundTruthOracle',
-    'PoolImages', 'QueryRound', 'RoundAnswers', 'WebOracle', 'read_answers'
+    'PoolImages', 'QueryRound', 'RegionExpansion', 'RoundAnswers',
+    'SuperpixelExpansion', 'WebOracle', 'expand_clicks', 'read_answers'
 ]

@@ -4,7 +4,9 @@ An oracle receives one round's queries and returns a class per query (the
 void label for a pixel the annotator calls void). Oracles are registered in
 mmseg's ``TASK_UTILS`` registry and built from the loop's ``oracle`` config.
 An oracle whose ``wants_guesses`` is true gets the model's top guesses written
-into the query file (from round 1 on), to show a person.
+into the query file (from round 1 on), to show a person. With region
+expansion, ``accepted_regions`` says which clicks' proposed regions are
+labelled too.
 """
 import os
 from typing import Optional
@@ -18,6 +20,7 @@ from mmseg_al.state.annotations import (AnnotationFileError,
 from mmseg_al.state.imported_query_files import file_sha256
 from .query_overlays import write_query_overlays
 from .query_round import QueryRound, read_answers
+from .round_answers import RoundAnswers
 
 
 class AnnotationRequired(RuntimeError):
@@ -42,6 +45,11 @@ class GroundTruthOracle:
             label = queries.images.ground_truth(image_id)
             classes[rows] = label.reshape(-1)[queries.pixels[rows]]
         return classes
+
+    def accepted_regions(self, queries: QueryRound) -> np.ndarray:
+        """Every proposed region is accepted as proposed (the paper's
+        protocol)."""
+        return np.ones(len(queries.pixels), dtype=bool)
 
 
 @TASK_UTILS.register_module()
@@ -83,6 +91,15 @@ class FileOracle:
         queries.run_dir.imports.record(path, digest)
         return np.asarray([answered[pair] for pair in queries.pairs],
                           dtype=np.int64)
+
+    def accepted_regions(self, queries: QueryRound) -> np.ndarray:
+        """The rows whose ``region`` is ``'accept'`` (the web annotator
+        records the choice; a row without one keeps the pixel alone)."""
+        try:
+            return RoundAnswers(queries).accepted_regions()
+        except AnnotationFileError as exc:
+            raise AnnotationRequired(self._instructions(
+                queries, problem=f'The file cannot be imported yet: {exc}'))
 
     def _instructions(self, queries: QueryRound,
                       unanswered: Optional[int] = None,

@@ -8,7 +8,7 @@ model sees them, their sizes, the class table and, for the simulated
 oracle alone, the ground truth.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -64,6 +64,8 @@ class QueryRound:
         images: the image provider (:class:`PoolImages`).
         num_classes: number of classes.
         ignore_index: the void label.
+        regions: with region expansion, each query's proposed region (flat
+            pixels of its image, its click included); None without.
     """
     round_idx: int
     image_ids: List[str]
@@ -72,6 +74,7 @@ class QueryRound:
     images: PoolImages
     num_classes: int
     ignore_index: int = 255
+    regions: Optional[List[np.ndarray]] = None
 
     @property
     def pairs(self) -> List[Tuple[str, int]]:

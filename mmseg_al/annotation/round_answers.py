@@ -19,7 +19,8 @@ import numpy as np
 
 from .query_round import QueryRound, read_answers
 from mmseg_al.state import AnnotationFileError, atomic_write_json, check_class
-from mmseg_al.state.annotations import GUESSES_KEY, read_json
+from mmseg_al.state.annotations import (GUESSES_KEY, REGION_CHOICES,
+                                        REGION_KEY, read_json)
 
 
 def _is_integer(value: Any) -> bool:
@@ -102,8 +103,9 @@ class RoundAnswers:
         return [position[pair] for pair in self._pairs]
 
     def queries_view(self) -> List[dict]:
-        """Every query as ``id, image, x, y, class, guesses`` (class None while
-        unanswered, guesses None when the file has no guesses)."""
+        """Every query as ``id, image, x, y, class, guesses, region`` (class
+        None while unanswered, guesses None when the file has no guesses,
+        region the choice about its proposed region, None while none)."""
         rows = self._load()
         view = []
         for query_id, ((image_id, pixel), row) in enumerate(
@@ -113,7 +115,8 @@ class RoundAnswers:
                 id=query_id, image=image_id, x=pixel % width,
                 y=pixel // width, width=width, height=height,
                 **{'class': rows[row].get('class'),
-                   GUESSES_KEY: rows[row].get(GUESSES_KEY)}))
+                   GUESSES_KEY: rows[row].get(GUESSES_KEY),
+                   REGION_KEY: rows[row].get(REGION_KEY)}))
         return view
 
     def num_answered(self) -> int:
@@ -137,14 +140,18 @@ class RoundAnswers:
             raise AnswerError(str(exc), 422) from None
 
     def answer(self, query_id: int, cls: Optional[int],
-               round_idx: int) -> int:
-        """Store (``cls`` None: clear) the class of one query.
+               round_idx: int, region: Optional[str] = None) -> int:
+        """Store (``cls`` None: clear) the class of one query, and the
+        choice about its proposed region.
 
         Args:
             query_id: position of the query in the round.
             cls: a class id, the void value, or None to undo.
             round_idx: the round the annotator sees; another round than the
                 pending one is refused (a stale page).
+            region: ``'accept'`` (label the proposed region too),
+                ``'pixel'`` (the pixel alone) or None (no choice: the
+                pixel alone).
 
         Returns:
             The number of answered queries.
@@ -159,16 +166,28 @@ class RoundAnswers:
                 f'the answer is for round {round_idx!r}, but round '
                 f'{self.round_idx} is being annotated; reload the page', 409)
         self._check(query_id, cls)
-        return self.answer_many({query_id: cls})
+        if region is not None and region not in REGION_CHOICES:
+            raise AnswerError(f'region {region!r} is none of '
+                              f'{list(REGION_CHOICES)}', 422)
+        return self.answer_many({query_id: cls}, {query_id: region})
 
-    def answer_many(self, classes: Mapping[int, Optional[int]]) -> int:
-        """Store several answers at once (all or none, one write)."""
+    def answer_many(self, classes: Mapping[int, Optional[int]],
+                    regions: Optional[Mapping[int, Optional[str]]] = None
+                    ) -> int:
+        """Store several answers (and region choices) at once (all or
+        none, one write)."""
         for query_id, cls in classes.items():
             self._check(query_id, cls)
         with self._lock:
             rows = self._load()
             for query_id, cls in classes.items():
-                rows[self._row_of[query_id]]['class'] = cls
+                row = rows[self._row_of[query_id]]
+                row['class'] = cls
+                choice = (regions or {}).get(query_id)
+                if choice is None:
+                    row.pop(REGION_KEY, None)
+                else:
+                    row[REGION_KEY] = choice
             atomic_write_json(self.path, rows)
             return sum(rows[row].get('class') is not None
                        for row in self._row_of)
@@ -182,3 +201,21 @@ class RoundAnswers:
         answered = read_answers(self.queries)
         return np.asarray([answered[pair] for pair in self._pairs],
                           dtype=np.int64)
+
+    def accepted_regions(self) -> np.ndarray:
+        """``[n]`` bool in query order: the rows whose ``region`` is
+        ``'accept'``; no choice keeps the pixel alone.
+
+        Raises:
+            AnnotationFileError: naming every row whose choice is neither.
+        """
+        rows = self._load()
+        choices = [rows[row].get(REGION_KEY) for row in self._row_of]
+        bad = [f'row {row + 1}: region {choice!r}' for row, choice in
+               zip(self._row_of, choices)
+               if choice is not None and choice not in REGION_CHOICES]
+        if bad:
+            raise AnnotationFileError(
+                f'{self.path}: "{REGION_KEY}" must be one of '
+                f'{list(REGION_CHOICES)} or absent; ' + '; '.join(bad))
+        return np.asarray([c == 'accept' for c in choices], dtype=bool)

@@ -57,3 +57,7 @@ class WebOracle:
                              self.allowed_hosts).serve_until_answered()
         barrier()  # the other ranks read the answers once they are all in
         return answers.classes()
+
+    def accepted_regions(self, queries: QueryRound) -> np.ndarray:
+        """The regions the person accepted in the page (``'accept'``)."""
+        return RoundAnswers(queries).accepted_regions()

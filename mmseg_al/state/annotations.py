@@ -38,6 +38,11 @@ COLUMNS = ('image', 'x', 'y', 'class', 'round', 'score')
 REQUIRED_COLUMNS = ('image', 'x', 'y', 'class')
 PATH_COLUMN = 'path'
 GUESSES_KEY = 'guesses'
+#: A query file row's choice about its click's proposed region (region
+#: expansion): ``'accept'`` labels the region, ``'pixel'`` (or no choice)
+#: the clicked pixel alone.
+REGION_KEY = 'region'
+REGION_CHOICES = ('accept', 'pixel')
 #: Problems listed in one error message; the rest are counted.
 MAX_REPORTED_PROBLEMS = 20
 

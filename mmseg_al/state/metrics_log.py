@@ -7,7 +7,10 @@ Format::
                  "seconds": {phase: s},
                  "unet_passes": {purpose: images}}, ...]}
 
-Entry ``r`` describes the head trained on the labels of rounds ``0..r``.
+Entry ``r`` describes the head trained on the labels of rounds ``0..r``;
+``labelled_pixels`` counts the clicks (the budget's pixels). With region
+expansion an entry also holds ``"expanded_pixels"``: the pixels the
+clicks' accepted regions labelled besides.
 """
 import json
 import math
@@ -57,9 +60,12 @@ class MetricsLog:
     def record(self, round_idx: int, labelled_pixels: int, miou: float,
                per_class_iou: Dict[str, float],
                seconds: Dict[str, float],
-               passes: Optional[Dict[str, int]] = None) -> dict:
+               passes: Optional[Dict[str, int]] = None,
+               expanded_pixels: Optional[int] = None) -> dict:
         """Add (or replace) the entry of ``round_idx``; ``passes``: the
-        images run through the backbone for it, by purpose."""
+        images run through the backbone for it, by purpose;
+        ``expanded_pixels``: with region expansion, the expanded pixels
+        (None: no such key)."""
         entry = {
             'round': round_idx,
             'labelled_pixels': int(labelled_pixels),
@@ -71,6 +77,8 @@ class MetricsLog:
             'seconds': {k: round(float(v), 3) for k, v in seconds.items()},
             'unet_passes': {k: int(v) for k, v in (passes or {}).items()},
         }
+        if expanded_pixels is not None:
+            entry['expanded_pixels'] = int(expanded_pixels)
         self.entries = [e for e in self.entries if e['round'] != round_idx]
         self.entries.append(entry)
         self.entries.sort(key=lambda e: e['round'])

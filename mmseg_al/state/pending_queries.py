@@ -5,6 +5,9 @@ run stops between selecting and labelling. The selection is therefore
 written first (``queries/round_XX.npz``: image ids, pixels, scores; plain
 arrays, no pickles) next to the annotator's ``queries/round_XX.json``, and a
 resumed run labels exactly these pixels instead of selecting again.
+With region expansion the regions proposed for its clicks are kept next to
+it (``queries/round_XX_regions.npz``), for the annotator to see and the
+loop to store.
 """
 import io
 import os
@@ -42,6 +45,49 @@ class PendingQueries:
         self.query_file = query_file
         self.overlay_dir = overlay_dir
         self.round_idx = round_idx
+
+    @property
+    def regions_file(self) -> str:
+        """The regions proposed for the round's clicks."""
+        return os.path.splitext(self.selection_file)[0] + '_regions.npz'
+
+    def save_regions(self, regions: Sequence[np.ndarray]) -> None:
+        """Keep each click's proposed region (flat pixels), in query
+        order."""
+        buffer = io.BytesIO()
+        np.savez(buffer, pixels=np.concatenate(
+            [np.asarray(r, dtype=np.int64) for r in regions]
+        ) if len(regions) else np.zeros(0, dtype=np.int64),
+            sizes=np.asarray([len(r) for r in regions], dtype=np.int64))
+        atomic_write_bytes(self.regions_file, buffer.getvalue())
+
+    def load_regions(self, count: int) -> Optional[List[np.ndarray]]:
+        """The saved regions of the round's ``count`` clicks, or None when
+        none were saved.
+
+        Raises:
+            ValueError: the file is unreadable or holds another number of
+                regions, naming it and how to propose them again.
+        """
+        if not os.path.exists(self.regions_file):
+            return None
+        try:
+            with np.load(self.regions_file, allow_pickle=False) as data:
+                pixels, sizes = data['pixels'], data['sizes']
+        except (OSError, ValueError, KeyError, EOFError,
+                zipfile.BadZipFile, zlib.error) as exc:
+            raise self._bad_regions(f'unreadable ({type(exc).__name__}: '
+                                    f'{exc})') from None
+        if sizes.shape != (count, ) or sizes.sum() != len(pixels):
+            raise self._bad_regions(f'{sizes.size} regions of {len(pixels)} '
+                                    f'pixels for {count} clicks')
+        if not count:
+            return []
+        return np.split(pixels.astype(np.int64), np.cumsum(sizes)[:-1])
+
+    def _bad_regions(self, problem: str) -> ValueError:
+        return ValueError(f'{self.regions_file}: {problem}. Delete it to '
+                          'propose the regions again (the same ones).')
 
     def save(self, image_ids: Sequence[str], pixels: np.ndarray,
              scores: np.ndarray) -> None:

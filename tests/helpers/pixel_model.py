@@ -77,9 +77,9 @@ class PixelModel(BaseModel):
             features = features * keep / (1 - self.dropout)
         return self.head(features)
 
-    def loss_pixels(self, features, labels):
+    def loss_pixels(self, features, labels, weights=None):
         return add_prefix(
-            pixel_losses(self, self.pixel_logits(features), labels),
+            pixel_losses(self, self.pixel_logits(features), labels, weights),
             'decode')
 
     def reset_head(self):

@@ -100,3 +100,19 @@ def test_file_oracle_says_a_csv_beside_the_query_file_is_not_read(
     assert str(waiting.value).endswith(
         f'\n{csv} is not read: the run reads the answers from '
         f'{queries.query_file} only.')
+
+
+def test_ground_truth_oracle_accepts_every_region_as_proposed(tmp_path):
+    queries = query_round(tmp_path, FakePool(), PAIRS)
+    assert GroundTruthOracle().accepted_regions(queries).tolist() == [
+        True, True, True]
+
+
+def test_file_oracle_stops_on_a_bad_region_choice(tmp_path):
+    queries = query_round(tmp_path, FakePool(), PAIRS)
+    rows = fill(queries.query_file, [1, 0, 2])
+    rows[0]['region'] = 1
+    with open(queries.query_file, 'w', encoding='utf-8') as file:
+        json.dump(rows, file)
+    with pytest.raises(AnnotationRequired, match=r'row 1: region 1'):
+        FileOracle().accepted_regions(queries)

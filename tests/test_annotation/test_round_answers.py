@@ -117,3 +117,36 @@ def test_top_guesses_are_the_three_likeliest_classes():
     np.testing.assert_allclose([[p for _, p in g] for g in guesses],
                                [[0.5, 0.25, 0.15], [0.7, 0.15, 0.1],
                                 [0.4, 0.3, 0.2]], rtol=1e-6)
+
+
+def test_region_choices_are_saved_with_the_answers(pending):
+    answers = RoundAnswers(pending)
+    answers.answer(0, 2, ROUND, region='accept')
+    answers.answer(1, 1, ROUND, region='pixel')
+    answers.answer(2, 0, ROUND)
+    answers.answer(3, 1, ROUND, region='accept')
+    rows = json.loads(open(pending.query_file, encoding='utf-8').read())
+    assert [r.get('region') for r in rows] == ['accept', 'pixel', None,
+                                               'accept']
+    assert [q['region'] for q in answers.queries_view()] == [
+        'accept', 'pixel', None, 'accept']
+    np.testing.assert_array_equal(answers.accepted_regions(),
+                                  [True, False, False, True])
+    assert FileOracle().accepted_regions(pending).tolist() == [
+        True, False, False, True]
+    answers.answer(3, None, ROUND)  # undo clears the choice too
+    assert answers.accepted_regions().tolist() == [True, False, False, False]
+    with pytest.raises(AnswerError, match=r"region 'all' is none of "
+                       r"\['accept', 'pixel'\]") as refused:
+        answers.answer(0, 2, ROUND, region='all')
+    assert refused.value.status == 422
+
+
+def test_a_bad_region_choice_in_the_file_is_named(pending):
+    rows = fill_classes(pending.query_file, [2, 1, 0, 1])
+    rows[2]['region'] = 'yes'
+    with open(pending.query_file, 'w', encoding='utf-8') as file:
+        json.dump(rows, file)
+    with pytest.raises(AnnotationFileError,
+                       match=r"row 3: region 'yes'"):
+        RoundAnswers(pending).accepted_regions()

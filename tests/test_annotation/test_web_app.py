@@ -65,7 +65,8 @@ def test_round_info_lists_classes_queries_and_guesses(tmp_path):
         'width': 5,
         'height': 4,
         'class': None,
-        'guesses': [[1, 0.5], [0, 0.25], [2, 0.25]]
+        'guesses': [[1, 0.5], [0, 0.25], [2, 0.25]],
+        'region': None
     }
 
 

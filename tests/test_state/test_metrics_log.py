@@ -34,3 +34,10 @@ def test_unreadable_metrics_file_names_itself(tmp_path):
         (tmp_path / 'metrics.json').write_text(text)
         with pytest.raises(ValueError, match='metrics.json is not a metrics'):
             RunDir(tmp_path).metrics.load(last_round=0)
+
+
+def test_expanded_pixels_are_recorded_beside_the_clicks(tmp_path):
+    log = RunDir(tmp_path).metrics
+    entry = log.record(0, 5, 10.0, {}, {}, expanded_pixels=321)
+    assert (entry['labelled_pixels'], entry['expanded_pixels']) == (5, 321)
+    assert 'expanded_pixels' not in log.record(1, 10, 11.0, {}, {})

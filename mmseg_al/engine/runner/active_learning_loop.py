@@ -7,6 +7,11 @@ evaluated with the runner's val loop, and, unless ``r`` is the last round,
 used to select the ``b`` pixels of round ``r + 1``. ``R`` rounds therefore
 report ``R`` heads on ``b, 2b, ..., Rb`` labelled pixels.
 
+With ``expansion`` (:mod:`mmseg_al.annotation.region_expansion`) each click's
+proposed region is shown to the oracle, and an accepted region's pixels are
+stored as expanded pixels of that click: the budget counts clicks, the head
+trains on both.
+
 Everything random is keyed by ``(seed, round, ...)`` and all state that
 matters is on disk after every step (the labels, the pending selection of
 a round, the metrics; see :class:`~mmseg_al.state.RunDir`), so a resumed
@@ -22,7 +27,8 @@ import torch
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmseg.registry import LOOPS
 
-from mmseg_al.annotation import PoolImages, QueryRound
+from mmseg_al.annotation import (PoolImages, QueryRound, RegionExpansion,
+                                 expand_clicks)
 from mmseg_al.annotation.model_guesses import guesses_of, top_guesses
 from mmseg_al.registry import TASK_UTILS
 from mmseg_al.selection import Selection, build_selector
@@ -34,6 +40,7 @@ from mmseg_al.state.pending_queries import PendingQueries, RoundSelection
 from mmseg_al.state.run_file import resolve_budget, run_settings
 from ..features.pool_features import PoolFeatures
 from ..features.pool_selection_context import PoolSelectionContext
+from ..training.expanded_pixels import capped_expansion, expanded_weights
 from ..training.head_trainer import HeadTrainingResult, head_members
 from ..training.pixel_batches import labelled_pixel_loader
 from .head_loop import HeadLoop
@@ -104,6 +111,9 @@ class ActiveLearningLoop(HeadLoop):
             ``noise_draws='per_run'`` their draws') when they all fit,
             then the evaluation images' backbone maps; what does not fit
             is recomputed every round.
+        expansion: None (off: one click labels one pixel), or a region
+            expansion config, e.g. ``dict(type='SuperpixelExpansion')``
+            or ``dict(type='SAMExpansion', checkpoint=...)``.
     """
 
     def __init__(self, runner, dataloader, rounds: int = 10,
@@ -117,6 +127,7 @@ class ActiveLearningLoop(HeadLoop):
                  feature_batch_size: int = 8,
                  noise_draws: str = 'per_round',
                  feature_memory: Union[int, str] = '2GB',
+                 expansion: Optional[dict] = None,
                  seed: Optional[int] = None) -> None:
         super().__init__(runner, dataloader, head_training,
                          feature_batch_size, seed)
@@ -137,6 +148,7 @@ class ActiveLearningLoop(HeadLoop):
         self.selector = build_selector(selector, stage1)
         self.oracle = TASK_UTILS.build(oracle)
         self.oracle_void = oracle_void
+        self.expansion = self._build_expansion(expansion)
         self._allow_config_change = bool(
             runner.cfg.get('allow_config_change', False))
         # here, before the hooks' before_run (which may pretrain a backbone
@@ -172,12 +184,34 @@ class ActiveLearningLoop(HeadLoop):
             labels = store.up_to_round(round_idx)
             self._train(labels, round_idx, seconds)
             trained_round = round_idx
-            self._evaluate(labels.num_labelled, seconds)
+            self._evaluate(labels.num_clicks, seconds,
+                           None if self.expansion is None else
+                           labels.num_expanded)
             runner.call_hook('after_train_epoch')
         self._epoch = self.rounds
         runner.call_hook('after_train')
         self._log_curve()
         return model
+
+    def _build_expansion(self, cfg: Optional[dict]
+                         ) -> Optional[RegionExpansion]:
+        """The region expansion of ``train_cfg.expansion`` (None: off)."""
+        if cfg is None:
+            return None
+        expansion = TASK_UTILS.build(cfg)
+        if not isinstance(expansion, RegionExpansion):
+            raise TypeError(
+                f'train_cfg.expansion builds a {type(expansion).__name__}, '
+                "not a region expansion; use dict(type='SuperpixelExpansion'"
+                ") or dict(type='SAMExpansion', ...)")
+        if not hasattr(self.oracle, 'accepted_regions'):
+            raise TypeError(
+                f'train_cfg.expansion needs an oracle that says which '
+                f'regions are accepted (accepted_regions); '
+                f'{type(self.oracle).__name__} does not. Use '
+                'GroundTruthOracle, FileOracle or WebOracle, or drop '
+                'train_cfg.expansion')
+        return expansion
 
     def _restore_state(self, num_classes: int) -> Tuple[LabelStore, int]:
         """The labels so far and the last round they cover (-1: none)."""
@@ -255,8 +289,21 @@ class ActiveLearningLoop(HeadLoop):
     def _train(self, store: LabelStore, round_idx: int,
                seconds: Optional[Dict[str, float]] = None
                ) -> HeadTrainingResult:
-        """Fit a fresh head on the labels of rounds ``0..round_idx``."""
+        """Fit a fresh head on the labels of rounds ``0..round_idx`` (with
+        expansion: the clicks and at most ``max_pixels_per_click`` expanded
+        pixels of each)."""
         start = time.perf_counter()
+        weights = None
+        if self.expansion is not None:
+            store, left_out = capped_expansion(
+                store, self.expansion.max_pixels_per_click, self.seed)
+            weights = expanded_weights(store, self.expansion.weight)
+            self.runner.logger.info(
+                f'Round {round_idx}: the head trains on {store.num_clicks} '
+                f'clicks and {store.num_expanded} expanded pixels'
+                + (f' ({left_out} more left out: at most '
+                   f'{self.expansion.max_pixels_per_click} per click)'
+                   if left_out else ''))
         features, labels = self.features.labelled(store)
         # annotator-void pixels carry no class: leave them out of the
         # batches (and of the batch-norm statistics)
@@ -264,7 +311,8 @@ class ActiveLearningLoop(HeadLoop):
         self.dataloader = labelled_pixel_loader(
             features[usable], labels[usable], self.head_trainer.settings,
             self.seed, round_idx, head_members(self.model),
-            self.pool.metainfo)
+            self.pool.metainfo,
+            None if weights is None else weights[usable])
         result = self.head_trainer.fit(self.model, self.dataloader,
                                        round_idx,
                                        self._calibration_features(
@@ -310,12 +358,29 @@ class ActiveLearningLoop(HeadLoop):
             pixels=picked.pixels, run_dir=self.run_dir,
             images=PoolImages(self.pool), num_classes=store.num_classes,
             ignore_index=store.ignore_index)
+        if self.expansion is not None:
+            queries.regions = self._regions(pending, queries)
         # also after a resume: overlays of a selection saved before an
         # interruption are (re)drawn
         self.runner.call_hook('after_queries', queries=queries)
         start = time.perf_counter()
         self._label(store, queries, picked.scores)
         seconds['annotate'] = time.perf_counter() - start
+
+    def _regions(self, pending: PendingQueries, queries: QueryRound) -> list:
+        """The regions proposed for the round's clicks: those saved before
+        an interruption, else proposed (by the main rank) and saved."""
+        if is_main_process() and \
+                pending.load_regions(len(queries.pixels)) is None:
+            start = time.perf_counter()
+            pending.save_regions(self.expansion.propose(queries))
+            self.runner.logger.info(
+                f'Round {queries.round_idx}: regions proposed for '
+                f'{len(queries.pixels)} clicks by '
+                f'{type(self.expansion).__name__} in '
+                f'{time.perf_counter() - start:.1f} s')
+        barrier()
+        return pending.load_regions(len(queries.pixels))
 
     def _saved_selection(self, store: LabelStore, pending: PendingQueries
                          ) -> Optional[RoundSelection]:
@@ -391,10 +456,30 @@ class ActiveLearningLoop(HeadLoop):
         classes = self.oracle.annotate(queries)
         store.add_many((queries.image_ids, queries.pixels, classes),
                        queries.round_idx, scores=scores)
+        if queries.regions is not None:
+            self._expand(store, queries, classes)
         if is_main_process():
             store.save(self.run_dir.state_dir, queries.round_idx)
         barrier()
         self.runner.logger.info(
             f'Round {queries.round_idx}: {len(queries.pixels)} pixels '
             f'labelled in {len(set(queries.image_ids))} images '
-            f'({store.num_labelled} in total)')
+            f'({store.num_clicks} clicks in total)'
+            + ('' if self.expansion is None else
+               f', {store.num_expanded} expanded pixels in total'))
+
+    def _expand(self, store: LabelStore, queries: QueryRound,
+                classes: np.ndarray) -> None:
+        """Store the pixels of the accepted regions as expanded pixels of
+        their clicks (the rule of :func:`expand_clicks`)."""
+        accepted = self.oracle.accepted_regions(queries)
+        expansion = expand_clicks(queries.image_ids, queries.pixels,
+                                  classes, queries.regions, accepted,
+                                  store.pixels, store.ignore_index)
+        store.add_expanded(expansion.image_ids, expansion.pixels,
+                           expansion.sources, queries.round_idx)
+        self.runner.logger.info(
+            f'Round {queries.round_idx}: {int(accepted.sum())} of '
+            f'{len(accepted)} regions accepted, {len(expansion.pixels)} '
+            f'pixels expanded ({expansion.conflicting} claimed by regions '
+            'of different classes were left unlabelled)')

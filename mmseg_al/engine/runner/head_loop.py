@@ -119,11 +119,16 @@ class HeadLoop(BaseLoop):
         return self._calibration
 
     def _evaluate(self, labelled_pixels: int,
-                  seconds: Dict[str, float]) -> None:
+                  seconds: Dict[str, float],
+                  expanded_pixels: Optional[int] = None) -> None:
         """Run the val loop and record the head of this epoch in
-        ``metrics.json``; LoggerHook logs the figures to every backend."""
+        ``metrics.json`` (``labelled_pixels``: the clicks;
+        ``expanded_pixels``: with region expansion, the pixels their
+        regions added); LoggerHook logs the figures to every backend."""
         hub = self.runner.message_hub
         hub.update_scalar('val/labelled_pixels', labelled_pixels)
+        if expanded_pixels is not None:
+            hub.update_scalar('val/expanded_pixels', expanded_pixels)
         start = time.perf_counter()
         results = self.runner.val_loop.run()
         seconds['evaluate'] = time.perf_counter() - start
@@ -136,7 +141,8 @@ class HeadLoop(BaseLoop):
                      for key, value in results.items()
                      if key.startswith(CLASS_IOU_PREFIX)}
         self.metrics.record(self.epoch, labelled_pixels, results['mIoU'],
-                            per_class, seconds, self._passes())
+                            per_class, seconds, self._passes(),
+                            expanded_pixels)
         if is_main_process():
             self.metrics.save()
         hub.update_info('al/learning_curve', list(self.metrics.entries))

@@ -55,11 +55,12 @@ class PixelModel(Protocol):
                      generator: Optional[torch.Generator] = None) -> Tensor:
         """Head logits ``[n, C]`` of features ``[n, D]``."""
 
-    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor,
+                    weights: Optional[Tensor] = None) -> dict:
         """The configured losses of features ``[n, D]`` against ``[n]``
-        labels: an mmseg loss dict for ``parse_losses``, with the batch
-        accuracy in percent as ``decode.acc_seg`` (early stopping reads
-        it)."""
+        labels (``weights``: ``[n]`` per-pixel loss weights, or None): an
+        mmseg loss dict for ``parse_losses``, with the batch accuracy in
+        percent as ``decode.acc_seg`` (early stopping reads it)."""
 
     def reset_head(self) -> None:
         """Re-initialise the trainable head (from the current RNG)."""

@@ -282,7 +282,8 @@ class HeadTrainer:
             'before_train_iter', batch_idx=batch_idx, data_batch=batch)
         with optim_wrapper.optim_context(model):
             losses = model.loss_pixels(batch['inputs'],
-                                       batch['data_samples'])
+                                       batch['data_samples'],
+                                       batch.get('weights'))
         parsed, log_vars = model.parse_losses(losses)
         optim_wrapper.update_params(parsed)
         outputs = {name: value.detach() for name, value in log_vars.items()}

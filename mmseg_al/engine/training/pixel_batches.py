@@ -105,35 +105,43 @@ class LabelledPixels(Dataset):
 
     Indexed with a LongTensor of pixel indices (one batch from
     :class:`PixelBatchSampler`), it returns ``dict(inputs=features,
-    data_samples=classes)``, the data batch the hooks see. ``metainfo``
-    is the pool's (checkpoints record it as their ``dataset_meta``).
+    data_samples=classes)`` (and ``weights=`` the pixels' loss weights
+    when given), the data batch the hooks see. ``metainfo`` is the pool's
+    (checkpoints record it as their ``dataset_meta``).
     """
 
     def __init__(self, features: Tensor, labels: Tensor,
-                 metainfo: Optional[dict] = None) -> None:
+                 metainfo: Optional[dict] = None,
+                 weights: Optional[Tensor] = None) -> None:
         self.features = features
         self.labels = labels
         self.metainfo = metainfo or {}
+        self.weights = weights
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: Tensor) -> dict:
-        return dict(inputs=self.features[index],
-                    data_samples=self.labels[index])
+        batch = dict(inputs=self.features[index],
+                     data_samples=self.labels[index])
+        if self.weights is not None:
+            batch['weights'] = self.weights[index]
+        return batch
 
 
 def labelled_pixel_loader(features: Tensor, labels: Tensor,
                           settings, seed: int,
                           round_idx: int, num_members: int = 1,
-                          metainfo: Optional[dict] = None) -> DataLoader:
+                          metainfo: Optional[dict] = None,
+                          weights: Optional[Tensor] = None) -> DataLoader:
     """The data loader of one round's head training (batches already
     formed by the sampler, so no collation); ``settings`` is the
-    :class:`~mmseg_al.engine.training.head_trainer.HeadTrainingConfig`."""
+    :class:`~mmseg_al.engine.training.head_trainer.HeadTrainingConfig`;
+    ``weights``: per-pixel loss weights, or None."""
     sampler = PixelBatchSampler(
         len(labels), settings.batch_size, seed, round_idx, num_members,
         settings.iters_per_epoch)
-    return DataLoader(LabelledPixels(features, labels, metainfo),
+    return DataLoader(LabelledPixels(features, labels, metainfo, weights),
                       sampler=sampler, batch_size=None)
 
 

@@ -157,9 +157,11 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
         return votes.add(VOTE_SMOOTHING).div_(total).log_()
 
     # ------------------------------------------------------------- loss --
-    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor,
+                    weights: Optional[Tensor] = None) -> dict:
         """Summed member losses and mean ``acc_seg``; member ``m`` is
-        trained on ``features[m]`` ``[bs, D]`` and ``labels[m]`` ``[bs]``.
+        trained on ``features[m]`` ``[bs, D]`` and ``labels[m]`` ``[bs]``
+        (with ``weights[m]`` ``[bs]`` per-pixel loss weights, if given).
         """
         if features.dim() != 3 or features.shape[0] != self.num_members:
             raise ValueError(
@@ -167,10 +169,12 @@ class PixelMLPEnsembleHead(BaseDecodeHead):
                 f': features [{self.num_members}, bs, D], got '
                 f'{tuple(features.shape)}.')
         losses: dict = {}
-        for member, member_features, member_labels in zip(
-                self.members, features, labels):
-            for name, value in member.loss_pixels(member_features,
-                                                  member_labels).items():
+        member_weights = [None] * self.num_members if weights is None \
+            else weights
+        for member, member_features, member_labels, member_weight in zip(
+                self.members, features, labels, member_weights):
+            for name, value in member.loss_pixels(
+                    member_features, member_labels, member_weight).items():
                 losses[name] = losses[name] + value if name in losses \
                     else value
         losses['acc_seg'] = losses['acc_seg'] / self.num_members

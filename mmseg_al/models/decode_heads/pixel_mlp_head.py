@@ -246,7 +246,10 @@ class PixelMLPHead(BaseDecodeHead):
         return logits.view(batch, -1, *size)
 
     # ------------------------------------------------------------- loss --
-    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
-        """Losses of pixel features ``[n, D]`` against labels ``[n]``: the
+    def loss_pixels(self, features: Tensor, labels: Tensor,
+                    weights: Optional[Tensor] = None) -> dict:
+        """Losses of pixel features ``[n, D]`` against labels ``[n]``
+        (``weights`` ``[n]``: per-pixel loss weights, or None): the
         training step of the active-learning loop."""
-        return pixel_losses(self, self.forward_pixels(features), labels)
+        return pixel_losses(self, self.forward_pixels(features), labels,
+                            weights)

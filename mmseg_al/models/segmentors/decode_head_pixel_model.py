@@ -146,10 +146,12 @@ class DecodeHeadPixelModel(EncoderDecoder):
     def seed_noise(self, seed: int) -> None:
         """Nothing to seed: the features of this model carry no noise."""
 
-    def loss_pixels(self, features: Tensor, labels: Tensor) -> Dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor,
+                    weights: Optional[Tensor] = None) -> Dict:
         """The decode head's configured losses of ``conv_seg`` on labelled
-        pixels' features ``[n, D]`` (``decode.loss_*``, ``decode.acc_seg``).
+        pixels' features ``[n, D]`` (``decode.loss_*``, ``decode.acc_seg``;
+        ``weights``: per-pixel loss weights, or None).
         """
         return add_prefix(
             pixel_losses(self.decode_head, self.pixel_logits(features),
-                         labels), 'decode')
+                         labels, weights), 'decode')

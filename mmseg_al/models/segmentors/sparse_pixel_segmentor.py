@@ -197,18 +197,23 @@ class SparsePixelSegmentor(EncoderDecoder):
         return self.decode_head.member_logits(features)
 
     # ------------------------------------------------------------ train --
-    def loss_pixels(self, features: Tensor, labels: Tensor) -> dict:
+    def loss_pixels(self, features: Tensor, labels: Tensor,
+                    weights: Optional[Tensor] = None) -> dict:
         """The head's configured losses on labelled pixels' cached features.
 
         The active-learning loop trains on pixel features, never on images:
         the backbone is frozen, so a labelled pixel's feature is a constant
         computed once.
 
+        ``weights``: per-pixel loss weights (expanded pixels
+        down-weighted), or None.
+
         Returns:
             dict[str, Tensor]: ``decode.loss_*`` and ``decode.acc_seg``.
         """
-        return add_prefix(self.decode_head.loss_pixels(features, labels),
-                          'decode')
+        return add_prefix(
+            self.decode_head.loss_pixels(features, labels, weights),
+            'decode')
 
     def loss(self, inputs: Tensor, data_samples: Sequence) -> dict:
         raise NotImplementedError(

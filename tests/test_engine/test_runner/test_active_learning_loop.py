@@ -323,3 +323,73 @@ def test_overlays_of_an_interrupted_round_are_drawn_on_resume(
     for png in pngs:
         # 32 px upscaled to 256, in a frame of the marker radius 3 + 1
         assert cv2.imread(png).shape[:2] == (264, 264)
+
+
+SUPERPIXELS = """
+train_cfg.update(expansion=dict(
+    type='SuperpixelExpansion', params=dict(n_segments=16),
+    max_pixels_per_click=20, weight=0.5))
+"""
+
+
+def test_superpixel_expansion_labels_regions_at_the_same_clicks(
+        tmp_path, tiny_unet_cfg, capsys, monkeypatch):
+    pytest.importorskip('skimage')
+    from mmseg_al.annotation import SuperpixelExpansion
+    cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
+                           tiny_unet_cfg, extra=SUPERPIXELS)
+    work = str(tmp_path / 'work')
+    weights = []
+    original = PixelMLPHead.loss_pixels
+
+    def recording(self, features, labels, batch_weights=None):
+        weights.append(batch_weights)
+        return original(self, features, labels, batch_weights)
+
+    monkeypatch.setattr(PixelMLPHead, 'loss_pixels', recording)
+    assert al_train_main([cfg, '--work-dir', work]) == 0
+    # clicks weigh 1, expanded pixels train.expansion.weight
+    assert set(torch.cat(weights).tolist()) == {0.5, 1.0}
+    metrics = read_json(osp.join(work, 'metrics.json'))['rounds']
+    state = labelled_state(work, 1)
+    expanded = np.array(state['expanded'])
+    # the budget counts clicks; metrics.json reports both counts
+    assert [e['labelled_pixels'] for e in metrics] == [5, 10]
+    assert int((~expanded).sum()) == 10
+    assert metrics[1]['expanded_pixels'] == int(expanded.sum()) > 0
+    assert metrics[0]['expanded_pixels'] == int(
+        expanded[np.array(state['rounds']) == 0].sum())
+    # every expanded pixel lies in its click's proposed region (the
+    # click's superpixel) and has its click's class
+    labels = {(i, p): (c, r) for i, p, c, r in zip(
+        state['image_ids'], state['pixels'], state['classes'],
+        state['rounds'])}
+    expansion = SuperpixelExpansion(params=dict(n_segments=16))
+    ann_dir = tmp_path / 'data' / 'img_dir' / 'train'
+    for round_idx in (0, 1):
+        stem = osp.join(work, 'queries', f'round_{round_idx:02d}')
+        with np.load(stem + '_regions.npz') as data:
+            regions = np.split(data['pixels'], np.cumsum(data['sizes'])[:-1])
+        rows = read_json(stem + '.json')
+        for row, region in zip(rows, regions):
+            click = row['y'] * 32 + row['x']
+            rgb = cv2.imread(str(ann_dir / row['image']))[..., ::-1]
+            segments = expansion.segments(rgb).reshape(-1)
+            np.testing.assert_array_equal(
+                region, np.flatnonzero(segments == segments[click]))
+            mine = [p for i, p, s, e in zip(
+                state['image_ids'], state['pixels'], state['sources'],
+                expanded) if e and i == row['image'] and s == click]
+            assert set(mine) <= set(region.tolist())
+            assert all(labels[(row['image'], p)] ==
+                       (labels[(row['image'], click)][0], round_idx)
+                       for p in mine)
+    # the head trains on at most 20 expanded pixels per click, logged
+    _, per_click = np.unique(
+        [f'{i}:{s}' for i, s, e in zip(state['image_ids'], state['sources'],
+                                       expanded) if e], return_counts=True)
+    assert per_click.max() > 20
+    assert (f'Round 1: the head trains on 10 clicks and '
+            f'{np.minimum(per_click, 20).sum()} expanded pixels '
+            f'({np.maximum(per_click - 20, 0).sum()} more left out: at most '
+            '20 per click)') in capsys.readouterr().out

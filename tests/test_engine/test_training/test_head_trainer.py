@@ -249,9 +249,10 @@ class HeadModel(BaseModel):
     def pixel_logits(self, features, mc_dropout=False, generator=None):
         return self.decode_head.forward_pixels(features)
 
-    def loss_pixels(self, features, labels):
-        return add_prefix(self.decode_head.loss_pixels(features, labels),
-                          'decode')
+    def loss_pixels(self, features, labels, weights=None):
+        return add_prefix(
+            self.decode_head.loss_pixels(features, labels, weights),
+            'decode')
 
     def reset_head(self):
         self.decode_head.reset_parameters()
