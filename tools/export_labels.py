@@ -1,17 +1,18 @@
 """Export the pixels a run has labelled.
 
     python tools/export_labels.py WORK_DIR OUT.csv|OUT.json [--round K]
-        [--label-maps DIR] [--config CFG]
+        [--label-maps DIR [--clicks-only]] [--config CFG]
 
-``OUT`` gets one row per labelled pixel (image, x, y, class, round, score,
-path), in the format of the query files. ``--label-maps DIR`` (a new or
-empty folder, or an earlier export) also writes a sparse PNG label map per
+``OUT`` gets one row per click (image, x, y, class, round, score, path),
+in the format of the query files. ``--label-maps DIR`` (a new or empty
+folder, or an earlier export) also writes a sparse PNG label map per
 labelled image (unlabelled pixels = 255) and ``DIR/split.txt``, to train
 any mmseg model on just those pixels, and prints the mmseg dataset config
-that reads them. The labels are those saved after the run's latest round,
-or after round ``K``. Neither may lie in the run's ``al_state/`` or
-``queries/`` or replace its records: the tool refuses before writing
-anything.
+that reads them. With region expansion the maps hold the clicks and their
+expanded pixels (``--clicks-only``: the clicks alone). The labels are those
+saved after the run's latest round, or after round ``K``. Neither may lie
+in the run's ``al_state/`` or ``queries/`` or replace its records: the tool
+refuses before writing anything.
 """
 import argparse
 import os
@@ -31,6 +32,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--label-maps', metavar='DIR',
                         help='also write sparse PNG label maps and a split '
                         'file here')
+    parser.add_argument('--clicks-only', action='store_true',
+                        help='label maps of the clicks alone, without the '
+                        'expanded pixels of region expansion')
     parser.add_argument('--config', help='the run\'s config (default: the '
                         'one the runner saved in WORK_DIR)')
     return parser.parse_args(argv)
@@ -54,17 +58,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         store, pool = load_labels(args.work_dir, args.config,
                                   args.round_idx)
         if args.label_maps:  # first: it refuses before writing anything
-            written = write_label_maps(store, args.label_maps)
+            written = write_label_maps(store, args.label_maps,
+                                       args.clicks_only)
         path = store.export(args.out, dict(zip(pool.image_ids,
                                                pool.image_paths)))
     except (ValueError, OSError, StateFileError) as exc:
         print(f'export_labels: {exc}', file=sys.stderr)
         return 1
     images = len(store.labelled_image_ids())
-    print(f'{store.num_labelled} labelled pixels of {images} images '
+    print(f'{store.num_clicks} labelled pixels of {images} images '
           f'written to {path}')
     if args.label_maps:
         print(f'{len(written) - 1} label maps and {written[-1]} written')
+        if store.num_expanded and not args.clicks_only:
+            print(f'The label maps also hold {store.num_expanded} expanded '
+                  'pixels (the clicks\' accepted regions; --clicks-only '
+                  'leaves them out)')
         print(dataset_recipe(store.labelled_image_ids(), pool,
                              args.label_maps, written[-1]))
     return 0

@@ -28,13 +28,16 @@ SPLIT_FILE = 'split.txt'
 MARKER_FILE = '.mmseg_al_label_maps'
 
 
-def write_label_maps(store: LabelStore, out_dir: PathLike) -> List[str]:
+def write_label_maps(store: LabelStore, out_dir: PathLike,
+                     clicks_only: bool = False) -> List[str]:
     """Write the map of every labelled image and the split file.
 
     Args:
         store: the labels.
         out_dir: a new or empty folder, or one a previous export wrote
             (it holds :data:`MARKER_FILE`; its maps are replaced).
+        clicks_only: map the clicks alone, not the expanded pixels of
+            region expansion too.
 
     Returns:
         The paths written, the split file last.
@@ -70,7 +73,8 @@ def write_label_maps(store: LabelStore, out_dir: PathLike) -> List[str]:
         path = os.path.join(out_dir, *f'{name}.png'.split('/'))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         ok, png = cv2.imencode('.png',
-                               store.label_map(image_id).astype(np.uint8))
+                               store.label_map(image_id, clicks_only
+                                               ).astype(np.uint8))
         if not ok:
             raise OSError(f'{path}: PNG encoding failed')
         atomic_write_bytes(path, png.tobytes())

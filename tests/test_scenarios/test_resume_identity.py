@@ -81,8 +81,7 @@ def reference(tmp_path_factory, tiny_unet_cfg):
     return cfg, full, expected
 
 
-def test_killed_and_resumed_runs_are_identical(tmp_path, reference):
-    cfg, _, expected = reference
+def assert_killed_runs_resume_identically(cfg, expected, tmp_path):
     for point, round_idx in KILL_POINTS:
         work = str(tmp_path / f'{point}_{round_idx}')
         killed = run_killed([cfg, '--work-dir', work], point, round_idx)
@@ -96,6 +95,31 @@ def test_killed_and_resumed_runs_are_identical(tmp_path, reference):
         assert sorted(got) == sorted(expected), point
         for key in expected:
             assert got[key] == expected[key], (point, key)
+
+
+def test_killed_and_resumed_runs_are_identical(tmp_path, reference):
+    cfg, _, expected = reference
+    assert_killed_runs_resume_identically(cfg, expected, tmp_path)
+
+
+def test_killed_and_resumed_runs_with_region_expansion_are_identical(
+        tmp_path_factory, tiny_unet_cfg):
+    """Proposed regions, expanded pixels (flags, sources) and metrics with
+    both counts, bit for bit."""
+    pytest.importorskip('skimage')
+    root = tmp_path_factory.mktemp('expansion')
+    cfg = write_toy_config(
+        root / 'toy.py', root / 'data', tiny_unet_cfg,
+        extra=EIGHT_IMAGES + "train_cfg.update(expansion=dict(type='"
+        "SuperpixelExpansion', params=dict(n_segments=16), "
+        'max_pixels_per_click=20, weight=0.5))\n')
+    full = str(root / 'full')
+    assert al_train_main([cfg, '--work-dir', full]) == 0
+    expected = outputs(full)
+    assert [e['expanded_pixels'] > 0 for e in expected['metrics']] == [
+        True] * ROUNDS
+    assert 'queries/round_02_regions.npz' in expected
+    assert_killed_runs_resume_identically(cfg, expected, root)
 
 
 def test_lost_metrics_are_recomputed_on_the_labels_of_their_round(

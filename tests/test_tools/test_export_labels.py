@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import re
 
+import cv2
 import numpy as np
 import pytest
 from mmseg.datasets import BaseSegDataset
@@ -170,3 +171,41 @@ def test_label_maps_never_overwrite_other_files(finished_run, tmp_path,
     assert tool_main('export_labels', [work, str(tmp_path / 'labels.csv'),
                                        '--label-maps',
                                        str(tmp_path / 'new')]) == 0
+
+
+def test_expanded_pixels_are_in_the_label_maps_not_the_points(
+        tmp_path, tiny_unet_cfg, capsys):
+    pytest.importorskip('skimage')
+    cfg = write_toy_config(
+        tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
+        extra="train_cfg.update(expansion=dict(type='SuperpixelExpansion',"
+        " params=dict(n_segments=16)))\n")
+    work = str(tmp_path / 'work')
+    assert al_train_main([cfg, '--work-dir', work]) == 0
+    state = np.load(osp.join(work, 'al_state', 'round_01.npz'))
+    everything = saved_labels(work, 1)
+    clicks = {(str(i), int(p)): int(c) for i, p, c, e in zip(
+        state['image_ids'], state['pixels'], state['classes'],
+        state['expanded']) if not e}
+    assert len(clicks) == 10 and len(everything) > 10
+    capsys.readouterr()
+    out, maps = tmp_path / 'labels.json', tmp_path / 'maps'
+    assert tool_main('export_labels', [work, str(out), '--label-maps',
+                                       str(maps)]) == 0
+    shapes = {f'{i:04d}.png': (32, 32) for i in range(4)}
+    rows = read_annotations(out, shapes, 6, round_idx=None)
+    assert dict(zip(zip(rows.image_ids, rows.pixels.tolist()),
+                    rows.classes.tolist())) == clicks
+    assert f'also hold {len(everything) - 10} expanded pixels' in \
+        capsys.readouterr().out
+    click_maps = tmp_path / 'click_maps'
+    assert tool_main('export_labels', [work, str(tmp_path / 'c.json'),
+                                       '--label-maps', str(click_maps),
+                                       '--clicks-only']) == 0
+    for folder, expected in ((maps, everything), (click_maps, clicks)):
+        found = {}
+        for image in sorted({i for i, _ in everything}):
+            label = cv2.imread(str(folder / image), cv2.IMREAD_UNCHANGED)
+            found.update({(image, int(p)): int(label.flat[p])
+                          for p in np.flatnonzero(label.reshape(-1) != 255)})
+        assert found == expected
