@@ -88,12 +88,14 @@ def load_pending_round(work_dir: str,
             run_dir.state_dir, pool.image_ids, pool.image_shapes,
             pool.num_classes)
     budget = Config.fromfile(config).get('train_cfg', {}).get('budget')
-    image_ids, pixels, _ = run_dir.queries(round_idx).load(
+    pending = run_dir.queries(round_idx)
+    image_ids, pixels, _ = pending.load(
         store, budget and resolve_budget(budget, len(pool.image_ids)))
     return QueryRound(round_idx=round_idx, image_ids=image_ids, pixels=pixels,
                       run_dir=run_dir, images=PoolImages(pool),
                       num_classes=pool.num_classes,
-                      ignore_index=pool.ignore_index)
+                      ignore_index=pool.ignore_index,
+                      regions=pending.load_regions(len(pixels)))
 
 
 @contextmanager

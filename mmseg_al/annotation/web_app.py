@@ -3,14 +3,18 @@
 The page (static HTML, CSS and JavaScript shipped in ``static/``, no build
 step, no network) shows one query at a time; the API behind it:
 
-* ``GET /api/round``: the round, the classes with their colours and every
-  query (``id, image, x, y, width, height, class, guesses``);
+* ``GET /api/round``: the round, the classes with their colours, whether
+  regions are proposed (``regions``) and every query (``id, image, x, y,
+  width, height, class, guesses, region``);
 * ``GET /api/image?id=IMAGE_ID``: the pool image as the model sees it, PNG;
   only images queried in this round, looked up by id (never a path);
-* ``PUT /api/answers/{id}`` with ``{"round": r, "class": c}``: store one
+* ``GET /api/regions/{id}``: with region expansion, the region proposed
+  for a query, ``{"pixels": [flat pixel, ...]}``;
+* ``PUT /api/answers/{id}`` with ``{"round": r, "class": c}`` (and, with
+  region expansion, ``"region": "accept"`` or ``"pixel"``): store one
   answer (``c`` null clears it); 404 unknown query, 409 another round,
-  422 invalid class, 400 malformed body (``r`` not an integer, JSON nested
-  too deeply, ...).
+  422 invalid class or region choice, 400 malformed body (``r`` not an
+  integer, JSON nested too deeply, ...).
 
 With a token every request must carry it: ``?token=`` (the page then
 keeps it in a cookie), or an ``X-Token`` header. A request whose ``Host``
@@ -115,7 +119,20 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
         return JSONResponse(dict(
             round=answers.round_idx, classes=classes,
             ignore_index=queries.ignore_index,
+            regions=queries.regions is not None,
             queries=answers.queries_view()))
+
+    def region(request: Request) -> JSONResponse:
+        query_id = request.path_params['query_id']
+        if queries.regions is None:
+            return error(f'round {answers.round_idx} proposes no regions '
+                         '(train_cfg.expansion is off)', 404)
+        if not 0 <= query_id < len(queries.regions):
+            return error(f'unknown query id {query_id}: round '
+                         f'{answers.round_idx} has the queries 0 .. '
+                         f'{len(queries.regions) - 1}', 404)
+        return JSONResponse(dict(
+            pixels=queries.regions[query_id].tolist()))
 
     def image(request: Request) -> Response:
         image_id = request.query_params.get('id')
@@ -130,15 +147,18 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
     async def answer(request: Request) -> JSONResponse:
         try:
             body = json.loads(await request.body())
-            if not isinstance(body, dict) or set(body) != {'round', 'class'}:
+            if not isinstance(body, dict) or not {'round', 'class'} <= set(
+                    body) <= {'round', 'class', 'region'}:
                 raise ValueError
         except (ValueError, RecursionError):  # RecursionError: too deep
             return error('expected a JSON object {"round": r, "class": c} '
-                         '(c null to clear the answer)', 400)
+                         '(c null to clear the answer), with "region": '
+                         '"accept" or "pixel" when regions are proposed',
+                         400)
         try:
             answered = await run_in_threadpool(
                 answers.answer, request.path_params['query_id'],
-                body['class'], body['round'])
+                body['class'], body['round'], body.get('region'))
         except AnswerError as exc:
             return error(str(exc), exc.status)
         if on_answer is not None:
@@ -154,6 +174,7 @@ def build_app(answers: RoundAnswers, token: Optional[str] = None,
         Route('/', index),
         Route('/api/round', round_info),
         Route('/api/image', image),
+        Route('/api/regions/{query_id:int}', region),
         Route('/api/answers/{query_id:int}', answer, methods=['PUT']),
         Mount('/static', StaticFiles(directory=STATIC_DIR)),
     ], middleware=middleware)

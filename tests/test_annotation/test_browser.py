@@ -53,16 +53,16 @@ def browser(tmp_path):
     driver.quit()
 
 
-def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
-                                                     browser):
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+def start_web_run(tmp_path, tiny_unet_cfg, extra=''):
+    """A toy run with WebOracle in a thread, round 0 answered through the
+    API from the ground truth; ``(url, run, status, data_root, work)``
+    once it serves round 1."""
     port = free_port()
     data_root = str(tmp_path / 'data')
     cfg = write_toy_config(
         tmp_path / 'toy.py', data_root, tiny_unet_cfg,
         extra=f"train_cfg.update(oracle=dict(type='WebOracle', port={port}))"
-        '\n')
+        '\n' + extra)
     work = str(tmp_path / 'work')
     status = []
     run = threading.Thread(
@@ -76,7 +76,15 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
         cls = ground_truth(data_root, query['image'], query['x'], query['y'])
         assert httpx.put(f'{url}api/answers/{query["id"]}', json={
             'round': 0, 'class': cls}).status_code == 200
+    return url, run, status, data_root, work
 
+
+def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
+                                                     browser):
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    url, run, status, data_root, work = start_web_run(tmp_path,
+                                                      tiny_unet_cfg)
     info = serving_round(url, 1, run.is_alive)
     queries = info['queries']
     assert all(len(q['guesses']) == 3 for q in queries)
@@ -131,3 +139,88 @@ def test_a_round_answered_by_keyboard_in_the_browser(tmp_path, tiny_unet_cfg,
                  f'{url}', f'Round 1: {len(queries)} of {len(queries)} '
                  'queries answered'):
         assert line in text
+
+
+def test_a_region_accepted_and_one_rejected_in_the_browser(
+        tmp_path, tiny_unet_cfg, browser):
+    """With SuperpixelExpansion, a picked class shows the proposed region;
+    Enter accepts it, Escape keeps the pixel: the label state holds
+    exactly the accepted region's pixels, as expanded pixels of its
+    click."""
+    pytest.importorskip('skimage')
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    from mmseg_al.annotation import expand_clicks
+    url, run, status, data_root, work = start_web_run(
+        tmp_path, tiny_unet_cfg, "train_cfg.update(expansion=dict(type="
+        "'SuperpixelExpansion', params=dict(n_segments=16)))\n")
+    info = serving_round(url, 1, run.is_alive)
+    assert info['regions'] is True
+    queries = info['queries']
+    truth = [ground_truth(data_root, q['image'], q['x'], q['y'])
+             for q in queries]
+    browser.get(url)
+    wait = WebDriverWait(browser, PATIENCE)
+    body = browser.find_element('tag name', 'body')
+
+    def status_text():
+        return browser.find_element('id', 'status').text
+
+    def drawn_region():
+        return browser.find_element('id', 'full').get_attribute(
+            'data-region')
+
+    wait.until(lambda _: status_text().startswith('Query 1 of '))
+    choices = ['accept', 'pixel'] + [None] * (len(queries) - 2)
+    for query_id, choice in enumerate(choices):
+        if choice is None:  # void: stored at once, never expands
+            body.send_keys(Keys.SPACE)
+        else:
+            body.send_keys(CLASS_KEYS[truth[query_id]])
+            # the region is drawn in the picked class, the choice asked
+            wait.until(lambda _: drawn_region() == str(truth[query_id]))
+            assert browser.find_element('id', 'region-choice').is_displayed()
+            assert status_text().endswith('answer: —')
+            body.send_keys(Keys.ENTER if choice == 'accept' else Keys.ESCAPE)
+        if query_id + 1 < len(queries):
+            wait.until(lambda _: status_text().startswith(
+                f'Query {query_id + 2} of'))
+    wait.until(lambda _: 'are answered' in browser.find_element(
+        'id', 'message').text)
+    saved = json.loads(open(osp.join(work, 'queries', 'round_01.json'),
+                            encoding='utf-8').read())
+    assert [row.get('region') for row in saved] == choices
+
+    run.join(PATIENCE)
+    assert status == [0]
+    with np.load(osp.join(work, 'queries', 'round_01_regions.npz')) as data:
+        regions = np.split(data['pixels'], np.cumsum(data['sizes'])[:-1])
+    state = np.load(osp.join(work, 'al_state', 'round_01.npz'))
+    image_ids = [str(i) for i in state['image_ids']]
+    this_round = state['rounds'] == 1
+    expanded = state['expanded'] & this_round
+    clicks = [(q['image'], q['y'] * q['width'] + q['x']) for q in queries]
+    classes = truth[:2] + [info['ignore_index']] * (len(queries) - 2)
+    stored = {(i, int(p)): int(c) for i, p, c, e in zip(
+        image_ids, state['pixels'], state['classes'], expanded) if not e}
+    assert [stored[click] for click in clicks] == classes
+
+    def labelled_before(image_id):  # earlier rounds and this round's clicks
+        return np.array([int(p) for i, p, e in zip(
+            image_ids, state['pixels'], expanded) if i == image_id and not e])
+
+    reference = expand_clicks([i for i, _ in clicks],
+                              np.array([p for _, p in clicks]),
+                              np.array(classes), regions,
+                              np.array([c == 'accept' for c in choices]),
+                              labelled_before)
+    assert sorted(zip(np.array(image_ids)[expanded].tolist(),
+                      state['pixels'][expanded].tolist(),
+                      state['sources'][expanded].tolist())) == sorted(
+        zip(reference.image_ids, reference.pixels.tolist(),
+            reference.sources.tolist()))
+    # only the accepted click expanded, into its own region
+    assert set(state['sources'][expanded].tolist()) == {clicks[0][1]}
+    assert expanded.sum() > 0
+    assert set(state['pixels'][expanded].tolist()) <= set(
+        regions[0].tolist())

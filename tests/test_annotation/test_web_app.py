@@ -25,6 +25,9 @@ httpx = pytest.importorskip('httpx2', reason='TestClient needs httpx2')
 from starlette.testclient import TestClient  # noqa: E402
 
 CLASSES = [2, 255, 0, 1]
+BAD_BODY = ('expected a JSON object {"round": r, "class": c} (c null to '
+            'clear the answer), with "region": "accept" or "pixel" when '
+            'regions are proposed')
 
 
 def client_for(queries, **kwargs):
@@ -98,11 +101,13 @@ def test_images_are_served_by_id_from_the_round_only(tmp_path):
      'the answer is for round 1, but round 2 is being annotated; reload the '
      'page'),
     ('/api/answers/0', {'class': 0}, 400,
-     'expected a JSON object {"round": r, "class": c} (c null to clear the '
-     'answer)'),
+     BAD_BODY),
     ('/api/answers/0', [ROUND, 0], 400,
-     'expected a JSON object {"round": r, "class": c} (c null to clear the '
-     'answer)'),
+     BAD_BODY),
+    ('/api/answers/0', {'round': ROUND, 'class': 0, 'extra': 1}, 400,
+     BAD_BODY),
+    ('/api/answers/0', {'round': ROUND, 'class': 0, 'region': 'yes'}, 422,
+     "region 'yes' is none of ['accept', 'pixel']"),
     ('/api/answers/0', {'round': True, 'class': 0}, 400,
      'round True is not an integer'),
     ('/api/answers/0', {'round': float(ROUND), 'class': 0}, 400,
@@ -298,3 +303,23 @@ def test_the_server_libraries_are_optional(monkeypatch):
 
 def test_pairs_are_the_fixture_queries(pending):
     assert pending.pairs == PAIRS
+
+
+def test_proposed_regions_are_served_and_choices_saved(pending):
+    assert client_for(pending).get('/api/round').json()['regions'] is False
+    assert client_for(pending).get('/api/regions/0').status_code == 404
+    pending.regions = [np.array([6, 7, 8]), np.array([0]), np.array([1, 2]),
+                       np.array([14, 19])]
+    client = client_for(pending)
+    assert client.get('/api/round').json()['regions'] is True
+    assert client.get('/api/regions/3').json() == {'pixels': [14, 19]}
+    assert client.get('/api/regions/4').json() == {
+        'error': 'unknown query id 4: round 2 has the queries 0 .. 3'}
+    for query_id, region in enumerate(['accept', 'pixel', None, 'accept']):
+        assert client.put(f'/api/answers/{query_id}', json={
+            'round': ROUND, 'class': CLASSES[query_id],
+            'region': region}).status_code == 200
+    assert [q['region'] for q in client.get('/api/round').json()[
+        'queries']] == ['accept', 'pixel', None, 'accept']
+    assert RoundAnswers(pending).accepted_regions().tolist() == [
+        True, False, False, True]
