@@ -9,11 +9,13 @@ from .oracles import AnnotationRequired, FileOracle, GroundTruthOracle
 from .query_round import PoolImages, QueryRound, read_answers
 from .region_expansion import (RegionExpansion, SuperpixelExpansion,
                                expand_clicks)
+from .sam_expansion import SAMExpansion
 from .round_answers import AnswerError, RoundAnswers
 from .web_oracle import WebOracle
 
 __all__ = [
     'AnnotationRequired', 'AnswerError', 'FileOracle', 'GroundTruthOracle',
     'PoolImages', 'QueryRound', 'RegionExpansion', 'RoundAnswers',
-    'SuperpixelExpansion', 'WebOracle', 'expand_clicks', 'read_answers'
+    'SAMExpansion', 'SuperpixelExpansion', 'WebOracle', 'expand_clicks',
+    'read_answers'
 ]
