@@ -6,7 +6,9 @@ config plus a few lines (:data:`METHODS`): the selectors compared in the
 paper, LEDM-AL and the fully supervised reference (LEDM's ensemble on
 every pool pixel, one head epoch), and one-change ablations of two-stage
 eDALD (the released code's score, M = 2, per-round draws, per-round or
-more candidates, no early stop, longer or DDeP pretraining).
+more candidates, no early stop, longer or DDeP pretraining), and two-stage
+eDALD with SuperpixelExpansion (the same clicks a round, each spread over
+its superpixel).
 
 Runs each (method, seed) through ``tools/al_train.py`` in a subprocess and
 prints one JSON line per method::
@@ -30,6 +32,11 @@ prints one JSON line per method::
   any seed; ``worst_mean_drop``: the same on the mean curve.
 - ``min_classes_hit``: the fewest classes with IoU > 0 of any round of any
   seed once ``--min-pixels`` (30) pixels are labelled.
+- With region expansion, ``expanded_pixels_mean`` (per round, mean over
+  seeds; ``labelled_pixels`` stays the clicks) and ``expanded_accuracy``:
+  the percentage of the final round's expanded pixels whose class is the
+  ground truth's (pixels void in the ground truth left out), mean over
+  seeds.
 
 ``--reference METHOD`` also pairs every method with ``METHOD``
 (``diff_to_reference``, e.g. the ablations with ``edald_two-stage``);
@@ -48,6 +55,9 @@ where it stopped and new methods can be added to a finished one.
         --plot docs/images/label_efficiency.png
     python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le \\
         --methods edald_two-stage edald-released_two-stage \\
+        --reference edald_two-stage
+    python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le \\
+        --methods edald_two-stage edald_two-stage_superpixels \\
         --reference edald_two-stage
 """
 import argparse
@@ -154,6 +164,9 @@ train_cfg = dict(head_training=dict(patience=10**9))
         'ddpm600', iterations=600, max_timestep=400),
     'edald_two-stage_ddep': _pretraining(
         'ddep', iterations=600, timestep=100, freeze_encoder=True),
+    'edald_two-stage_superpixels': """
+train_cfg = dict(expansion=dict(type='SuperpixelExpansion'))
+""",
 }
 FULL = 'fully-supervised'
 
@@ -202,7 +215,8 @@ def finished_run(root: str, method: str, seed: int,
             method != FULL and rounds and len(curve) < rounds):
         return None
     with open(timing, encoding='utf-8') as file:
-        return dict(curve=curve, wall=json.load(file)['wall_s'])
+        return dict(curve=curve, wall=json.load(file)['wall_s'],
+                    work_dir=work_dir)
 
 
 def run_once(method: str, seed: int, args: argparse.Namespace,
@@ -255,6 +269,33 @@ def paired_ci(diffs: Sequence[float], resamples: int = 10000,
     return [round(float(q), 2) for q in np.percentile(means, [2.5, 97.5])]
 
 
+def expanded_accuracy(store, ground_truth) -> Optional[float]:
+    """Percentage of ``store``'s expanded pixels whose class is the ground
+    truth's (``ground_truth(image id) -> [H, W]``), leaving out pixels
+    void there; None without any."""
+    correct = counted = 0
+    for image_id in store.labelled_image_ids():
+        expanded = store.expanded(image_id)
+        if not expanded.any():
+            continue
+        truth = np.asarray(ground_truth(image_id)).reshape(-1)[
+            store.pixels(image_id)[expanded]]
+        known = truth != store.ignore_index
+        correct += int((truth[known] ==
+                        store.classes(image_id)[expanded][known]).sum())
+        counted += int(known.sum())
+    return round(100 * correct / counted, 2) if counted else None
+
+
+def run_expanded_accuracy(work_dir: str) -> Optional[float]:
+    """:func:`expanded_accuracy` of a finished run's latest labels."""
+    sys.path.insert(0, REPO)
+    from mmseg_al.annotation.saved_run import load_labels
+    store, pool = load_labels(work_dir)
+    return expanded_accuracy(
+        store, lambda image_id: pool.ground_truth(pool.index_of(image_id)))
+
+
 def worst_drop(miou: Sequence[float]) -> float:
     return max([0.0] + [a - b for a, b in zip(miou, miou[1:])])
 
@@ -271,7 +312,7 @@ def summarise(method: str, seeds: List[int], runs: List[dict],
     def std(values):
         return statistics.stdev(values) if len(values) > 1 else 0.0
 
-    return dict(
+    row = dict(
         method=method, seeds=seeds,
         labelled_pixels=[e['labelled_pixels'] for e in curves[0]],
         mIoU_mean=[round(float(m), 2) for m in mean_curve],
@@ -284,6 +325,13 @@ def summarise(method: str, seeds: List[int], runs: List[dict],
         worst_mean_drop=round(worst_drop(mean_curve.tolist()), 2),
         min_classes_hit=min(hits) if hits else None,
         wall_s_mean=round(statistics.mean(r['wall'] for r in runs), 1))
+    if 'expanded_pixels' in curves[0][0]:
+        row['expanded_pixels_mean'] = [
+            round(float(n), 1) for n in np.mean(
+                [[e['expanded_pixels'] for e in c] for c in curves], axis=0)]
+        row['expanded_accuracy'] = round(statistics.mean(
+            r['expanded_accuracy'] for r in runs), 2)
+    return row
 
 
 def add_pairing(row: dict, runs: List[dict], other: List[dict],
@@ -344,6 +392,9 @@ def main(argv=None) -> None:
                              jobs))
     all_runs: Dict[str, List[dict]] = {}
     for (method, _), run in zip(jobs, done):
+        if 'expanded_pixels' in run['curve'][0]:
+            run['expanded_accuracy'] = run_expanded_accuracy(
+                run['work_dir'])
         all_runs.setdefault(method, []).append(run)
     rows = [summarise(m, args.seeds[:1] if m == FULL else args.seeds,
                       all_runs[m], args.min_pixels) for m in args.methods]

@@ -48,3 +48,31 @@ def test_label_efficiency_figures_from_their_formulas():
     bench.add_pairing(row, [run], [other], 'to_random')
     assert row['diff_to_random'] == 2.0
     assert row['diff_auc_to_random'] == pytest.approx(2.0)
+
+
+def test_label_efficiency_reports_expanded_pixels_and_their_accuracy():
+    import numpy as np
+    from mmseg_al.state import LabelStore
+    bench = load_bench('bench_label_efficiency')
+    assert 'expansion=dict(type=\'SuperpixelExpansion\')' in \
+        bench.METHODS['edald_two-stage_superpixels']
+    store = LabelStore(['a', 'b'], [(2, 3), (2, 2)], 3)
+    store.add_many([('a', 0, 1), ('b', 3, 2)], 0)
+    store.add_expanded(['a', 'a', 'a', 'b', 'b'], [1, 2, 5, 0, 1],
+                       [0, 0, 0, 3, 3], 0)
+    truth = {'a': np.array([[1, 1, 0], [9, 9, 255]]),
+             'b': np.array([[2, 255], [0, 2]])}
+    # a: 1 right, 1 wrong, 1 void; b: 1 right, 1 void -> 2 of 3
+    assert bench.expanded_accuracy(store, truth.__getitem__) == 66.67
+    assert bench.expanded_accuracy(
+        LabelStore(['a'], [(2, 3)], 3), truth.__getitem__) is None
+    curve = [dict(labelled_pixels=p, expanded_pixels=n, mIoU=m,
+                  per_class_IoU=dict(a=m))
+             for p, n, m in ((10, 100, 20.0), (20, 150, 30.0))]
+    runs = [dict(curve=curve, wall=1.0, expanded_accuracy=80.0),
+            dict(curve=[dict(e, expanded_pixels=e['expanded_pixels'] + 10)
+                        for e in curve], wall=1.0, expanded_accuracy=90.0)]
+    row = bench.summarise('m', [0, 1], runs, min_pixels=10)
+    assert row['labelled_pixels'] == [10, 20]
+    assert row['expanded_pixels_mean'] == [105.0, 155.0]
+    assert row['expanded_accuracy'] == 85.0
