@@ -2,9 +2,10 @@
 
 Models, datasets, metrics, loops and hooks are registered in mmseg's
 ``MODELS``, ``DATASETS``, ``METRICS``, ``LOOPS`` and ``HOOKS``. Every
-active-learning component (selectors, Stage-1 candidate sets and pickers, class
-balance, oracles) is registered in mmseg's ``TASK_UTILS``, re-exported
-here as the one place to register and build them. One scope rule follows:
+active-learning component (selectors, Stage-1 candidate sets and pickers,
+class balance, oracles, region expansions) is registered in mmseg's
+``TASK_UTILS``, re-exported here as the one place to register and build
+them. One scope rule follows:
 configs run with ``default_scope='mmseg'`` (every mmseg config does), where
 ``TASK_UTILS.build`` finds all of them, nested configs included, with no
 scope switching.

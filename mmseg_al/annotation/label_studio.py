@@ -93,12 +93,22 @@ Export the project as "JSON" (or "JSON-MIN") and read it back:
 """)
 
 
+#: Said when the run proposes regions (train_cfg.expansion).
+_POINTS_ONLY = """
+The run proposes a region for each point (region expansion), but this
+export carries the points only: the regions are not shown here, and the
+import labels the points alone. To label the regions, answer the round in
+the web annotator (python tools/annotate.py WORK_DIR) instead.
+"""
+
+
 def _readme(round_idx: int, num_queries: int, num_images: int,
-            out_dir: str, url_prefix: str) -> str:
-    """The steps from the exported files to an imported export."""
+            out_dir: str, url_prefix: str, regions: bool = False) -> str:
+    """The steps from the exported files to an imported export (and, with
+    proposed regions, that the export carries the points only)."""
     steps = (_LOCAL_FILES_STEPS if url_prefix == LOCAL_FILES_PREFIX
              else _URL_STEPS) + _LABEL_STEPS
-    text = _README_HEAD + '\n' + ''.join(
+    text = _README_HEAD + (_POINTS_ONLY if regions else '') + '\n' + ''.join(
         f'{number}. {step}' for number, step in enumerate(steps, start=1))
     return text.format(round=round_idx, num_queries=num_queries,
                        num_images=num_images, out_dir=out_dir,
@@ -182,7 +192,7 @@ def export_project(answers: RoundAnswers, out_dir: str,
     atomic_write_json(written[1], tasks)
     atomic_write_text(written[2], _readme(
         answers.round_idx, len(answers), len(tasks),
-        os.path.abspath(out_dir), url_prefix))
+        os.path.abspath(out_dir), url_prefix, queries.regions is not None))
     return written
 
 

@@ -368,3 +368,15 @@ def test_a_json_min_export_is_checked_as_a_json_export(tmp_path, exported):
         f'(x=0, y=0): {KNOWN}',
         "task 103: image 'train/0001.png' has no submitted annotation"]
     assert answers.num_answered() == 0
+
+
+def test_the_readme_says_the_export_carries_points_only_with_regions(
+        tmp_path, pending):
+    export_project(RoundAnswers(pending), str(tmp_path / 'plain'))
+    assert 'points only' not in (tmp_path / 'plain' / 'README.txt'
+                                 ).read_text()
+    pending.regions = [np.array([p]) for p in pending.pixels]
+    export_project(RoundAnswers(pending), str(tmp_path / 'ls'))
+    readme = (tmp_path / 'ls' / 'README.txt').read_text()
+    assert 'this\nexport carries the points only' in readme
+    assert 'python tools/annotate.py WORK_DIR' in readme
