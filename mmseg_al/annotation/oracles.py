@@ -131,6 +131,11 @@ class FileOracle:
             'Then run the same command again with --resume (a deleted query '
             'file is written again, blank, from the saved selection '
             f'{os.path.splitext(path)[0]}.npz).']
+        if queries.regions is not None:
+            lines.append('Region expansion: the browser shows each pixel\'s '
+                         'proposed region; in the file, "region": "accept" '
+                         'on a row labels its region too (no choice: the '
+                         'pixel alone).')
         other = os.path.splitext(path)[0] + '.csv'
         if os.path.exists(other):
             lines.append(f'{other} is not read: the run reads the answers '

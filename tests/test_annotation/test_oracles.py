@@ -116,3 +116,11 @@ def test_file_oracle_stops_on_a_bad_region_choice(tmp_path):
         json.dump(rows, file)
     with pytest.raises(AnnotationRequired, match=r'row 1: region 1'):
         FileOracle().accepted_regions(queries)
+
+
+def test_file_oracle_says_how_to_accept_regions_when_proposed(tmp_path):
+    queries = query_round(tmp_path, FakePool(), PAIRS)
+    queries.regions = [np.array([p]) for p in queries.pixels]
+    with pytest.raises(AnnotationRequired, match='"region": "accept" on a '
+                       'row labels its region too'):
+        FileOracle().annotate(queries)
