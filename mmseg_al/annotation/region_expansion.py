@@ -98,11 +98,14 @@ class RegionExpansion:
             head trains on; a larger region is represented by a seeded
             subset of that size (keyed by the run's seed, the image and
             the click, so the same in every round and on resume). None:
-            all of them.
+            all of them. Their features are kept for the run like the
+            clicks': up to ``clicks x (1 + max_pixels_per_click) x D x 4``
+            bytes (``D`` = 6144 for the 256-pixel UNet's features: about
+            24 KB a pixel).
     """
 
     def __init__(self, weight: float = 1.0,
-                 max_pixels_per_click: Optional[int] = 1024) -> None:
+                 max_pixels_per_click: Optional[int] = 100) -> None:
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) \
                 or not weight > 0:
             raise ValueError('train_cfg.expansion.weight must be a number > '
@@ -174,7 +177,7 @@ class SuperpixelExpansion(RegionExpansion):
 
     def __init__(self, method: str = 'slic', params: Optional[dict] = None,
                  weight: float = 1.0,
-                 max_pixels_per_click: Optional[int] = 1024) -> None:
+                 max_pixels_per_click: Optional[int] = 100) -> None:
         super().__init__(weight, max_pixels_per_click)
         if method not in SUPERPIXEL_DEFAULTS:
             raise ValueError(f'train_cfg.expansion.method must be one of '

@@ -90,7 +90,7 @@ class SAMExpansion(RegionExpansion):
     def __init__(self, checkpoint: str, model_type: str = 'vit_h',
                  iou_threshold: float = 0.9, device: Optional[str] = None,
                  weight: float = 1.0,
-                 max_pixels_per_click: Optional[int] = 1024) -> None:
+                 max_pixels_per_click: Optional[int] = 100) -> None:
         super().__init__(weight, max_pixels_per_click)
         if not isinstance(iou_threshold, (int, float)) or \
                 isinstance(iou_threshold, bool) or \
