@@ -320,18 +320,22 @@ class LabelStore:
         image_ids = [str(i) for i in image_ids]
         sources = _int_array(sources, 'sources')
         classes = np.full(len(sources), self.ignore_index, dtype=np.int64)
+        ids = np.asarray(image_ids)
         problems = []
-        for k, (image_id, source) in enumerate(zip(image_ids, sources)):
+        for image_id in dict.fromkeys(image_ids):
+            rows = np.flatnonzero(ids == image_id)
             labels = self._labels.get(image_id, _NO_LABELS)
-            at = int(np.searchsorted(labels.pixels, source))
-            if at == len(labels.pixels) or labels.pixels[at] != source or \
-                    labels.expanded[at] or labels.rounds[at] != round_idx \
-                    or labels.classes[at] == self.ignore_index:
-                problems.append(f'image {image_id!r} source {source}: not a '
-                                f'click with a class labelled in round '
-                                f'{round_idx}')
-            else:
-                classes[k] = labels.classes[at]
+            ok = np.zeros(len(rows), dtype=bool)
+            if len(labels.pixels):
+                at = np.minimum(np.searchsorted(labels.pixels, sources[rows]),
+                                len(labels.pixels) - 1)
+                ok = (labels.pixels[at] == sources[rows]) & \
+                    ~labels.expanded[at] & (labels.rounds[at] == round_idx) \
+                    & (labels.classes[at] != self.ignore_index)
+                classes[rows[ok]] = labels.classes[at[ok]]
+            problems += [f'image {image_id!r} source {source}: not a click '
+                         f'with a class labelled in round {round_idx}'
+                         for source in sources[rows[~ok]]]
         if problems:
             raise ValueError(list_problems(
                 f'{len(problems)} bad source(s), nothing was added:',
