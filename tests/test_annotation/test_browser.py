@@ -4,7 +4,9 @@ Round 0 of a 2-round toy run with ``WebOracle`` is answered through the
 HTTP API, round 1 by keyboard on the page, as a person would; the run must
 then finish with exactly the pressed classes stored. The page is saved as
 a screenshot; with ``MMSEG_AL_SCREENSHOT=PATH`` it is also copied there
-(the README's picture: ``docs/images/annotator.png``).
+(the README's picture: ``docs/images/annotator.png``). With region
+expansion, the person accepts one proposed region and rejects another,
+and the label state must hold exactly the accepted one.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium
 chromium-driver``, done by ``.ci/run``) and Selenium (the ``tests`` extra).
