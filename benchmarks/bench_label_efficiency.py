@@ -46,7 +46,10 @@ reports ``diff_to_baseline`` with its CI.
 
 Finished runs in ``--work-dir`` are reused (a run is finished when its
 ``metrics.json`` has every round), so an interrupted benchmark continues
-where it stopped and new methods can be added to a finished one.
+where it stopped and new methods can be added to a finished one. Each run
+gets ``cores / --jobs`` CPU threads; a finished run made with another
+count is refused, since the thread count can change a feature's last bits
+and so a pick.
 
     python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le \\
         --methods random herding entropy_two-stage margin_two-stage \\
@@ -215,8 +218,9 @@ def finished_run(root: str, method: str, seed: int,
             method != FULL and rounds and len(curve) < rounds):
         return None
     with open(timing, encoding='utf-8') as file:
-        return dict(curve=curve, wall=json.load(file)['wall_s'],
-                    work_dir=work_dir)
+        record = json.load(file)
+    return dict(curve=curve, wall=record['wall_s'],
+                threads=record.get('threads'), work_dir=work_dir)
 
 
 def run_once(method: str, seed: int, args: argparse.Namespace,
@@ -225,6 +229,12 @@ def run_once(method: str, seed: int, args: argparse.Namespace,
     name = f'{method}_seed{seed}'
     work_dir = osp.join(args.work_dir, name)
     found = finished_run(args.work_dir, method, seed, args.rounds)
+    if found is not None and found['threads'] not in (None, threads):
+        # the thread count changes features in their last bits, so picks
+        raise SystemExit(
+            f'{work_dir} ran with {found["threads"]} CPU thread(s), this '
+            f'invocation gives each run {threads} (--jobs {args.jobs}): use '
+            'the same --jobs as that run or another --work-dir')
     if found is None:
         config = osp.join(args.work_dir, f'{name}.py')
         with open(config, 'w', encoding='utf-8') as file:
@@ -245,7 +255,8 @@ def run_once(method: str, seed: int, args: argparse.Namespace,
                                f'{proc.stderr[-3000:]}')
         with open(osp.join(work_dir, 'bench_wall.json'), 'w',
                   encoding='utf-8') as file:
-            json.dump(dict(wall_s=time.perf_counter() - start), file)
+            json.dump(dict(wall_s=time.perf_counter() - start,
+                           threads=threads), file)
         found = finished_run(args.work_dir, method, seed, args.rounds)
     return found
 

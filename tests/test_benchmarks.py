@@ -76,3 +76,22 @@ def test_label_efficiency_reports_expanded_pixels_and_their_accuracy():
     assert row['labelled_pixels'] == [10, 20]
     assert row['expanded_pixels_mean'] == [105.0, 155.0]
     assert row['expanded_accuracy'] == 85.0
+
+
+def test_label_efficiency_refuses_a_run_made_with_other_threads(tmp_path):
+    """A finished run is reused only by an invocation giving its runs the
+    same number of CPU threads: another count can change the picks."""
+    bench = load_bench('bench_label_efficiency')
+    work = tmp_path / 'random_seed0'
+    work.mkdir()
+    (work / 'metrics.json').write_text(json.dumps(dict(rounds=[dict(
+        labelled_pixels=5, mIoU=10.0, per_class_IoU={})])))
+    (work / 'bench_wall.json').write_text(json.dumps(dict(wall_s=3.0,
+                                                          threads=2)))
+    args = bench.parse_args(['--work-dir', str(tmp_path), '--rounds', '1',
+                             '--jobs', '2'])
+    assert bench.run_once('random', 0, args, threads=2)['wall'] == 3.0
+    with pytest.raises(SystemExit, match=r'random_seed0 ran with 2 CPU '
+                       r'thread\(s\), this invocation gives each run 1 '
+                       r'\(--jobs 2\): use the same --jobs'):
+        bench.run_once('random', 0, args, threads=1)

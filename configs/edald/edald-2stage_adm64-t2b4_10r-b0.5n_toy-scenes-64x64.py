@@ -43,8 +43,14 @@ custom_hooks = [
 # Stage 1 herds K = 10 of 300 candidates per image (4096 pixels), keeps half
 # of the 1,200 local picks; Stage 2 ranks that pool by eDALD with M = 2
 # noise draws (+ one for the entropy term).
+# noise_draws='per_run': the same M + 1 draws every round, computed once
+# (round 1) and kept. Measured on this config (5 seeds, paired with the
+# paper's per-round draws): final mIoU 43.56 against 44.01 (-0.44, 95 % CI
+# [-1.81, 1.01]), area under the curve -0.83 ([-1.33, -0.33]), 140 s a run
+# against 570 s; the two pick the same pixels in 48 % of round 1's picks.
 train_cfg = dict(
     budget=dict(per_image=0.5),
+    noise_draws='per_run',
     stage1=dict(candidates_per_image=300, local_budget=10),
     selector=dict(stage2=dict(num_draws=2)))
 default_hooks = dict(logger=dict(interval=10))
