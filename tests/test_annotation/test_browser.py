@@ -149,7 +149,6 @@ def test_a_region_accepted_and_one_rejected_in_the_browser(
     Enter accepts it, Escape keeps the pixel: the label state holds
     exactly the accepted region's pixels, as expanded pixels of its
     click."""
-    pytest.importorskip('skimage')
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
     from mmseg_al.annotation import expand_clicks

@@ -8,8 +8,6 @@ from mmseg_al.annotation import SuperpixelExpansion, expand_clicks
 from mmseg_al.annotation.region_expansion import RegionExpansion
 from mmseg_al.registry import TASK_UTILS
 
-pytest.importorskip('skimage')
-
 
 def labelled_of(mapping):
     return lambda image_id: np.asarray(mapping.get(image_id, []))

@@ -106,7 +106,6 @@ def test_killed_and_resumed_runs_with_region_expansion_are_identical(
         tmp_path_factory, tiny_unet_cfg):
     """Proposed regions, expanded pixels (flags, sources) and metrics with
     both counts, bit for bit."""
-    pytest.importorskip('skimage')
     root = tmp_path_factory.mktemp('expansion')
     cfg = write_toy_config(
         root / 'toy.py', root / 'data', tiny_unet_cfg,

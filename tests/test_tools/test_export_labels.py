@@ -175,7 +175,6 @@ def test_label_maps_never_overwrite_other_files(finished_run, tmp_path,
 
 def test_expanded_pixels_are_in_the_label_maps_not_the_points(
         tmp_path, tiny_unet_cfg, capsys):
-    pytest.importorskip('skimage')
     cfg = write_toy_config(
         tmp_path / 'toy.py', tmp_path / 'data', tiny_unet_cfg,
         extra="train_cfg.update(expansion=dict(type='SuperpixelExpansion',"

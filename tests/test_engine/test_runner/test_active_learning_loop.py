@@ -334,7 +334,6 @@ train_cfg.update(expansion=dict(
 
 def test_superpixel_expansion_labels_regions_at_the_same_clicks(
         tmp_path, tiny_unet_cfg, capsys, monkeypatch):
-    pytest.importorskip('skimage')
     from mmseg_al.annotation import SuperpixelExpansion
     cfg = write_toy_config(tmp_path / 'toy.py', tmp_path / 'data',
                            tiny_unet_cfg, extra=SUPERPIXELS)
