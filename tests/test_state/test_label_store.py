@@ -349,6 +349,12 @@ def save_two_rounds(tmp_path):
     return round0, tmp_path / 'al_state'
 
 
+def assert_round0_still_loads(tmp_path, round0):
+    """A damaged later round never costs the labels of round 0."""
+    assert_same(snapshot(LabelStore.load(tmp_path / 'al_state', IDS, SHAPES,
+                                         NUM_CLASSES, round_idx=0)), round0)
+
+
 @pytest.mark.parametrize('damage', [
     lambda data: data[:len(data) // 2],  # truncated
     lambda data: data[:40] + bytes(200) + data[240:],  # zeroed block
@@ -362,13 +368,7 @@ def test_corrupt_round_file_names_the_file_and_earlier_rounds_still_load(
     with pytest.raises(StateFileError,
                        match=re.escape(str(path)) + '.*corrupt'):
         LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
-    assert_same(
-        snapshot(
-            LabelStore.load(tmp_path / 'al_state',
-                            IDS,
-                            SHAPES,
-                            NUM_CLASSES,
-                            round_idx=0)), round0)
+    assert_round0_still_loads(tmp_path, round0)
 
 
 def test_latest_pointing_at_a_missing_file_names_it(tmp_path):
@@ -380,13 +380,7 @@ def test_latest_pointing_at_a_missing_file_names_it(tmp_path):
     assert str(state_dir / 'round_01.npz') in message
     assert 'does not exist' in message and 'saved rounds' in message
     assert '[0]' in message
-    assert_same(
-        snapshot(
-            LabelStore.load(tmp_path / 'al_state',
-                            IDS,
-                            SHAPES,
-                            NUM_CLASSES,
-                            round_idx=0)), round0)
+    assert_round0_still_loads(tmp_path, round0)
 
 
 @pytest.mark.parametrize('content,message', [
@@ -400,13 +394,7 @@ def test_corrupt_latest_json_names_the_file(tmp_path, content, message):
     with pytest.raises(StateFileError, match=re.escape(
             str(state_dir / 'latest.json')) + '.*' + re.escape(message)):
         LabelStore.load(tmp_path / 'al_state', IDS, SHAPES, NUM_CLASSES)
-    assert_same(
-        snapshot(
-            LabelStore.load(tmp_path / 'al_state',
-                            IDS,
-                            SHAPES,
-                            NUM_CLASSES,
-                            round_idx=0)), round0)
+    assert_round0_still_loads(tmp_path, round0)
 
 
 def test_latest_json_may_only_name_a_file_in_the_state_directory(tmp_path):
