@@ -49,7 +49,9 @@ Finished runs in ``--work-dir`` are reused (a run is finished when its
 where it stopped and new methods can be added to a finished one. Each run
 gets ``cores / --jobs`` CPU threads; a finished run made with another
 count is refused, since the thread count can change a feature's last bits
-and so a pick.
+and so a pick. So is one made on another backbone checkpoint (its sha256
+is recorded): the toy UNet is pretrained on first use, and a pretraining
+with another thread count gives other weights.
 
     python benchmarks/bench_label_efficiency.py --work-dir work_dirs/le \\
         --methods random herding entropy_two-stage margin_two-stage \\
@@ -64,6 +66,7 @@ and so a pick.
         --reference edald_two-stage
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
@@ -220,7 +223,27 @@ def finished_run(root: str, method: str, seed: int,
     with open(timing, encoding='utf-8') as file:
         record = json.load(file)
     return dict(curve=curve, wall=record['wall_s'],
-                threads=record.get('threads'), work_dir=work_dir)
+                threads=record.get('threads'),
+                checkpoint=record.get('checkpoint_sha256'), work_dir=work_dir)
+
+
+def checkpoint_digest(config: str,
+                      options: Sequence[str] = ()) -> Optional[str]:
+    """The sha256 of the backbone checkpoint ``config`` (with the
+    ``KEY=VALUE`` options) reads, or None while it does not exist: a UNet
+    pretrained anew (e.g. with another thread count) gives other features,
+    so other picks."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(option.split('=', 1) for option in options))
+    path = cfg.model.backbone.get('checkpoint')
+    if not path:
+        return None
+    path = osp.join(REPO, path)  # runs start in REPO; joins keep absolutes
+    if not osp.isfile(path):
+        return None
+    with open(path, 'rb') as file:
+        return hashlib.sha256(file.read()).hexdigest()
 
 
 def run_once(method: str, seed: int, args: argparse.Namespace,
@@ -228,7 +251,14 @@ def run_once(method: str, seed: int, args: argparse.Namespace,
     """One run, or the finished one found in the work dir."""
     name = f'{method}_seed{seed}'
     work_dir = osp.join(args.work_dir, name)
+    config = osp.join(args.work_dir, f'{name}.py')
     found = finished_run(args.work_dir, method, seed, args.rounds)
+    recorded = found and found['checkpoint']
+    if recorded and recorded != checkpoint_digest(config, args.cfg_options):
+        raise SystemExit(
+            f'{work_dir} ran on another backbone checkpoint than the one '
+            f'{config} reads now (changed or missing since): restore that '
+            'checkpoint, or use another --work-dir')
     if found is not None and found['threads'] not in (None, threads):
         # the thread count changes features in their last bits, so picks
         raise SystemExit(
@@ -236,7 +266,6 @@ def run_once(method: str, seed: int, args: argparse.Namespace,
             f'invocation gives each run {threads} (--jobs {args.jobs}): use '
             'the same --jobs as that run or another --work-dir')
     if found is None:
-        config = osp.join(args.work_dir, f'{name}.py')
         with open(config, 'w', encoding='utf-8') as file:
             base = args.config
             file.write(f'_base_ = [{base!r}]\n' + METHODS[method])
@@ -256,7 +285,10 @@ def run_once(method: str, seed: int, args: argparse.Namespace,
         with open(osp.join(work_dir, 'bench_wall.json'), 'w',
                   encoding='utf-8') as file:
             json.dump(dict(wall_s=time.perf_counter() - start,
-                           threads=threads), file)
+                           threads=threads,
+                           checkpoint_sha256=checkpoint_digest(
+                               config, args.cfg_options)),
+                      file)
         found = finished_run(args.work_dir, method, seed, args.rounds)
     return found
 

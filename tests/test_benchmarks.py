@@ -95,3 +95,40 @@ def test_label_efficiency_refuses_a_run_made_with_other_threads(tmp_path):
                        r'thread\(s\), this invocation gives each run 1 '
                        r'\(--jobs 2\): use the same --jobs'):
         bench.run_once('random', 0, args, threads=1)
+
+
+def test_label_efficiency_refuses_a_run_made_on_another_checkpoint(
+        tmp_path):
+    """A finished run records the sha256 of its backbone checkpoint and is
+    reused only while that checkpoint is the one the config reads."""
+    import hashlib
+    bench = load_bench('bench_label_efficiency')
+    checkpoint = tmp_path / 'unet.pt'
+    checkpoint.write_bytes(b'weights')
+    (tmp_path / 'random_seed0.py').write_text(
+        f'model = dict(backbone=dict(checkpoint={str(checkpoint)!r}))\n')
+    assert bench.checkpoint_digest(str(tmp_path / 'random_seed0.py')) == \
+        hashlib.sha256(b'weights').hexdigest()
+    work = tmp_path / 'random_seed0'
+    work.mkdir()
+    (work / 'metrics.json').write_text(json.dumps(dict(rounds=[dict(
+        labelled_pixels=5, mIoU=10.0, per_class_IoU={})])))
+    (work / 'bench_wall.json').write_text(json.dumps(dict(
+        wall_s=3.0, threads=1,
+        checkpoint_sha256=hashlib.sha256(b'weights').hexdigest())))
+    args = bench.parse_args(['--work-dir', str(tmp_path), '--rounds', '1'])
+    assert bench.run_once('random', 0, args, threads=1)['wall'] == 3.0
+    message = (r'random_seed0 ran on another backbone checkpoint than the '
+               r'one .*random_seed0.py reads now \(changed or missing '
+               r'since\): restore that checkpoint')
+    checkpoint.write_bytes(b'pretrained anew')
+    with pytest.raises(SystemExit, match=message):
+        bench.run_once('random', 0, args, threads=1)
+    checkpoint.unlink()
+    with pytest.raises(SystemExit, match=message):
+        bench.run_once('random', 0, args, threads=1)
+    args = bench.parse_args(['--work-dir', str(tmp_path), '--rounds', '1',
+                             '--cfg-options',
+                             f'model.backbone.checkpoint={tmp_path}/b.pt'])
+    (tmp_path / 'b.pt').write_bytes(b'weights')  # the options' checkpoint
+    assert bench.run_once('random', 0, args, threads=1)['wall'] == 3.0
