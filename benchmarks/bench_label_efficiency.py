@@ -6,9 +6,10 @@ config plus a few lines (:data:`METHODS`): the selectors compared in the
 paper, LEDM-AL and the fully supervised reference (LEDM's ensemble on
 every pool pixel, one head epoch), and one-change ablations of two-stage
 eDALD (the released code's score, M = 2, per-round draws, per-round or
-more candidates, no early stop, longer or DDeP pretraining), and two-stage
-eDALD with SuperpixelExpansion (the same clicks a round, each spread over
-its superpixel).
+more candidates, no early stop, longer or DDeP pretraining), random on
+those longer or DDeP pretrained UNets, and two-stage eDALD with
+SuperpixelExpansion (the same clicks a round, each spread over its
+superpixel).
 
 Runs each (method, seed) through ``tools/al_train.py`` in a subprocess and
 prints one JSON line per method::
@@ -126,6 +127,10 @@ custom_hooks = [dict(type='DiffusionPretrainHook', checkpoint=checkpoint,
 """
 
 
+#: Longer pretraining of the UNet, and DDeP's objective.
+PRETRAIN_600 = _pretraining('ddpm600', iterations=600, max_timestep=400)
+DDEP = _pretraining('ddep', iterations=600, timestep=100, freeze_encoder=True)
+
 #: Config lines each method adds to the benchmark's config.
 METHODS: Dict[str, str] = {
     'random': _one_stage('random'),
@@ -166,10 +171,11 @@ train_cfg = dict(stage1=dict(candidates_per_image=1000))
     'edald_two-stage_no-early-stop': """
 train_cfg = dict(head_training=dict(patience=10**9))
 """,
-    'edald_two-stage_pretrain-600': _pretraining(
-        'ddpm600', iterations=600, max_timestep=400),
-    'edald_two-stage_ddep': _pretraining(
-        'ddep', iterations=600, timestep=100, freeze_encoder=True),
+    'edald_two-stage_pretrain-600': PRETRAIN_600,
+    'edald_two-stage_ddep': DDEP,
+    # random on the same UNets: is a gain the features' or the selection's?
+    'random_pretrain-600': _one_stage('random') + PRETRAIN_600,
+    'random_ddep': _one_stage('random') + DDEP,
     'edald_two-stage_superpixels': """
 train_cfg = dict(expansion=dict(type='SuperpixelExpansion'))
 """,

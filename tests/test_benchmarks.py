@@ -132,3 +132,25 @@ def test_label_efficiency_refuses_a_run_made_on_another_checkpoint(
                              f'model.backbone.checkpoint={tmp_path}/b.pt'])
     (tmp_path / 'b.pt').write_bytes(b'weights')  # the options' checkpoint
     assert bench.run_once('random', 0, args, threads=1)['wall'] == 3.0
+
+
+def test_every_label_efficiency_method_is_a_config_that_loads(tmp_path):
+    """Each method's lines load on the benchmark's config; random on a
+    longer-pretrained UNet reads the same checkpoint as eDALD on it."""
+    from mmengine.config import Config
+    bench = load_bench('bench_label_efficiency')
+    cfgs = {}
+    for method, lines in bench.METHODS.items():
+        path = tmp_path / f'{method.replace("-", "_")}.py'
+        path.write_text(f'_base_ = [{bench.TOY_PAPER_REGIME!r}]\n' + lines)
+        cfgs[method] = Config.fromfile(str(path))
+    for pretraining in ('pretrain-600', 'ddep'):
+        random = cfgs[f'random_{pretraining}']
+        edald = cfgs[f'edald_two-stage_{pretraining}']
+        assert random.train_cfg.selector.stage2.score == 'random'
+        assert random.model.backbone.checkpoint == \
+            edald.model.backbone.checkpoint == \
+            random.custom_hooks[0].checkpoint != \
+            cfgs['random'].model.backbone.checkpoint
+    assert cfgs['edald_two-stage_m2'].train_cfg.selector.stage2.num_draws \
+        == 2 != cfgs['edald_two-stage'].train_cfg.selector.stage2.num_draws
