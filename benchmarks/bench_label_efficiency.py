@@ -5,9 +5,9 @@ b = 0.1 N = 30 pixels a round, M = 5 draws, 10 rounds). A method is that
 config plus a few lines (:data:`METHODS`): the selectors compared in the
 paper, LEDM-AL and the fully supervised reference (LEDM's ensemble on
 every pool pixel, one head epoch), and one-change ablations of two-stage
-eDALD (the released code's score, M = 2, per-round draws, per-round or
-more candidates, no early stop, longer or DDeP pretraining), random on
-those longer or DDeP pretrained UNets, and two-stage eDALD with
+eDALD (the released code's score, M = 2, per-round draws, per-round,
+fewer or more candidates, no early stop, longer or DDeP pretraining),
+random on those longer or DDeP pretrained UNets, and two-stage eDALD with
 SuperpixelExpansion (the same clicks a round, each spread over its
 superpixel).
 
@@ -164,6 +164,9 @@ train_cfg = dict(noise_draws='per_round')
 """,
     'edald_two-stage_per-round-candidates': """
 train_cfg = dict(stage1=dict(candidates='per_round'))
+""",
+    'edald_two-stage_100-candidates': """
+train_cfg = dict(stage1=dict(candidates_per_image=100))
 """,
     'edald_two-stage_1000-candidates': """
 train_cfg = dict(stage1=dict(candidates_per_image=1000))
